@@ -1,0 +1,80 @@
+"""Constructors for ``ConversationEvent`` rows, one per kind of change (Saleor's events pattern).
+
+Only services call these, inside the transaction that makes the change.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from accounts.models import User
+from inbox.models import Conversation, ConversationEvent
+
+Kind = ConversationEvent.Kind
+
+
+def _event(conversation: Conversation, kind: str, *, actor: User | None = None, **parameters: object) -> ConversationEvent:
+    return ConversationEvent.objects.create(conversation=conversation, kind=kind, actor=actor, parameters=parameters)
+
+
+def conversation_created_event(*, conversation: Conversation, x_event_id: str | None) -> ConversationEvent:
+    return _event(conversation, Kind.CREATED, x_event_id=x_event_id)
+
+
+def conversation_reopened_event(
+    *, conversation: Conversation, previous_status: str, x_event_id: str, actor: User | None = None
+) -> ConversationEvent:
+    return _event(
+        conversation, Kind.REOPENED, actor=actor, previous_status=previous_status, x_event_id=x_event_id
+    )
+
+
+def status_changed_event(
+    *, conversation: Conversation, actor: User | None, old: str, new: str, snoozed_until: datetime | None = None
+) -> ConversationEvent:
+    return _event(
+        conversation,
+        Kind.STATUS_CHANGED,
+        actor=actor,
+        old=old,
+        new=new,
+        snoozed_until=snoozed_until.isoformat() if snoozed_until else None,
+    )
+
+
+def assigned_event(
+    *, conversation: Conversation, actor: User | None, old_assignee_id: int | None, new_assignee_id: int | None
+) -> ConversationEvent:
+    return _event(conversation, Kind.ASSIGNED, actor=actor, old=old_assignee_id, new=new_assignee_id)
+
+
+def team_assigned_event(
+    *, conversation: Conversation, actor: User | None, old_team_id: int | None, new_team_id: int | None
+) -> ConversationEvent:
+    return _event(conversation, Kind.TEAM_ASSIGNED, actor=actor, old=old_team_id, new=new_team_id)
+
+
+def priority_changed_event(*, conversation: Conversation, actor: User | None, old: int, new: int) -> ConversationEvent:
+    return _event(conversation, Kind.PRIORITY_CHANGED, actor=actor, old=old, new=new)
+
+
+def labels_changed_event(
+    *, conversation: Conversation, actor: User | None, added: list[str], removed: list[str]
+) -> ConversationEvent:
+    return _event(conversation, Kind.LABELS_CHANGED, actor=actor, added=added, removed=removed)
+
+
+def participant_joined_event(
+    *, conversation: Conversation, x_user_id: str, x_event_id: str, at: datetime
+) -> ConversationEvent:
+    return _event(conversation, Kind.PARTICIPANT_JOINED, x_user_id=x_user_id, x_event_id=x_event_id, at=at.isoformat())
+
+
+def participant_left_event(
+    *, conversation: Conversation, x_user_id: str, x_event_id: str, at: datetime
+) -> ConversationEvent:
+    return _event(conversation, Kind.PARTICIPANT_LEFT, x_user_id=x_user_id, x_event_id=x_event_id, at=at.isoformat())
+
+
+def note_added_event(*, conversation: Conversation, actor: User | None, note_id: int) -> ConversationEvent:
+    return _event(conversation, Kind.NOTE_ADDED, actor=actor, note_id=note_id)

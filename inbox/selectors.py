@@ -1,0 +1,34 @@
+"""Reads with rules in them: above all, who may see which inbox."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from accounts.models import User
+from inbox.models import Conversation, Inbox, Message
+
+
+def inboxes_visible_to(user: User) -> QuerySet[Inbox]:
+    """Admins see every inbox; everyone else the inboxes they, or one of their teams, belong to."""
+    if not user.is_authenticated or not user.is_active:
+        return Inbox.objects.none()
+    if user.is_admin:
+        return Inbox.objects.all()
+    return Inbox.objects.filter(Q(members=user) | Q(teams__members=user)).distinct()
+
+
+def conversation_list_for_user(user: User, *, status: str | None = None) -> QuerySet[Conversation]:
+    """Conversations of the inboxes ``user`` may see, latest activity first."""
+    conversations = Conversation.objects.filter(inbox__in=inboxes_visible_to(user).values("pk"))
+    if status:
+        conversations = conversations.filter(status=status)
+    return conversations.select_related("inbox", "contact", "assignee").order_by("-last_message_at", "-pk")
+
+
+def conversation_thread(conversation: Conversation) -> QuerySet[Message]:
+    """The thread in X's order: X's time, then X's event id, then arrival."""
+    return (
+        conversation.messages.select_related("sender_contact", "sender_agent")
+        .prefetch_related("attachments")
+        .order_by("occurred_at", "x_sequence", "pk")
+    )

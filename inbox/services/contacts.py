@@ -1,0 +1,55 @@
+"""Contacts: X users, created on first sight and refreshed from the profiles payloads carry."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import fields
+from datetime import datetime
+
+from inbox.dm_events import XUserProfile
+from inbox.models import Contact
+
+_PROFILE_FIELDS = {
+    "handle": "handle",
+    "name": "name",
+    "avatar_url": "avatar_url",
+    "description": "description",
+    "location": "location",
+    "followers_count": "followers_count",
+    "verified": "verified",
+    "protected": "protected",
+}
+assert set(_PROFILE_FIELDS) == {f.name for f in fields(XUserProfile)} - {"x_user_id"}
+
+
+def contacts_upsert(
+    *, x_user_ids: Iterable[str], profiles: Mapping[str, XUserProfile], seen_at: datetime
+) -> dict[str, Contact]:
+    """Get or create a contact for each X user id and refresh it from ``profiles``.
+
+    A profile only overwrites what a newer payload has not already written: fields are updated
+    when ``seen_at`` is not older than the contact's ``profile_refreshed_at``, so replaying an old
+    delivery never rolls a profile back. Rows are touched in id order so that concurrent ingests
+    lock them in the same order.
+    """
+    contacts: dict[str, Contact] = {}
+    for x_user_id in sorted(set(x_user_ids)):
+        contact, _ = Contact.objects.get_or_create(x_user_id=x_user_id)
+        profile = profiles.get(x_user_id)
+        if profile is not None:
+            _refresh(contact, profile, seen_at)
+        contacts[x_user_id] = contact
+    return contacts
+
+
+def _refresh(contact: Contact, profile: XUserProfile, seen_at: datetime) -> None:
+    if contact.profile_refreshed_at is not None and seen_at < contact.profile_refreshed_at:
+        return
+    changed = ["profile_refreshed_at"]
+    for attr, column in _PROFILE_FIELDS.items():
+        value = getattr(profile, attr)
+        if value is not None and getattr(contact, column) != value:
+            setattr(contact, column, value)
+            changed.append(column)
+    contact.profile_refreshed_at = seen_at
+    contact.save(update_fields=changed)

@@ -1,0 +1,242 @@
+"""Ingest of X DM events: the one path by which anything X tells us enters the inbox.
+
+Webhooks, polling and backfill all end here, so duplicates, replays, echoes and out-of-order
+deliveries are settled in one place. The rule: an event is identified by X's event id within its
+conversation; the first ingest stores it, later ones return the stored row and change nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import Min
+from django.utils import timezone
+
+from inbox import events as activity
+from inbox import realtime
+from inbox.dm_events import DmEvent, DmEventType, DmMedia
+from inbox.models import Contact, Conversation, Inbox, Message, MessageAttachment, Participant
+from inbox.services.contacts import contacts_upsert
+
+PREVIEW_LENGTH = 200
+_MAX_BIGINT = 2**63 - 1
+_REOPENED_BY_CUSTOMER = (Conversation.Status.RESOLVED, Conversation.Status.SNOOZED, Conversation.Status.PENDING)
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    message: Message
+    created: bool
+
+
+def dm_events_ingest(*, inbox: Inbox, events: Iterable[DmEvent]) -> list[IngestResult]:
+    """Ingest each event in its own transaction (see ``dm_event_ingest``), oldest first."""
+    ordered = sorted(events, key=lambda e: (e.created_at, _sequence(e.x_event_id) or 0))
+    return [dm_event_ingest(inbox=inbox, event=event) for event in ordered]
+
+
+def dm_event_ingest(*, inbox: Inbox, event: DmEvent) -> IngestResult:
+    """Store one X DM event in ``inbox``, idempotently on its X event id.
+
+    Changes: contacts (created, or refreshed from ``event.users``), the conversation (created on
+    first sight; last message / last inbound / first response times and needs-reply; a customer
+    message newer than the last status change reopens a resolved, snoozed or pending
+    conversation), participants (join/leave by X's times, so order of arrival does not matter),
+    the message row with its attachments, and activity rows.
+
+    Locks: the conversation row (``SELECT ... FOR UPDATE``) for the rest of the transaction, so
+    two workers ingesting the same conversation take turns; contacts are touched before it, in id
+    order.
+
+    Publishes after commit to the inbox's group: ``conversation.created`` or
+    ``conversation.updated`` when the conversation changed, and ``message.created`` for a new
+    message. A duplicate publishes nothing.
+    """
+    with transaction.atomic():
+        contacts = contacts_upsert(
+            x_user_ids=_user_ids(inbox, event), profiles=event.users, seen_at=event.created_at
+        )
+        conversation, conversation_created = _conversation_locked(inbox, event, contacts)
+        if conversation_created:
+            activity.conversation_created_event(conversation=conversation, x_event_id=event.x_event_id)
+
+        existing = Message.objects.filter(conversation=conversation, x_event_id=event.x_event_id).first()
+        if existing is not None:
+            return IngestResult(message=existing, created=False)
+
+        message = _message_create(inbox, conversation, event, contacts)
+        changed = _conversation_apply(conversation, message, event, contacts)
+        _participants_apply(inbox, conversation, event, contacts)
+
+        if conversation_created:
+            realtime.publish_conversation(conversation, event="conversation.created", changed=[])
+        elif changed:
+            realtime.publish_conversation(conversation, event="conversation.updated", changed=changed)
+        realtime.publish_message(message)
+        return IngestResult(message=message, created=True)
+
+
+def _user_ids(inbox: Inbox, event: DmEvent) -> set[str]:
+    ids = set(event.participant_ids)
+    if event.sender_id:
+        ids.add(event.sender_id)
+    counterpart = event.one_to_one_counterpart(inbox.x_user_id)
+    if counterpart:
+        ids.add(counterpart)
+    ids.discard(inbox.x_user_id)
+    return ids
+
+
+def _conversation_locked(
+    inbox: Inbox, event: DmEvent, contacts: dict[str, Contact]
+) -> tuple[Conversation, bool]:
+    counterpart = event.one_to_one_counterpart(inbox.x_user_id)
+    conversation, created = Conversation.objects.get_or_create(
+        inbox=inbox,
+        x_conversation_id=event.x_conversation_id,
+        defaults={
+            "kind": Conversation.Kind.GROUP if event.is_group else Conversation.Kind.ONE_TO_ONE,
+            "contact": contacts.get(counterpart) if counterpart else None,
+            "status_changed_at": timezone.now(),
+        },
+    )
+    return Conversation.objects.select_for_update().get(pk=conversation.pk), created
+
+
+def _direction(inbox: Inbox, event: DmEvent) -> str:
+    if event.event_type != DmEventType.MESSAGE_CREATE:
+        return Message.Direction.SYSTEM
+    if event.sender_id == inbox.x_user_id:
+        return Message.Direction.OUTBOUND
+    return Message.Direction.INBOUND
+
+
+def _message_create(
+    inbox: Inbox, conversation: Conversation, event: DmEvent, contacts: dict[str, Contact]
+) -> Message:
+    direction = _direction(inbox, event)
+    message = Message.objects.create(
+        conversation=conversation,
+        x_event_id=event.x_event_id,
+        x_sequence=_sequence(event.x_event_id),
+        event_type=event.event_type.value,
+        direction=direction,
+        sender_contact=contacts.get(event.sender_id or ""),
+        text=event.text,
+        entities=dict(event.entities),
+        referenced_post_ids=list(event.referenced_post_ids),
+        participant_x_ids=list(event.participant_ids),
+        quick_reply_response=dict(event.quick_reply_response) if event.quick_reply_response else None,
+        x_created_at=event.created_at,
+        occurred_at=event.created_at,
+        # A business message we did not send from here was delivered by X by definition.
+        delivery_state=Message.DeliveryState.SENT if direction == Message.Direction.OUTBOUND else "",
+    )
+    MessageAttachment.objects.bulk_create(_attachment(message, media) for media in event.attachments)
+    return message
+
+
+def _attachment(message: Message, media: DmMedia) -> MessageAttachment:
+    return MessageAttachment(
+        message=message,
+        media_type=media.media_type,
+        media_key=media.media_key,
+        url=media.url,
+        preview_url=media.preview_url,
+        size_bytes=media.size_bytes,
+        width=media.width,
+        height=media.height,
+        alt_text=media.alt_text,
+    )
+
+
+def _conversation_apply(
+    conversation: Conversation, message: Message, event: DmEvent, contacts: dict[str, Contact]
+) -> list[str]:
+    """Fold a new message into the conversation's summary fields; return the fields changed."""
+    if event.event_type != DmEventType.MESSAGE_CREATE:
+        return []
+    at = event.created_at
+    inbound = message.direction == Message.Direction.INBOUND
+    changed: dict[str, object] = {}
+
+    if conversation.last_message_at is None or at >= conversation.last_message_at:
+        changed.update(last_message_at=at, last_message_preview=_preview(event), needs_reply=inbound)
+    if inbound:
+        if conversation.last_inbound_at is None or at > conversation.last_inbound_at:
+            changed["last_inbound_at"] = at
+        if conversation.contact_id is None and message.sender_contact_id:
+            changed["contact"] = message.sender_contact
+        if conversation.status in _REOPENED_BY_CUSTOMER and at > conversation.status_changed_at:
+            activity.conversation_reopened_event(
+                conversation=conversation, previous_status=conversation.status, x_event_id=event.x_event_id
+            )
+            changed.update(
+                status=Conversation.Status.OPEN,
+                status_changed_at=timezone.now(),
+                snoozed_until=None,
+                resolved_at=None,
+            )
+    first_response = _first_response_at(conversation)
+    if first_response != conversation.first_response_at:
+        changed["first_response_at"] = first_response
+
+    changed = {k: v for k, v in changed.items() if getattr(conversation, k) != v}
+    for field_name, value in changed.items():
+        setattr(conversation, field_name, value)
+    if changed:
+        conversation.save(update_fields=[*changed, "updated_at"])
+    return sorted(changed)
+
+
+def _first_response_at(conversation: Conversation) -> datetime | None:
+    """The first business message after the customer's first message, in X's time."""
+    messages = conversation.messages.filter(event_type=Message.EventType.MESSAGE_CREATE)
+    first_inbound = messages.filter(direction=Message.Direction.INBOUND).aggregate(at=Min("occurred_at"))["at"]
+    if first_inbound is None:
+        return None
+    return messages.filter(direction=Message.Direction.OUTBOUND, occurred_at__gt=first_inbound).aggregate(
+        at=Min("occurred_at")
+    )["at"]
+
+
+def _participants_apply(
+    inbox: Inbox, conversation: Conversation, event: DmEvent, contacts: dict[str, Contact]
+) -> None:
+    if event.event_type == DmEventType.MESSAGE_CREATE:
+        for x_user_id in _user_ids(inbox, event):
+            Participant.objects.get_or_create(conversation=conversation, contact=contacts[x_user_id])
+        return
+    joined = event.event_type == DmEventType.PARTICIPANTS_JOIN
+    for x_user_id in sorted(set(event.participant_ids) - {inbox.x_user_id}):
+        participant, _ = Participant.objects.get_or_create(conversation=conversation, contact=contacts[x_user_id])
+        _membership_apply(participant, joined=joined, at=event.created_at)
+        record = activity.participant_joined_event if joined else activity.participant_left_event
+        record(conversation=conversation, x_user_id=x_user_id, x_event_id=event.x_event_id, at=event.created_at)
+
+
+def _membership_apply(participant: Participant, *, joined: bool, at: datetime) -> None:
+    """Keep the latest join and the latest leave; whichever is later decides membership."""
+    if joined and (participant.joined_at is None or at > participant.joined_at):
+        participant.joined_at = at
+    if not joined and (participant.left_at is None or at > participant.left_at):
+        participant.left_at = at
+    participant.is_active = participant.left_at is None or (
+        participant.joined_at is not None and participant.joined_at > participant.left_at
+    )
+    participant.save(update_fields=["joined_at", "left_at", "is_active"])
+
+
+def _preview(event: DmEvent) -> str:
+    text = " ".join(event.text.split())
+    if not text and event.attachments:
+        text = f"[{event.attachments[0].media_type.replace('_', ' ')}]"
+    return text[:PREVIEW_LENGTH]
+
+
+def _sequence(x_event_id: str) -> int | None:
+    value = int(x_event_id)
+    return value if value <= _MAX_BIGINT else None

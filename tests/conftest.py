@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+# The live ASGI server for browser tests runs in a child process. Forking a process that has run
+# async tests inherits dead asgiref executor threads and the websocket handshake hangs; spawn does not.
+multiprocessing.set_start_method("spawn", force=True)
+
+
+@dataclass
+class Published:
+    """Everything ``inbox.realtime`` sent to the channel layer, in order."""
+
+    sent: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    def events(self) -> list[str]:
+        return [message["event"] for _, message in self.sent]
+
+    def of(self, event: str) -> list[dict[str, Any]]:
+        return [message["data"] for _, message in self.sent if message["event"] == event]
+
+    def clear(self) -> None:
+        self.sent.clear()
+
+
+@pytest.fixture
+def published(monkeypatch: pytest.MonkeyPatch) -> Iterator[Published]:
+    """Record what services publish instead of sending it (the on-commit wiring stays real)."""
+    from inbox import realtime
+
+    record = Published()
+
+    def capture(groups: tuple[str, ...], message: dict[str, Any]) -> None:
+        for group in groups:
+            record.sent.append((group, message))
+
+    monkeypatch.setattr(realtime, "_group_send", capture)
+    yield record
