@@ -1,0 +1,58 @@
+# Backchannel: `make run` for the quick start, `make test` for the whole suite on PostgreSQL and Redis.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+# The suite runs against these; scripts/ensure-services.sh starts (or installs) them on 127.0.0.1.
+TEST_DATABASE_URL ?= postgres://postgres:postgres@127.0.0.1:5432/backchannel
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
+
+.PHONY: run test test-unit test-e2e install install-dev services system-packages check clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+## Quick start: SQLite, in-memory channel layer, tasks inline; demo data and logins printed.
+run: install
+	DJANGO_DEBUG=1 $(BIN)/python manage.py migrate --noinput
+	DJANGO_DEBUG=1 $(BIN)/python manage.py seed_demo
+	@echo "Backchannel: http://$(HOST):$(PORT)/  (admin site: http://$(HOST):$(PORT)/admin/)"
+	DJANGO_DEBUG=1 $(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+system-packages:
+	bash scripts/install-system-packages.sh
+
+services:
+	bash scripts/ensure-services.sh
+
+## Everything the tests need, then the suite: unit/integration tests, then browser tests in their own process.
+test: install-dev system-packages services
+	$(MAKE) --no-print-directory test-unit test-e2e
+
+test-unit:
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/python -m pytest -m "not e2e" --create-db
+
+test-e2e:
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/python -m pytest -m e2e --create-db
+
+check: install-dev
+	DJANGO_DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
+	DJANGO_DEBUG=1 $(BIN)/python manage.py check
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache
