@@ -16,7 +16,8 @@ def test_login_page_asks_for_email_and_password(client):
     assert response.status_code == 200
     html = response.content.decode()
     assert 'type="email"' in html and 'type="password"' in html
-    assert "Sign up" not in html
+    assert "sign up" not in html.lower()
+    assert "/accounts/signup/" not in html
 
 
 def test_agent_logs_in_with_email_and_lands_on_conversations(client):
