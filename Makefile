@@ -10,7 +10,7 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres:postgres@127.0.0.1:5432/backchannel
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 
-.PHONY: run test test-unit test-e2e install install-dev services system-packages check clean
+.PHONY: run test lint test-unit test-e2e install install-dev services system-packages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,17 +41,18 @@ services:
 
 ## Everything the tests need, then the suite: unit/integration tests, then browser tests in their own process.
 test: install-dev system-packages services
-	$(MAKE) --no-print-directory test-unit test-e2e
+	$(MAKE) --no-print-directory lint test-unit test-e2e
+
+lint:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	DJANGO_DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
 
 test-unit:
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/python -m pytest -m "not e2e" --create-db
 
 test-e2e:
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/python -m pytest -m e2e --create-db
-
-check: install-dev
-	DJANGO_DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
-	DJANGO_DEBUG=1 $(BIN)/python manage.py check
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache

@@ -50,7 +50,16 @@ class NoteInline(admin.StackedInline):
 
 @admin.register(Conversation)
 class ConversationAdmin(admin.ModelAdmin):
-    list_display = ("x_conversation_id", "inbox", "contact", "status", "priority", "assignee", "team", "last_message_at")
+    list_display = (
+        "x_conversation_id",
+        "inbox",
+        "contact",
+        "status",
+        "priority",
+        "assignee",
+        "team",
+        "last_message_at",
+    )
     list_filter = ("status", "kind", "priority", "inbox", "team")
     search_fields = ("x_conversation_id", "contact__handle", "contact__name")
     raw_id_fields = ("contact", "assignee")

@@ -13,7 +13,9 @@ from inbox.models import Conversation, ConversationEvent
 Kind = ConversationEvent.Kind
 
 
-def _event(conversation: Conversation, kind: str, *, actor: User | None = None, **parameters: object) -> ConversationEvent:
+def _event(
+    conversation: Conversation, kind: str, *, actor: User | None = None, **parameters: object
+) -> ConversationEvent:
     return ConversationEvent.objects.create(conversation=conversation, kind=kind, actor=actor, parameters=parameters)
 
 
@@ -24,9 +26,7 @@ def conversation_created_event(*, conversation: Conversation, x_event_id: str | 
 def conversation_reopened_event(
     *, conversation: Conversation, previous_status: str, x_event_id: str, actor: User | None = None
 ) -> ConversationEvent:
-    return _event(
-        conversation, Kind.REOPENED, actor=actor, previous_status=previous_status, x_event_id=x_event_id
-    )
+    return _event(conversation, Kind.REOPENED, actor=actor, previous_status=previous_status, x_event_id=x_event_id)
 
 
 def status_changed_event(
@@ -42,28 +42,6 @@ def status_changed_event(
     )
 
 
-def assigned_event(
-    *, conversation: Conversation, actor: User | None, old_assignee_id: int | None, new_assignee_id: int | None
-) -> ConversationEvent:
-    return _event(conversation, Kind.ASSIGNED, actor=actor, old=old_assignee_id, new=new_assignee_id)
-
-
-def team_assigned_event(
-    *, conversation: Conversation, actor: User | None, old_team_id: int | None, new_team_id: int | None
-) -> ConversationEvent:
-    return _event(conversation, Kind.TEAM_ASSIGNED, actor=actor, old=old_team_id, new=new_team_id)
-
-
-def priority_changed_event(*, conversation: Conversation, actor: User | None, old: int, new: int) -> ConversationEvent:
-    return _event(conversation, Kind.PRIORITY_CHANGED, actor=actor, old=old, new=new)
-
-
-def labels_changed_event(
-    *, conversation: Conversation, actor: User | None, added: list[str], removed: list[str]
-) -> ConversationEvent:
-    return _event(conversation, Kind.LABELS_CHANGED, actor=actor, added=added, removed=removed)
-
-
 def participant_joined_event(
     *, conversation: Conversation, x_user_id: str, x_event_id: str, at: datetime
 ) -> ConversationEvent:
@@ -74,7 +52,3 @@ def participant_left_event(
     *, conversation: Conversation, x_user_id: str, x_event_id: str, at: datetime
 ) -> ConversationEvent:
     return _event(conversation, Kind.PARTICIPANT_LEFT, x_user_id=x_user_id, x_event_id=x_event_id, at=at.isoformat())
-
-
-def note_added_event(*, conversation: Conversation, actor: User | None, note_id: int) -> ConversationEvent:
-    return _event(conversation, Kind.NOTE_ADDED, actor=actor, note_id=note_id)

@@ -148,9 +148,7 @@ class Conversation(models.Model):
             models.Index(fields=["assignee", "status", "-last_message_at"], name="conv_assignee_status_activity"),
             models.Index(fields=["team", "status", "-last_message_at"], name="conv_team_status_activity"),
             models.Index(fields=["contact", "-last_message_at"], name="conv_contact_activity"),
-            models.Index(
-                fields=["snoozed_until"], name="conv_snoozed_until", condition=Q(status="snoozed")
-            ),
+            models.Index(fields=["snoozed_until"], name="conv_snoozed_until", condition=Q(status="snoozed")),
         ]
 
     def __str__(self) -> str:
@@ -295,7 +293,11 @@ class CannedResponse(models.Model):
     title = models.CharField(max_length=100)
     body = models.TextField()
     inbox = models.ForeignKey(
-        Inbox, on_delete=models.CASCADE, related_name="canned_responses", null=True, blank=True,
+        Inbox,
+        on_delete=models.CASCADE,
+        related_name="canned_responses",
+        null=True,
+        blank=True,
         help_text="Empty: available in every inbox.",
     )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)

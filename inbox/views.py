@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
 
 from inbox import selectors
@@ -13,8 +13,11 @@ PAGE_SIZE = 50
 @login_required
 def conversation_list(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status") or None
-    if status not in Conversation.Status.values:
-        status = None
+    if status is not None and status not in Conversation.Status.values:
+        return HttpResponseBadRequest(
+            f"Unknown status {status!r}; use one of: {', '.join(Conversation.Status.values)}.",
+            content_type="text/plain; charset=utf-8",
+        )
     conversations = selectors.conversation_list_for_user(request.user, status=status)[:PAGE_SIZE]
     return render(
         request,

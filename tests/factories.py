@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from accounts.models import Team, User
 from accounts.services import team_member_add, user_create
@@ -12,7 +12,7 @@ from inbox.models import Inbox
 from inbox.services.inboxes import inbox_member_add, inbox_team_add, inbox_upsert
 
 PASSWORD = "correct horse battery staple"
-BASE_TIME = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
+BASE_TIME = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 _counter = itertools.count(1)
 _event_ids = itertools.count(1_860_000_000_000_000_000, 4096)
 
@@ -24,7 +24,9 @@ def make_agent(*, role: str = User.Role.AGENT, email: str | None = None, name: s
 
 def make_inbox(*, members: tuple[User, ...] = (), teams: tuple[Team, ...] = (), x_user_id: str | None = None) -> Inbox:
     n = next(_counter)
-    inbox = inbox_upsert(x_user_id=x_user_id or str(1_500_000_000_000_000_000 + n), handle=f"brand{n}", display_name=f"Brand {n}")
+    inbox = inbox_upsert(
+        x_user_id=x_user_id or str(1_500_000_000_000_000_000 + n), handle=f"brand{n}", display_name=f"Brand {n}"
+    )
     for user in members:
         inbox_member_add(inbox=inbox, user=user)
     for team in teams:

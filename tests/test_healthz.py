@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 import pytest
 from channels.layers import channel_layers
 
@@ -38,36 +40,24 @@ def test_unreachable_channel_layer_answers_503(client, settings, fresh_layers):
     assert "Error" in body["checks"]["channel_layer"]["error"]
 
 
-def test_configured_broker_is_checked(client, settings, fresh_layers):
+@pytest.mark.parametrize(
+    "broker_url, status, ok",
+    [("redis://127.0.0.1:1/0", 503, False), (os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/1", 200, True)],
+    ids=["unreachable", "reachable"],
+)
+def test_configured_broker_is_checked(client, settings, fresh_layers, broker_url, status, ok):
     from config.celery import app
 
     settings.CELERY_TASK_ALWAYS_EAGER = False
     original = app.conf.broker_url
-    app.conf.broker_url = "redis://127.0.0.1:1/0"
+    app.conf.broker_url = broker_url
     try:
         response = client.get("/healthz")
     finally:
         app.conf.broker_url = original
 
-    assert response.status_code == 503
-    assert response.json()["checks"]["celery_broker"]["ok"] is False
-
-
-def test_reachable_broker_is_reported_up(client, settings, fresh_layers):
-    import os
-
-    from config.celery import app
-
-    settings.CELERY_TASK_ALWAYS_EAGER = False
-    original = app.conf.broker_url
-    app.conf.broker_url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/1"
-    try:
-        response = client.get("/healthz")
-    finally:
-        app.conf.broker_url = original
-
-    assert response.status_code == 200
-    assert response.json()["checks"]["celery_broker"]["ok"] is True
+    assert response.status_code == status
+    assert response.json()["checks"]["celery_broker"]["ok"] is ok
 
 
 def test_health_is_not_redirected_to_https(client, settings):

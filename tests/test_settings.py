@@ -49,11 +49,14 @@ def test_nothing_set_is_the_quick_start_with_debug_on_request():
 
 
 def test_database_and_redis_urls_switch_to_postgresql_and_redis():
-    result = run(PROBE, {
-        "DJANGO_DEBUG": "1",
-        "DATABASE_URL": "postgres://app:pw@db.internal:5432/backchannel",
-        "REDIS_URL": "redis://cache.internal:6379/0",
-    })
+    result = run(
+        PROBE,
+        {
+            "DJANGO_DEBUG": "1",
+            "DATABASE_URL": "postgres://app:pw@db.internal:5432/backchannel",
+            "REDIS_URL": "redis://cache.internal:6379/0",
+        },
+    )
 
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {
@@ -85,21 +88,34 @@ def test_debug_is_off_with_a_real_secret():
 
 
 def test_deploy_checks_pass_with_production_values():
-    result = run(None, {
-        "DJANGO_SECRET_KEY": PRODUCTION_SECRET,
-        "DJANGO_ALLOWED_HOSTS": "support.example.com",
-        "DJANGO_CSRF_TRUSTED_ORIGINS": "https://support.example.com",
-        "DATABASE_URL": "postgres://app:pw@db.internal:5432/backchannel",
-        "REDIS_URL": "redis://cache.internal:6379/0",
-    }, "check", "--deploy", "--fail-level", "WARNING")
+    result = run(
+        None,
+        {
+            "DJANGO_SECRET_KEY": PRODUCTION_SECRET,
+            "DJANGO_ALLOWED_HOSTS": "support.example.com",
+            "DJANGO_CSRF_TRUSTED_ORIGINS": "https://support.example.com",
+            "DATABASE_URL": "postgres://app:pw@db.internal:5432/backchannel",
+            "REDIS_URL": "redis://cache.internal:6379/0",
+        },
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+    )
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
 
 
 def test_deploy_checks_fail_when_https_is_switched_off():
-    result = run(None, {"DJANGO_SECRET_KEY": PRODUCTION_SECRET, "DJANGO_HTTPS": "0"},
-                 "check", "--deploy", "--fail-level", "WARNING")
+    result = run(
+        None,
+        {"DJANGO_SECRET_KEY": PRODUCTION_SECRET, "DJANGO_HTTPS": "0"},
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+    )
 
     assert result.returncode != 0
     assert "security.W004" in result.stderr + result.stdout

@@ -9,17 +9,8 @@ from datetime import datetime
 from inbox.dm_events import XUserProfile
 from inbox.models import Contact
 
-_PROFILE_FIELDS = {
-    "handle": "handle",
-    "name": "name",
-    "avatar_url": "avatar_url",
-    "description": "description",
-    "location": "location",
-    "followers_count": "followers_count",
-    "verified": "verified",
-    "protected": "protected",
-}
-assert set(_PROFILE_FIELDS) == {f.name for f in fields(XUserProfile)} - {"x_user_id"}
+# Profile fields and contact columns share their names.
+_PROFILE_FIELDS = tuple(f.name for f in fields(XUserProfile) if f.name != "x_user_id")
 
 
 def contacts_upsert(
@@ -46,10 +37,10 @@ def _refresh(contact: Contact, profile: XUserProfile, seen_at: datetime) -> None
     if contact.profile_refreshed_at is not None and seen_at < contact.profile_refreshed_at:
         return
     changed = ["profile_refreshed_at"]
-    for attr, column in _PROFILE_FIELDS.items():
-        value = getattr(profile, attr)
-        if value is not None and getattr(contact, column) != value:
-            setattr(contact, column, value)
-            changed.append(column)
+    for name in _PROFILE_FIELDS:
+        value = getattr(profile, name)
+        if value is not None and getattr(contact, name) != value:
+            setattr(contact, name, value)
+            changed.append(name)
     contact.profile_refreshed_at = seen_at
     contact.save(update_fields=changed)

@@ -28,16 +28,55 @@ DEMO_AGENTS = (
     ("social@demo.backchannel.test", "Sam Social", User.Role.SOCIAL),
 )
 CUSTOMERS = (
-    XUserProfile("2244994945", "maria_codes", "María Fernández", description="Backend dev. Coffee first.",
-                 location="Madrid", followers_count=1830, verified=False, protected=False),
-    XUserProfile("783214", "kenji_t", "Kenji Tanaka", description="旅行と写真", location="Osaka",
-                 followers_count=412, verified=False, protected=False),
-    XUserProfile("1072250532645998596", "priya_builds", "Priya Nair", description="Makes things with wood.",
-                 location="Bengaluru", followers_count=96, verified=False, protected=True),
-    XUserProfile("944480690", "tom_h", "Tom Harris", description="Runner. Dad. Occasional complainer.",
-                 location="Leeds", followers_count=27004, verified=True, protected=False),
-    XUserProfile("906948460078698496", "lena.k", "Lena Kowalski", location="Kraków",
-                 followers_count=5, verified=False, protected=False),
+    XUserProfile(
+        "2244994945",
+        "maria_codes",
+        "María Fernández",
+        description="Backend dev. Coffee first.",
+        location="Madrid",
+        followers_count=1830,
+        verified=False,
+        protected=False,
+    ),
+    XUserProfile(
+        "783214",
+        "kenji_t",
+        "Kenji Tanaka",
+        description="旅行と写真",
+        location="Osaka",
+        followers_count=412,
+        verified=False,
+        protected=False,
+    ),
+    XUserProfile(
+        "1072250532645998596",
+        "priya_builds",
+        "Priya Nair",
+        description="Makes things with wood.",
+        location="Bengaluru",
+        followers_count=96,
+        verified=False,
+        protected=True,
+    ),
+    XUserProfile(
+        "944480690",
+        "tom_h",
+        "Tom Harris",
+        description="Runner. Dad. Occasional complainer.",
+        location="Leeds",
+        followers_count=27004,
+        verified=True,
+        protected=False,
+    ),
+    XUserProfile(
+        "906948460078698496",
+        "lena.k",
+        "Lena Kowalski",
+        location="Kraków",
+        followers_count=5,
+        verified=False,
+        protected=False,
+    ),
 )
 
 
@@ -62,33 +101,69 @@ def _script(now: datetime) -> list[tuple[DmEvent, bool]]:
     script: list[tuple[DmEvent, bool]] = []
     event_id = 1860000000000000000
 
-    def add(customer: XUserProfile | None, minutes_ago: int, sender: str, text: str = "", *,
-            conversation: str | None = None, kind: DmEventType = DmEventType.MESSAGE_CREATE,
-            participants: tuple[str, ...] = (), media: tuple[DmMedia, ...] = (), resolve: bool = False) -> None:
+    def add(
+        customer: XUserProfile | None,
+        minutes_ago: int,
+        sender: str,
+        text: str = "",
+        *,
+        conversation: str | None = None,
+        kind: DmEventType = DmEventType.MESSAGE_CREATE,
+        participants: tuple[str, ...] = (),
+        media: tuple[DmMedia, ...] = (),
+        resolve: bool = False,
+    ) -> None:
         nonlocal event_id
         event_id += 1000
-        script.append((DmEvent(
-            x_event_id=str(event_id), event_type=kind,
-            x_conversation_id=conversation or _conversation_id(customer),
-            created_at=now - timedelta(minutes=minutes_ago), sender_id=sender, text=text,
-            participant_ids=participants, attachments=media, users=users,
-        ), resolve))
+        script.append(
+            (
+                DmEvent(
+                    x_event_id=str(event_id),
+                    event_type=kind,
+                    x_conversation_id=conversation or _conversation_id(customer),
+                    created_at=now - timedelta(minutes=minutes_ago),
+                    sender_id=sender,
+                    text=text,
+                    participant_ids=participants,
+                    attachments=media,
+                    users=users,
+                ),
+                resolve,
+            )
+        )
 
     add(maria, 180, maria.x_user_id, "Hi! My order #4417 says delivered but nothing arrived.")
     add(maria, 170, business, "Sorry about that, María. Could you confirm the delivery postcode?")
     add(maria, 12, maria.x_user_id, "It's 28013. Still nothing today.")
-    add(kenji, 95, kenji.x_user_id, "The app crashes when I upload a photo 📷",
-        media=(DmMedia(media_type="photo", media_key="3_1860000000000000777",
-                       url="https://ton.twitter.com/1.1/ton/data/dm/demo/crash.jpg", width=1170, height=2532),))
+    add(
+        kenji,
+        95,
+        kenji.x_user_id,
+        "The app crashes when I upload a photo 📷",
+        media=(
+            DmMedia(
+                media_type="photo",
+                media_key="3_1860000000000000777",
+                url="https://ton.twitter.com/1.1/ton/data/dm/demo/crash.jpg",
+                width=1170,
+                height=2532,
+            ),
+        ),
+    )
     add(priya, 60 * 26, priya.x_user_id, "Can I change the colour of my order?")
     add(priya, 60 * 25, business, "Done! You'll get the walnut finish.", resolve=True)
     add(tom, 40, tom.x_user_id, "Third time asking: where is my refund?")
     group = "1860000000000000000"
-    add(None, 300, business, kind=DmEventType.PARTICIPANTS_JOIN, conversation=group,
-        participants=(lena.x_user_id, tom.x_user_id))
+    add(
+        None,
+        300,
+        business,
+        kind=DmEventType.PARTICIPANTS_JOIN,
+        conversation=group,
+        participants=(lena.x_user_id, tom.x_user_id),
+    )
     add(None, 299, lena.x_user_id, "Hello from the beta testers group!", conversation=group)
-    add(None, 200, business, kind=DmEventType.PARTICIPANTS_LEAVE, conversation=group,
-        participants=(tom.x_user_id,))
+    add(None, 200, business, kind=DmEventType.PARTICIPANTS_LEAVE, conversation=group, participants=(tom.x_user_id,))
     return script
 
 
@@ -121,6 +196,4 @@ def demo_seed(*, now: datetime | None = None) -> DemoSeed:
             conversation_status_set(
                 conversation_id=result.message.conversation_id, status=Conversation.Status.RESOLVED, actor=agents[1]
             )
-    return DemoSeed(
-        inbox=inbox, agents=agents, password=DEMO_PASSWORD, conversations=inbox.conversations.count()
-    )
+    return DemoSeed(inbox=inbox, agents=agents, password=DEMO_PASSWORD, conversations=inbox.conversations.count())

@@ -56,9 +56,7 @@ def dm_event_ingest(*, inbox: Inbox, event: DmEvent) -> IngestResult:
     message. A duplicate publishes nothing.
     """
     with transaction.atomic():
-        contacts = contacts_upsert(
-            x_user_ids=_user_ids(inbox, event), profiles=event.users, seen_at=event.created_at
-        )
+        contacts = contacts_upsert(x_user_ids=_user_ids(inbox, event), profiles=event.users, seen_at=event.created_at)
         conversation, conversation_created = _conversation_locked(inbox, event, contacts)
         if conversation_created:
             activity.conversation_created_event(conversation=conversation, x_event_id=event.x_event_id)
@@ -68,7 +66,7 @@ def dm_event_ingest(*, inbox: Inbox, event: DmEvent) -> IngestResult:
             return IngestResult(message=existing, created=False)
 
         message = _message_create(inbox, conversation, event, contacts)
-        changed = _conversation_apply(conversation, message, event, contacts)
+        changed = _conversation_apply(conversation, message, event)
         _participants_apply(inbox, conversation, event, contacts)
 
         if conversation_created:
@@ -90,9 +88,7 @@ def _user_ids(inbox: Inbox, event: DmEvent) -> set[str]:
     return ids
 
 
-def _conversation_locked(
-    inbox: Inbox, event: DmEvent, contacts: dict[str, Contact]
-) -> tuple[Conversation, bool]:
+def _conversation_locked(inbox: Inbox, event: DmEvent, contacts: dict[str, Contact]) -> tuple[Conversation, bool]:
     counterpart = event.one_to_one_counterpart(inbox.x_user_id)
     conversation, created = Conversation.objects.get_or_create(
         inbox=inbox,
@@ -114,9 +110,7 @@ def _direction(inbox: Inbox, event: DmEvent) -> str:
     return Message.Direction.INBOUND
 
 
-def _message_create(
-    inbox: Inbox, conversation: Conversation, event: DmEvent, contacts: dict[str, Contact]
-) -> Message:
+def _message_create(inbox: Inbox, conversation: Conversation, event: DmEvent, contacts: dict[str, Contact]) -> Message:
     direction = _direction(inbox, event)
     message = Message.objects.create(
         conversation=conversation,
@@ -153,9 +147,7 @@ def _attachment(message: Message, media: DmMedia) -> MessageAttachment:
     )
 
 
-def _conversation_apply(
-    conversation: Conversation, message: Message, event: DmEvent, contacts: dict[str, Contact]
-) -> list[str]:
+def _conversation_apply(conversation: Conversation, message: Message, event: DmEvent) -> list[str]:
     """Fold a new message into the conversation's summary fields; return the fields changed."""
     if event.event_type != DmEventType.MESSAGE_CREATE:
         return []
@@ -203,9 +195,7 @@ def _first_response_at(conversation: Conversation) -> datetime | None:
     )["at"]
 
 
-def _participants_apply(
-    inbox: Inbox, conversation: Conversation, event: DmEvent, contacts: dict[str, Contact]
-) -> None:
+def _participants_apply(inbox: Inbox, conversation: Conversation, event: DmEvent, contacts: dict[str, Contact]) -> None:
     if event.event_type == DmEventType.MESSAGE_CREATE:
         for x_user_id in _user_ids(inbox, event):
             Participant.objects.get_or_create(conversation=conversation, contact=contacts[x_user_id])

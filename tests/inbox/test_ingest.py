@@ -90,8 +90,13 @@ def test_join_and_leave_update_membership(published, django_capture_on_commit_ca
 
     # when: both join, then Tom leaves
     with django_capture_on_commit_callbacks(execute=True):
-        dm_event_ingest(inbox=inbox, event=membership(group, joined=True, participants=(lena, tom), at=BASE_TIME, sender=inbox.x_user_id))
-        dm_event_ingest(inbox=inbox, event=membership(group, joined=False, participants=(tom,), at=BASE_TIME + minutes(5)))
+        dm_event_ingest(
+            inbox=inbox,
+            event=membership(group, joined=True, participants=(lena, tom), at=BASE_TIME, sender=inbox.x_user_id),
+        )
+        dm_event_ingest(
+            inbox=inbox, event=membership(group, joined=False, participants=(tom,), at=BASE_TIME + minutes(5))
+        )
 
     # then
     conversation = Conversation.objects.get(x_conversation_id=group)
@@ -126,7 +131,9 @@ def test_membership_follows_x_time_not_arrival_order():
     assert participant.left_at == leave.created_at
 
 
-@pytest.mark.parametrize("status", [Conversation.Status.RESOLVED, Conversation.Status.SNOOZED, Conversation.Status.PENDING])
+@pytest.mark.parametrize(
+    "status", [Conversation.Status.RESOLVED, Conversation.Status.SNOOZED, Conversation.Status.PENDING]
+)
 def test_new_inbound_message_reopens(status, published, django_capture_on_commit_callbacks):
     # given a conversation an agent has closed for now
     inbox = make_inbox()
@@ -172,7 +179,9 @@ def test_business_message_from_another_client_is_outbound_and_answers(published,
     dm_event_ingest(inbox=inbox, event=dm(inbox, CUSTOMER, at=BASE_TIME))
 
     with django_capture_on_commit_callbacks(execute=True):
-        reply = dm_event_ingest(inbox=inbox, event=dm(inbox, CUSTOMER, at=BASE_TIME + minutes(7), from_business=True)).message
+        reply = dm_event_ingest(
+            inbox=inbox, event=dm(inbox, CUSTOMER, at=BASE_TIME + minutes(7), from_business=True)
+        ).message
 
     conversation = Conversation.objects.get()
     assert reply.direction == Message.Direction.OUTBOUND
@@ -198,8 +207,17 @@ def test_first_response_is_first_business_message_after_the_customer_even_out_of
 
 def test_message_fields_and_contact_profile_are_stored():
     inbox = make_inbox()
-    profile = XUserProfile(CUSTOMER, handle="maria_codes", name="María", avatar_url="https://pbs.twimg.com/a.jpg",
-                           description="dev", location="Madrid", followers_count=12, verified=True, protected=False)
+    profile = XUserProfile(
+        CUSTOMER,
+        handle="maria_codes",
+        name="María",
+        avatar_url="https://pbs.twimg.com/a.jpg",
+        description="dev",
+        location="Madrid",
+        followers_count=12,
+        verified=True,
+        protected=False,
+    )
     event = DmEvent(
         x_event_id=next_event_id(),
         event_type=DmEventType.MESSAGE_CREATE,
@@ -208,8 +226,16 @@ def test_message_fields_and_contact_profile_are_stored():
         sender_id=CUSTOMER,
         text="Look https://t.co/abc",
         entities={"urls": [{"url": "https://t.co/abc", "expanded_url": "https://example.com/x", "indices": [5, 21]}]},
-        attachments=(DmMedia(media_type="photo", media_key="3_1583157113245011970", url="https://ton.twitter.com/x.jpg",
-                             width=640, height=480, alt_text="a broken mug"),),
+        attachments=(
+            DmMedia(
+                media_type="photo",
+                media_key="3_1583157113245011970",
+                url="https://ton.twitter.com/x.jpg",
+                width=640,
+                height=480,
+                alt_text="a broken mug",
+            ),
+        ),
         referenced_post_ids=("1578900353814519810",),
         quick_reply_response={"type": "options", "metadata": "order-status"},
         users={CUSTOMER: profile},
@@ -223,10 +249,19 @@ def test_message_fields_and_contact_profile_are_stored():
     assert message.referenced_post_ids == ["1578900353814519810"]
     assert message.quick_reply_response == {"type": "options", "metadata": "order-status"}
     attachment = message.attachments.get()
-    assert (attachment.media_type, attachment.media_key, attachment.alt_text) == ("photo", "3_1583157113245011970", "a broken mug")
+    assert (attachment.media_type, attachment.media_key, attachment.alt_text) == (
+        "photo",
+        "3_1583157113245011970",
+        "a broken mug",
+    )
     contact = Contact.objects.get(x_user_id=CUSTOMER)
     assert (contact.handle, contact.name, contact.location, contact.followers_count, contact.verified) == (
-        "maria_codes", "María", "Madrid", 12, True)
+        "maria_codes",
+        "María",
+        "Madrid",
+        12,
+        True,
+    )
     assert message.conversation.contact == contact
     assert message.conversation.last_message_preview == "Look https://t.co/abc"
 
@@ -263,6 +298,11 @@ def test_same_x_conversation_in_two_inboxes_is_two_conversations():
     ],
 )
 def test_malformed_events_are_refused_before_they_reach_the_database(kwargs, error):
-    fields = {"x_event_id": "1", "event_type": DmEventType.MESSAGE_CREATE, "x_conversation_id": "1-2", "created_at": BASE_TIME}
+    fields = {
+        "x_event_id": "1",
+        "event_type": DmEventType.MESSAGE_CREATE,
+        "x_conversation_id": "1-2",
+        "created_at": BASE_TIME,
+    }
     with pytest.raises(ValueError, match=error):
         DmEvent(**{**fields, **kwargs})

@@ -19,13 +19,12 @@ class Command(BaseCommand):
     def handle(self, *args: Any, force: bool = False, **options: Any) -> None:
         if not settings.DEBUG and not force:
             raise CommandError(
-                "seed_demo creates accounts with a published password; it runs only with DJANGO_DEBUG=1 "
-                "(or --force)."
+                "seed_demo creates accounts with a published password; it runs only with DJANGO_DEBUG=1 (or --force)."
             )
         seed = demo_seed()
         self.stdout.write(
             self.style.SUCCESS(f"Demo inbox @{seed.inbox.handle} with {seed.conversations} conversations.")
         )
-        self.stdout.write("Demo logins (password for all: %s):" % seed.password)
+        self.stdout.write(f"Demo logins (password for all: {seed.password}):")
         for agent in seed.agents:
             self.stdout.write(f"  {agent.get_role_display():<15} {agent.email}")
