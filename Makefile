@@ -47,6 +47,7 @@ lint:
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	DJANGO_DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
+	DJANGO_SETTINGS_MODULE=twitter_channel.sandbox.settings $(BIN)/python -m django makemigrations --check --dry-run x_sandbox
 
 test-unit:
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/python -m pytest -m "not e2e" --create-db

@@ -1,0 +1,57 @@
+"""``python -m twitter_channel.sandbox``: what ``python manage.py runsandbox`` runs."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="runsandbox", description="Run the local X API sandbox.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765, help="0 picks a free port (printed).")
+    parser.add_argument("--db", help="SQLite file (default: sandbox.sqlite3 in the project folder).")
+    parser.add_argument("--reset", action="store_true", help="Start from an empty world.")
+    parser.add_argument("--tier", choices=("launch", "current"), help="Rate-limit table (default: launch).")
+    parser.add_argument("--time-scale", type=float, help="Multiply webhook retry waits (default 1.0).")
+    args = parser.parse_args(argv)
+
+    os.environ["DJANGO_SETTINGS_MODULE"] = "twitter_channel.sandbox.settings"
+    if args.db:
+        os.environ["X_SANDBOX_DB"] = str(Path(args.db).resolve())
+    if args.tier:
+        os.environ["X_SANDBOX_RATE_LIMIT_TIER"] = args.tier
+    if args.time_scale is not None:
+        os.environ["X_SANDBOX_TIME_SCALE"] = str(args.time_scale)
+
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+
+    database = Path(settings.DATABASES["default"]["NAME"])
+    if args.reset:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{database}{suffix}").unlink(missing_ok=True)
+    call_command("migrate", verbosity=0)
+
+    from twitter_channel.sandbox import server, world
+
+    world.seed()
+    app = world.default_app()
+
+    def ready(port: int) -> None:
+        print(f"X sandbox listening on http://{args.host}:{port} (database {database})", flush=True)
+        print(f"  OAuth client id {app.client_id}, consumer key {app.consumer_key}", flush=True)
+
+    server.serve(args.host, args.port, ready)
+
+
+if __name__ == "__main__":
+    try:
+        main(sys.argv[1:])
+    except KeyboardInterrupt:
+        pass

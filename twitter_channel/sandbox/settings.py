@@ -1,0 +1,69 @@
+"""Settings of the X sandbox process (not of Backchannel). Every value comes from ``X_SANDBOX_*``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+PROJECT_DIR = BASE_DIR.parent.parent
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(f"X_SANDBOX_{name}", default)
+
+
+DEBUG = _env("DEBUG", "0") == "1"
+SECRET_KEY = _env("SECRET_KEY", "x-sandbox-local-only-" + "s" * 40)
+ALLOWED_HOSTS = ["*"]
+USE_TZ = True
+TIME_ZONE = "UTC"
+
+INSTALLED_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.staticfiles",
+    "twitter_channel.sandbox",
+]
+MIDDLEWARE = [
+    "twitter_channel.sandbox.faults.FaultInjectionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+]
+ROOT_URLCONF = "twitter_channel.sandbox.urls"
+APPEND_SLASH = False
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": False,
+        "OPTIONS": {"context_processors": ["django.template.context_processors.request"]},
+    }
+]
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": _env("DB", str(PROJECT_DIR / "sandbox.sqlite3")),
+        "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"},
+    }
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+STATIC_URL = "static/"
+DATA_UPLOAD_MAX_MEMORY_SIZE = 8 * 1024 * 1024
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": _env("LOG_LEVEL", "WARNING")},
+}
+
+# What the sandbox pretends X is.
+SANDBOX = {
+    # The app Backchannel registers at X: OAuth 2.0 client and consumer key pair.
+    "CLIENT_ID": _env("CLIENT_ID", "sandbox-client-id"),
+    "CLIENT_SECRET": _env("CLIENT_SECRET", "sandbox-client-secret"),
+    "CONSUMER_KEY": _env("CONSUMER_KEY", "sandbox-consumer-key"),
+    "CONSUMER_SECRET": _env("CONSUMER_SECRET", "sandbox-consumer-secret"),
+    # "launch": the October 2022 figures; "current": today's per-tier table (x-api.md §5).
+    "RATE_LIMIT_TIER": _env("RATE_LIMIT_TIER", "launch"),
+    # Multiplies every wait of webhook retries (1.0 = X's 3 s / 27 s / 242 s).
+    "TIME_SCALE": float(_env("TIME_SCALE", "1.0")),
+}
