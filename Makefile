@@ -5,6 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+SANDBOX_PORT ?= 8765
 
 # The suite runs against these; scripts/ensure-services.sh starts (or installs) them on 127.0.0.1.
 TEST_DATABASE_URL ?= postgres://postgres:postgres@127.0.0.1:5432/backchannel
@@ -26,12 +27,12 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
-## Quick start: SQLite, in-memory channel layer, tasks inline; demo data and logins printed.
+## Quick start: SQLite, in-memory channel layer, tasks inline, the X sandbox beside the app.
 run: install
 	DJANGO_DEBUG=1 $(BIN)/python manage.py migrate --noinput
 	DJANGO_DEBUG=1 $(BIN)/python manage.py seed_demo
-	@echo "Backchannel: http://$(HOST):$(PORT)/  (admin site: http://$(HOST):$(PORT)/admin/)"
-	DJANGO_DEBUG=1 $(BIN)/python manage.py runserver $(HOST):$(PORT)
+	DJANGO_DEBUG=1 PYTHON=$(BIN)/python HOST=$(HOST) PORT=$(PORT) SANDBOX_PORT=$(SANDBOX_PORT) \
+		bash scripts/run-quickstart.sh
 
 system-packages:
 	bash scripts/install-system-packages.sh

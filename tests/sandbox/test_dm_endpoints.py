@@ -184,3 +184,12 @@ def test_expired_token_is_401(sandbox: Sandbox):
     sandbox.control("POST", "clock", {"seconds": 2 * 3600 + 1})
 
     assert sandbox.api("GET", "/2/users/me", token).status_code == 401
+
+
+def test_control_api_refuses_a_taken_user_id_with_a_clear_400(sandbox: Sandbox):
+    import requests
+
+    response = requests.post(f"{sandbox.base_url}/sandbox/api/users", json={"id": CUSTOMER_ID, "username": "x"})
+
+    assert response.status_code == 400
+    assert "no other user has" in response.json()["error"]

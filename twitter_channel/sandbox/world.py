@@ -62,6 +62,8 @@ def user_create(
         raise ValueError("username: letters, digits, '_' and '.', at most 50")
     if XUser.objects.filter(username__iexact=username).exists():
         raise ValueError(f"username @{username} is taken")
+    if x_id is not None and (not x_id.isdigit() or XUser.objects.filter(x_id=x_id).exists()):
+        raise ValueError(f"user id {x_id!r} must be a number that no other user has")
     return XUser.objects.create(
         x_id=x_id or str(ids.snowflake()),
         username=username,
