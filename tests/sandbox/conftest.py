@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,7 @@ CUSTOMER_ID = "2244994945"
 @dataclass
 class Sandbox:
     base_url: str
-    process: subprocess.Popen[str]
+    process: subprocess.Popen[bytes]
 
     def control(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         response = requests.request(method, f"{self.base_url}/sandbox/api/{path}", json=body, timeout=10)
@@ -52,26 +53,36 @@ def fixture_json(name: str) -> Any:
     return json.loads((FIXTURES / name).read_text())
 
 
-@pytest.fixture(scope="session")
-def sandbox_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    database = tmp_path_factory.mktemp("sandbox") / "sandbox.sqlite3"
+def start_sandbox(folder: Path, *options: str) -> tuple[subprocess.Popen[bytes], str]:
+    """Start a sandbox process logging to ``folder/sandbox.log``; return it and its base URL."""
+    log_path = folder / "sandbox.log"
+    log = log_path.open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "twitter_channel.sandbox", "--port", "0", "--db", str(database), "--reset",
-         "--time-scale", "0.01"],
+        [sys.executable, "-m", "twitter_channel.sandbox", "--port", "0", "--db", str(folder / "sandbox.sqlite3"),
+         "--reset", *options],
         cwd=ROOT,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
-        text=True,
     )  # fmt: skip
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    match = re.search(r"listening on (http://\S+)", line)
-    if match is None:
-        process.kill()
-        pytest.fail(f"the sandbox did not start: {line}{process.stdout.read()}")
+    log.close()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        match = re.search(r"listening on (http://\S+)", log_path.read_text(errors="replace"))
+        if match:
+            return process, match.group(1)
+        if process.poll() is not None:
+            break
+        time.sleep(0.05)
+    process.kill()
+    pytest.fail(f"the sandbox did not start:\n{log_path.read_text(errors='replace')}")
+
+
+@pytest.fixture(scope="session")
+def sandbox_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    process, base_url = start_sandbox(tmp_path_factory.mktemp("sandbox"), "--time-scale", "0.01")
     try:
-        yield Sandbox(base_url=match.group(1), process=process)
+        yield Sandbox(base_url=base_url, process=process)
     finally:
         process.terminate()
         process.wait(10)

@@ -6,7 +6,7 @@ import time
 
 import requests
 
-from tests.sandbox.conftest import CUSTOMER_ID, Sandbox
+from tests.sandbox.conftest import CUSTOMER_ID, Sandbox, start_sandbox
 
 SEND = f"/2/dm_conversations/with/{CUSTOMER_ID}/messages"
 
@@ -82,17 +82,8 @@ def test_users_are_limited_separately(sandbox: Sandbox):
 
 
 def test_todays_tier_is_a_startup_option(tmp_path):
-    import re
-    import subprocess
-    import sys
-
-    from tests.sandbox.conftest import ROOT
-
-    process = subprocess.Popen(
-        [sys.executable, "-m", "twitter_channel.sandbox", "--port", "0", "--db", str(tmp_path / "s.sqlite3"),
-         "--tier", "current"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    process, base = start_sandbox(tmp_path, "--tier", "current")
     try:
-        base = re.search(r"(http://\S+)", process.stdout.readline()).group(1)
         token = requests.post(f"{base}/sandbox/api/tokens", json={"user": "AcmeSupport"}, timeout=10).json()
         response = requests.post(f"{base}{SEND}", json={"text": "hi"}, timeout=10,
                                  headers={"Authorization": f"Bearer {token['access_token']}"})  # fmt: skip

@@ -38,15 +38,17 @@ def main(argv: list[str] | None = None) -> None:
             Path(f"{database}{suffix}").unlink(missing_ok=True)
     call_command("migrate", verbosity=0)
 
-    from twitter_channel.sandbox import server, world
+    from twitter_channel.sandbox import delivery, server, world
 
     world.seed()
     app = world.default_app()
 
     def ready(port: int) -> None:
+        delivery.set_base_url(f"http://{args.host}:{port}")
         print(f"X sandbox listening on http://{args.host}:{port} (database {database})", flush=True)
         print(f"  OAuth client id {app.client_id}, consumer key {app.consumer_key}", flush=True)
 
+    delivery.start_worker()
     server.serve(args.host, args.port, ready)
 
 

@@ -29,6 +29,9 @@ class Result:
     body: dict[str, Any]
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
+    content: bytes | None = None
+    """Raw bytes to answer instead of ``body`` as JSON (media downloads), typed ``content_type``."""
+    content_type: str = "application/octet-stream"
 
 
 View = Callable[..., Result]
@@ -66,8 +69,7 @@ def endpoint(rate: str, *, methods: tuple[str, ...], scopes: frozenset[str] = fr
             except problems.Problem as problem:
                 problem.headers = {**headers, **problem.headers}
                 return problems.response(problem)
-            response = JsonResponse(result.body, status=result.status, json_dumps_params={"ensure_ascii": False})
-            response["content-type"] = "application/json; charset=utf-8"
+            response = _response(result)
             for name, value in {**headers, **result.headers}.items():
                 response[name] = value
             return response
@@ -75,6 +77,14 @@ def endpoint(rate: str, *, methods: tuple[str, ...], scopes: frozenset[str] = fr
         return wrapper
 
     return decorate
+
+
+def _response(result: Result) -> HttpResponse:
+    if result.content is not None:
+        return HttpResponse(result.content, status=result.status, content_type=result.content_type)
+    response = JsonResponse(result.body, status=result.status, json_dumps_params={"ensure_ascii": False})
+    response["content-type"] = "application/json; charset=utf-8"
+    return response
 
 
 def _authenticate(request: HttpRequest, scopes: frozenset[str], app_only: bool) -> Caller:

@@ -6,3 +6,8 @@ class SandboxConfig(AppConfig):
     label = "x_sandbox"
     verbose_name = "X sandbox"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from twitter_channel.sandbox import delivery, signals
+
+        signals.dm_event_created.connect(delivery.on_dm_event_created, dispatch_uid="x_sandbox.webhook_delivery")

@@ -66,4 +66,6 @@ SANDBOX = {
     "RATE_LIMIT_TIER": _env("RATE_LIMIT_TIER", "launch"),
     # Multiplies every wait of webhook retries (1.0 = X's 3 s / 27 s / 242 s).
     "TIME_SCALE": float(_env("TIME_SCALE", "1.0")),
+    # Seconds a webhook has to answer a CRC GET or an event POST (X: 3 s; not scaled).
+    "WEBHOOK_TIMEOUT": float(_env("WEBHOOK_TIMEOUT", "3.0")),
 }

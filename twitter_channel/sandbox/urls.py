@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from twitter_channel.sandbox.views import control, dm, users
+from twitter_channel.sandbox.views import control, dm, media, oauth, simulator, users, webhooks
 
 x_api = [
     path("2/dm_conversations/with/<str:participant_id>/messages", dm.send_with_participant),
@@ -25,6 +25,9 @@ sandbox_api = [
     path("sandbox/api/app", control.app_credentials),
     path("sandbox/api/users", control.users),
     path("sandbox/api/users/<str:user>/messages", control.send_as),
+    path("sandbox/api/users/<str:user>/typing", control.typing_to),
+    path("sandbox/api/users/<str:user>/read", control.read_receipt),
+    path("sandbox/api/deliveries", control.deliveries),
     path("sandbox/api/tokens", control.tokens),
     path("sandbox/api/clock", control.advance_clock),
     path("sandbox/api/faults", control.faults),
@@ -33,4 +36,4 @@ sandbox_api = [
     path("sandbox/api/posts", control.posts),
 ]
 
-urlpatterns = x_api + sandbox_api
+urlpatterns = x_api + media.urlpatterns + sandbox_api + oauth.urlpatterns + simulator.urlpatterns + webhooks.urlpatterns

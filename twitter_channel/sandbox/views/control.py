@@ -15,8 +15,8 @@ from django.db import transaction
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from twitter_channel.sandbox import clock, problems, ratelimit, world
-from twitter_channel.sandbox.models import App, Conversation, DmEvent, Fault, Media, XUser
+from twitter_channel.sandbox import clock, delivery, problems, ratelimit, world
+from twitter_channel.sandbox.models import App, Conversation, Delivery, DmEvent, Fault, Media, XUser
 
 ALL_SCOPES = "dm.read dm.write tweet.read users.read offline.access media.write"
 
@@ -161,6 +161,25 @@ def send_as(request: HttpRequest, body: dict, user: str) -> dict:
         conversation = world.conversation_one_to_one(sender, _find_user(body.get("to")))
     media = Media.objects.get(media_id=body["media_id"]) if body.get("media_id") else None
     event = world.dm_send(sender=sender, conversation=conversation, text=body.get("text", ""), media=media,
-                          quick_reply_response=body.get("quick_reply_response"),
+                          quick_reply=body.get("quick_reply"), quick_reply_response=body.get("quick_reply_response"),
                           initiated_via=body.get("initiated_via"))  # fmt: skip
     return {"dm_event_id": event.event_id, "dm_conversation_id": conversation.conversation_id}
+
+
+@control("POST")
+def typing_to(request: HttpRequest, body: dict, user: str) -> dict:
+    """Act as ``user``: type to ``to`` (what ``indicate_typing.json`` does)."""
+    return {"deliveries": len(delivery.indicate_typing(_find_user(user), _find_user(body.get("to"))))}
+
+
+@control("POST")
+def read_receipt(request: HttpRequest, body: dict, user: str) -> dict:
+    """Act as ``user``: read ``to``'s messages up to ``last_read_event_id`` (``mark_read.json``)."""
+    reader, other = _find_user(user), _find_user(body.get("to"))
+    return {"deliveries": len(delivery.mark_read(reader, other, str(body["last_read_event_id"])))}
+
+
+@control("GET")
+def deliveries(request: HttpRequest, body: dict) -> list:
+    """Webhook deliveries, oldest first: status, attempts, last error and the payload sent."""
+    return [delivery.as_json(d) for d in Delivery.objects.select_related("webhook").order_by("pk")]

@@ -9,7 +9,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from twitter_channel.sandbox import clock, ids, problems, serialize, world
+from twitter_channel.sandbox import clock, ids, mediastore, problems, serialize, world
 from twitter_channel.sandbox.api import Caller, Result, csv_param, endpoint, json_body, query
 from twitter_channel.sandbox.models import Conversation, DmEvent, Media, XUser
 
@@ -66,6 +66,7 @@ def _message(body: dict[str, Any], sender: XUser) -> tuple[str, Media | None]:
         media = Media.objects.filter(media_id=media_id).first()
         if media is None:
             raise problems.forbidden("You are not permitted to attach this media to a DM event.")
+        mediastore.settle(media)
     return text or "", media
 
 
