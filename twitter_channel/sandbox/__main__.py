@@ -7,15 +7,12 @@ import os
 import sys
 from pathlib import Path
 
+from twitter_channel.sandbox import cli
+
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="runsandbox", description="Run the local X API sandbox.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8765, help="0 picks a free port (printed).")
-    parser.add_argument("--db", help="SQLite file (default: sandbox.sqlite3 in the project folder).")
-    parser.add_argument("--reset", action="store_true", help="Start from an empty world.")
-    parser.add_argument("--tier", choices=("launch", "current"), help="Rate-limit table (default: launch).")
-    parser.add_argument("--time-scale", type=float, help="Multiply webhook retry waits (default 1.0).")
+    cli.add_options(parser)
     args = parser.parse_args(argv)
 
     os.environ["DJANGO_SETTINGS_MODULE"] = "twitter_channel.sandbox.settings"
