@@ -193,3 +193,24 @@ def test_control_api_refuses_a_taken_user_id_with_a_clear_400(sandbox: Sandbox):
 
     assert response.status_code == 400
     assert "no other user has" in response.json()["error"]
+
+
+def test_conversation_with_yourself_is_a_400_not_a_crash(sandbox: Sandbox):
+    response = sandbox.api(
+        "POST", f"/2/dm_conversations/{BUSINESS_ID}-{BUSINESS_ID}/messages", sandbox.token(), json={"text": "me"}
+    )
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["message"] == "You cannot send a direct message to yourself."
+
+
+@pytest.mark.parametrize(
+    "body", [{"to": CUSTOMER_ID, "media_id": "999"}, {"conversation_id": "123456789012345678", "text": "hi"}]
+)
+def test_control_send_as_with_unknown_references_is_a_clear_400(sandbox: Sandbox, body):
+    import requests
+
+    response = requests.post(f"{sandbox.base_url}/sandbox/api/users/AcmeSupport/messages", json=body, timeout=10)
+
+    assert response.status_code == 400
+    assert "does not exist" in response.json()["error"]

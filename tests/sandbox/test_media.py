@@ -316,3 +316,16 @@ def test_one_shot_upload_of_an_image(sandbox: Sandbox):
 
 def test_status_of_unknown_media_is_400(sandbox: Sandbox):
     assert status(sandbox, sandbox.token(), "424242").status_code == 400
+
+
+def test_processed_gif_is_accepted_by_every_send_path_without_polling(sandbox: Sandbox):
+    # the control API sends through the same rules as the X API: a finished GIF is ready there too
+    token = sandbox.token()
+    media_id = upload(sandbox, token, GIF, "image/gif", "dm_gif")["id"]
+    sandbox.control("POST", "clock", {"seconds": 10})
+
+    sent = sandbox.control(
+        "POST", "users/AcmeSupport/messages", {"to": CUSTOMER_ID, "text": "a gif", "media_id": media_id}
+    )
+
+    assert sent["dm_event_id"].isdigit()

@@ -9,7 +9,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import transaction
 
-from twitter_channel.sandbox import clock, ids, problems
+from twitter_channel.sandbox import clock, ids, mediastore, problems
 from twitter_channel.sandbox.models import (
     App,
     Conversation,
@@ -130,6 +130,7 @@ def _check_media(sender: XUser, media: Media | None) -> None:
         return
     if media.owner_id != sender.pk or clock.now() - media.created_at > MEDIA_ATTACH_WINDOW:
         raise problems.forbidden("You are not permitted to attach this media to a DM event.")
+    mediastore.settle(media)
     if media.state != Media.State.SUCCEEDED:
         raise problems.invalid_request(f"Media {media.media_id} is not ready: its processing state is {media.state}.")
 

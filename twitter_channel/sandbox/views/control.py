@@ -11,6 +11,7 @@ from functools import wraps
 from typing import Any
 
 from django.apps import apps
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import transaction
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -37,7 +38,7 @@ def control(*methods: str) -> Callable:
                 if not isinstance(body, dict):
                     raise ControlError("the body must be a JSON object")
                 result = view(request, body, **kwargs)
-            except (ControlError, ValueError, KeyError, TypeError) as exc:
+            except (ControlError, ObjectDoesNotExist, ValueError, KeyError, TypeError) as exc:
                 return JsonResponse({"error": str(exc) or type(exc).__name__}, status=400)
             except problems.Problem as problem:
                 return problems.response(problem)

@@ -9,7 +9,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from twitter_channel.sandbox import clock, ids, mediastore, problems, serialize, world
+from twitter_channel.sandbox import clock, ids, problems, serialize, world
 from twitter_channel.sandbox.api import Caller, Result, csv_param, endpoint, json_body, query
 from twitter_channel.sandbox.models import Conversation, DmEvent, Media, XUser
 
@@ -44,7 +44,7 @@ def _created(request: HttpRequest, event: DmEvent) -> Result:
     )
 
 
-def _message(body: dict[str, Any], sender: XUser) -> tuple[str, Media | None]:
+def _message(body: dict[str, Any]) -> tuple[str, Media | None]:
     """Validate ``{"text", "attachments"}`` as X's CreateMessageRequest."""
     unknown = set(body) - {"text", "attachments"}
     if unknown:
@@ -66,7 +66,6 @@ def _message(body: dict[str, Any], sender: XUser) -> tuple[str, Media | None]:
         media = Media.objects.filter(media_id=media_id).first()
         if media is None:
             raise problems.forbidden("You are not permitted to attach this media to a DM event.")
-        mediastore.settle(media)
     return text or "", media
 
 
@@ -86,7 +85,7 @@ def send_with_participant(request: HttpRequest, caller: Caller, participant_id: 
     recipient = _user(participant_id, "participant_id")
     if recipient.pk == caller.user.pk:
         raise problems.invalid_request("You cannot send a direct message to yourself.")
-    text, media = _message(json_body(request), caller.user)
+    text, media = _message(json_body(request))
     conversation = world.conversation_one_to_one(caller.user, recipient)
     return _created(request, world.dm_send(sender=caller.user, conversation=conversation, text=text, media=media,
                                            app=caller.app))  # fmt: skip
@@ -101,11 +100,13 @@ def send_to_conversation(request: HttpRequest, caller: Caller, conversation_id: 
         )
     conversation = Conversation.objects.filter(conversation_id=conversation_id).first()
     if conversation is None and "-" in conversation_id and caller.user.x_id in conversation_id.split("-"):
-        other = next(i for i in conversation_id.split("-") if i != caller.user.x_id) or caller.user.x_id
+        other = next((i for i in conversation_id.split("-") if i != caller.user.x_id), None)
+        if other is None:
+            raise problems.invalid_request("You cannot send a direct message to yourself.")
         conversation = world.conversation_one_to_one(caller.user, _user(other, "dm_conversation_id"))
     if conversation is None:
         raise problems.not_found("dm_conversation", conversation_id, "dm_conversation_id")
-    text, media = _message(json_body(request), caller.user)
+    text, media = _message(json_body(request))
     return _created(request, world.dm_send(sender=caller.user, conversation=conversation, text=text, media=media,
                                            app=caller.app))  # fmt: skip
 
@@ -129,7 +130,7 @@ def create_group(request: HttpRequest, caller: Caller) -> Result:
     message = body.get("message")
     if not isinstance(message, dict):
         raise problems.invalid_request("`message` must be an object with `text` and/or `attachments`.")
-    text, media = _message(message, caller.user)
+    text, media = _message(message)
     _, event = world.group_create(creator=caller.user, participants=participants, text=text, media=media,
                                   app=caller.app)  # fmt: skip
     return _created(request, event)
