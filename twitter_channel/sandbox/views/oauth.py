@@ -9,23 +9,19 @@ X's exact choice there is unconfirmed.
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
-import secrets
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
 
-from django.db import transaction
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse, QueryDict
 from django.shortcuts import render
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 
-from twitter_channel.sandbox import clock, world
-from twitter_channel.sandbox.models import App, AuthorizationCode, Token, XUser
+from twitter_channel.sandbox import oauth, world
+from twitter_channel.sandbox.models import App, Token, XUser
+from twitter_channel.sandbox.oauth import OAuthError
 
 SCOPES: dict[str, str] = {
     "tweet.read": "See posts from your timeline, including protected posts.",
@@ -40,11 +36,8 @@ SCOPES: dict[str, str] = {
     "follows.read": "See who you follow and who follows you.",
 }
 CHALLENGE_METHODS = {"s256": "S256", "plain": "plain"}
-CODE_LIFETIME = timedelta(seconds=30)
 STATE_MAX = 500
 CHALLENGE_MAX = 128
-BAD_CODE = "Value passed for the authorization code was invalid."
-BAD_TOKEN = "Value passed for the token was invalid."
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
@@ -66,17 +59,11 @@ class Grant:
     code_challenge_method: str
 
 
-class OAuthError(Exception):
-    def __init__(self, error: str, description: str, *, message: str = "", code: int = 44, status: int = 400):
-        super().__init__(description)
-        self.error, self.description, self.status = error, description, status
-        self.message, self.code = message or description, code
-
-    def response(self) -> HttpResponse:
-        body = {"error": self.error, "error_description": self.description,
-                "errors": [{"code": self.code, "message": self.message}]}  # fmt: skip
-        headers = {"WWW-Authenticate": 'Basic realm="X API"'} if self.status == 401 else {}
-        return _json(body, self.status, headers)
+def _error_response(error: OAuthError) -> HttpResponse:
+    body = {"error": error.error, "error_description": error.description,
+            "errors": [{"code": error.code, "message": error.message}]}  # fmt: skip
+    headers = {"WWW-Authenticate": 'Basic realm="X API"'} if error.status == 401 else {}
+    return _json(body, error.status, headers)
 
 
 def _json(body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> HttpResponse:
@@ -160,19 +147,6 @@ def _consent_page(request: HttpRequest, grant: Grant) -> HttpResponse:
     return render(request, "oauth/authorize.html", context)
 
 
-def _issue_code(grant: Grant, user: XUser) -> AuthorizationCode:
-    return AuthorizationCode.objects.create(
-        code=secrets.token_urlsafe(48),
-        app=grant.app,
-        user=user,
-        redirect_uri=grant.redirect_uri,
-        scopes=" ".join(grant.scopes),
-        code_challenge=grant.code_challenge,
-        code_challenge_method=grant.code_challenge_method,
-        created_at=clock.now(),
-    )
-
-
 def _decide(request: HttpRequest, grant: Grant) -> HttpResponse:
     decision = request.POST.get("decision")
     if decision == "cancel":
@@ -182,7 +156,8 @@ def _decide(request: HttpRequest, grant: Grant) -> HttpResponse:
     user = XUser.objects.filter(x_id=request.POST.get("user", "")).first()
     if user is None:
         return _error_page(request, InvalidParameter("user", "must be the id of a sandbox X account."))
-    code = _issue_code(grant, user)
+    code = oauth.code_issue(app=grant.app, user=user, redirect_uri=grant.redirect_uri, scopes=grant.scopes,
+                            challenge=grant.code_challenge, method=grant.code_challenge_method)  # fmt: skip
     return HttpResponseRedirect(_with_query(grant.redirect_uri, {"state": grant.state, "code": code.code}))
 
 
@@ -254,59 +229,17 @@ def client(request: HttpRequest) -> App:
     return app
 
 
-def _bad_code(message: str) -> OAuthError:
-    return OAuthError("invalid_request", BAD_CODE, message=message, code=89)
-
-
-def _bad_token(message: str) -> OAuthError:
-    return OAuthError("invalid_request", BAD_TOKEN, message=message, code=89)
-
-
-def _pkce_challenge(verifier: str, method: str) -> str:
-    if method == "S256":
-        return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    return verifier
-
-
-def _check_code(code: AuthorizationCode, redirect_uri: str, verifier: str) -> None:
-    if code.used:
-        raise _bad_code("The authorization code was already used: codes are single-use.")
-    if clock.now() > code.created_at + CODE_LIFETIME:
-        raise _bad_code("The authorization code expired: codes are valid for 30 seconds.")
-    if redirect_uri != code.redirect_uri:
-        raise _bad_code("redirect_uri differs from the one the code was authorized for.")
-    expected = _pkce_challenge(verifier, code.code_challenge_method)
-    if not hmac.compare_digest(expected.encode(), code.code_challenge.encode()):
-        raise _bad_code(f"code_verifier does not match the code_challenge ({code.code_challenge_method}).")
-
-
 def _grant_authorization_code(request: HttpRequest, app: App) -> Token:
-    value = _required(request, "code")
-    redirect_uri = _required(request, "redirect_uri")
-    verifier = _required(request, "code_verifier")
-    with transaction.atomic():
-        code = AuthorizationCode.objects.select_related("user").filter(code=value, app=app).first()
-        if code is None:
-            raise _bad_code("The authorization code is unknown, or was issued to another app.")
-        _check_code(code, redirect_uri, verifier)
-        if not AuthorizationCode.objects.filter(pk=code.pk, used=False).update(used=True):
-            raise _bad_code("The authorization code was already used: codes are single-use.")
-        return world.token_issue(user=code.user, app=app, scopes=code.scopes)
+    return oauth.code_exchange(
+        app=app,
+        code=_required(request, "code"),
+        redirect_uri=_required(request, "redirect_uri"),
+        verifier=_required(request, "code_verifier"),
+    )
 
 
 def _grant_refresh_token(request: HttpRequest, app: App) -> Token:
-    value = _required(request, "refresh_token")
-    with transaction.atomic():
-        old = Token.objects.select_related("user").filter(refresh_token=value, app=app).first()
-        if old is None:
-            raise _bad_token("The refresh token is unknown, or was issued to another app.")
-        if old.refresh_used:
-            raise _bad_token("The refresh token was already used: refresh tokens are single-use.")
-        if old.revoked:
-            raise _bad_token("The refresh token was revoked.")
-        if not Token.objects.filter(pk=old.pk, refresh_used=False).update(refresh_used=True, revoked=True):
-            raise _bad_token("The refresh token was already used: refresh tokens are single-use.")
-        return world.token_issue(user=old.user, app=app, scopes=old.scopes)
+    return oauth.token_refresh(app=app, refresh_token=_required(request, "refresh_token"))
 
 
 GRANTS = {"authorization_code": _grant_authorization_code, "refresh_token": _grant_refresh_token}
@@ -337,7 +270,7 @@ def token(request: HttpRequest) -> HttpResponse:
             raise OAuthError("unsupported_grant_type", f"Grant type {grant_type!r} is not supported.")
         issued = GRANTS[grant_type](request, app)
     except OAuthError as error:
-        return error.response()
+        return _error_response(error)
     return _json(_token_body(issued))
 
 
@@ -349,8 +282,8 @@ def revoke(request: HttpRequest) -> HttpResponse:
         app = client(request)
         value = _required(request, "token")
     except OAuthError as error:
-        return error.response()
-    Token.objects.filter(Q(access_token=value) | Q(refresh_token=value), app=app).update(revoked=True)
+        return _error_response(error)
+    oauth.token_revoke(app=app, value=value)
     return _json({"revoked": True})
 
 
