@@ -57,24 +57,24 @@ def test_every_dm_response_validates_against_the_openapi_schema(sandbox: Sandbox
         "&user.fields=created_at,description,location,profile_image_url,protected,public_metrics,verified"
     )
     calls = [
-        ("POST", f"/2/dm_conversations/with/{CUSTOMER_ID}/messages", {"text": "Hi #support @maria_codes"}),
-        ("POST", f"/2/dm_conversations/{CUSTOMER_ID}-{BUSINESS_ID}/messages", {"text": "Anything else?"}),
-        ("POST", "/2/dm_conversations",
+        (201, "POST", f"/2/dm_conversations/with/{CUSTOMER_ID}/messages", {"text": "Hi #support @maria_codes"}),
+        (201, "POST", f"/2/dm_conversations/{CUSTOMER_ID}-{BUSINESS_ID}/messages", {"text": "Anything else?"}),
+        (201, "POST", "/2/dm_conversations",
          {"conversation_type": "Group", "participant_ids": [CUSTOMER_ID, "944480690"], "message": {"text": "Hi"}}),
-        ("GET", f"/2/dm_events?{every_field}", None),
-        ("GET", f"/2/dm_conversations/with/{CUSTOMER_ID}/dm_events?{every_field}", None),
-        ("GET", f"/2/dm_conversations/{CUSTOMER_ID}-{BUSINESS_ID}/dm_events?max_results=1", None),
-        ("GET", "/2/users/me?user.fields=created_at,public_metrics,verified,protected", None),
+        (200, "GET", f"/2/dm_events?{every_field}", None),
+        (200, "GET", f"/2/dm_conversations/with/{CUSTOMER_ID}/dm_events?{every_field}", None),
+        (200, "GET", f"/2/dm_conversations/{CUSTOMER_ID}-{BUSINESS_ID}/dm_events?max_results=1", None),
+        (200, "GET", "/2/users/me?user.fields=created_at,public_metrics,verified,protected", None),
         # errors are problems
-        ("POST", f"/2/dm_conversations/with/{CUSTOMER_ID}/messages", {"text": ""}),
-        ("GET", "/2/dm_events?max_results=0", None),
+        (400, "POST", f"/2/dm_conversations/with/{CUSTOMER_ID}/messages", {"text": ""}),
+        (400, "GET", "/2/dm_events?max_results=0", None),
     ]  # fmt: skip
 
-    for method, path, body in calls:
+    for status, method, path, body in calls:
         # when
         response = sandbox.api(method, path, token, json=body) if body is not None else sandbox.api(method, path, token)
         # then
-        assert response.status_code in (200, 201, 400), (path, response.text)
+        assert response.status_code == status, (path, response.text)
         assert_valid(response, method, path.split("?")[0])
 
     events = sandbox.api("GET", f"/2/dm_events?{every_field}", token).json()
