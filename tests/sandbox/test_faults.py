@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import requests
 
@@ -34,7 +36,7 @@ def test_injected_429_names_a_reset(sandbox: Sandbox):
     assert response.status_code == 429
     assert response.json()["title"] == "Too Many Requests"
     assert response.headers["x-rate-limit-remaining"] == "0"
-    assert int(response.headers["x-rate-limit-reset"]) > 0
+    assert 100 < int(response.headers["x-rate-limit-reset"]) - time.time() <= 120
 
 
 def test_faults_match_method_and_path_only(sandbox: Sandbox):
@@ -53,8 +55,6 @@ def test_hang_outlasts_the_client_timeout_and_the_message_still_lands(sandbox: S
     with pytest.raises(requests.Timeout):
         requests.post(f"{sandbox.base_url}{SEND}", json={"text": "slow"}, timeout=0.5,
                       headers={"Authorization": f"Bearer {sandbox.token()}"})  # fmt: skip
-
-    import time
 
     time.sleep(1.5)
     assert sent_count(sandbox) == 1
