@@ -41,3 +41,6 @@ def published(monkeypatch: pytest.MonkeyPatch) -> Iterator[Published]:
 
     monkeypatch.setattr(realtime, "_group_send", capture)
     yield record
+
+
+from tests.xsandbox import sandbox, sandbox_process  # noqa: E402,F401  (fixtures shared by every folder)

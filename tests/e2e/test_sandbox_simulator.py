@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.sandbox import conftest as sandbox_fixtures
-from tests.sandbox.conftest import BUSINESS_ID, CUSTOMER_ID, Sandbox
+from tests.xsandbox import BUSINESS_ID, CUSTOMER_ID, Sandbox
 
 pytestmark = [pytest.mark.e2e]
 sandbox_process = sandbox_fixtures.sandbox_process

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from tests.sandbox.conftest import BUSINESS_ID, CUSTOMER_ID, Sandbox, fixture_json
+from tests.xsandbox import BUSINESS_ID, CUSTOMER_ID, Sandbox, fixture_json
 
 OPENAPI = fixture_json("openapi_dm_excerpt.json")
 TEMPLATE = re.compile(r"\{[^/]+\}")

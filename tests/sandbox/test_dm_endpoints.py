@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.sandbox.conftest import BUSINESS_ID, CUSTOMER_ID, Sandbox
+from tests.xsandbox import BUSINESS_ID, CUSTOMER_ID, Sandbox
 
 JSON = {"Content-Type": "application/json"}
 

@@ -7,7 +7,7 @@ import time
 import pytest
 import requests
 
-from tests.sandbox.conftest import CUSTOMER_ID, Sandbox
+from tests.xsandbox import CUSTOMER_ID, Sandbox
 
 SEND = f"/2/dm_conversations/with/{CUSTOMER_ID}/messages"
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.sandbox.conftest import CUSTOMER_ID, Sandbox, fixture_json
+from tests.xsandbox import CUSTOMER_ID, Sandbox, fixture_json
 
 OTHER_CUSTOMER = "783214"
 NOT_PERMITTED = "You are not permitted to attach this media to a DM event."

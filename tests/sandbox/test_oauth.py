@@ -12,7 +12,7 @@ import pytest
 import requests
 from requests_oauthlib import OAuth2Session
 
-from tests.sandbox.conftest import BUSINESS_ID, CUSTOMER_ID, Sandbox
+from tests.xsandbox import BUSINESS_ID, CUSTOMER_ID, Sandbox
 
 CLIENT_ID = "sandbox-client-id"
 CLIENT_SECRET = "sandbox-client-secret"

@@ -6,7 +6,7 @@ import time
 
 import requests
 
-from tests.sandbox.conftest import CUSTOMER_ID, Sandbox, start_sandbox
+from tests.xsandbox import CUSTOMER_ID, Sandbox, start_sandbox
 
 SEND = f"/2/dm_conversations/with/{CUSTOMER_ID}/messages"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import requests
 
-from tests.sandbox.conftest import ROOT
+from tests.xsandbox import ROOT
 
 
 def run_command(database: Path, log: Path, *options: str) -> tuple[subprocess.Popen[bytes], str]:

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 import requests
 
-from tests.sandbox.conftest import BUSINESS_ID, CUSTOMER_ID, Sandbox
+from tests.xsandbox import BUSINESS_ID, CUSTOMER_ID, Sandbox
 
 PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"

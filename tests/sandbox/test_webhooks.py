@@ -20,8 +20,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.sandbox.conftest import BUSINESS_ID, CUSTOMER_ID, Sandbox, fixture_json
 from tests.sandbox.test_media import png, upload
+from tests.xsandbox import BUSINESS_ID, CUSTOMER_ID, Sandbox, fixture_json
 
 OTHER_CUSTOMER = "944480690"
 

@@ -1,4 +1,4 @@
-"""A real sandbox process for the tests in this folder, reset before each test.
+"""A real sandbox process for tests that speak HTTP to X, reset before each test.
 
 The sandbox is black-boxed on purpose: tests speak HTTP to it, as our client and X's real
 clients do, and set the world up through its control API (``/sandbox/api/``).
@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT.parent / "shared" / "x-fixtures"
 BUSINESS_ID = "1500000000000000001"
 CUSTOMER_ID = "2244994945"
