@@ -10,6 +10,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 
 class DmEventType(enum.StrEnum):
@@ -33,8 +34,22 @@ class XUserProfile:
     protected: bool | None = None
 
 
+class MediaVariant(NamedTuple):
+    """One encoding of a video or GIF; ``bitrate`` is None when X did not say."""
+
+    bitrate: int | None
+    content_type: str
+    url: str
+
+
 @dataclass(frozen=True)
 class DmMedia:
+    """A DM attachment.
+
+    DM media is private: ``download_url`` (and ``url``, ``variants``) must be fetched with the
+    account's own user-context auth, never handed to a browser as is.
+    """
+
     media_type: str
     media_key: str = ""
     url: str = ""
@@ -43,6 +58,10 @@ class DmMedia:
     width: int | None = None
     height: int | None = None
     alt_text: str = ""
+    media_id: str = ""
+    variants: tuple[MediaVariant, ...] = ()
+    download_url: str = ""
+    duration_ms: int | None = None
 
 
 @dataclass(frozen=True)
@@ -51,6 +70,11 @@ class DmEvent:
 
     ``participant_ids`` are the users who joined or left (membership events only).
     ``users`` holds the profiles delivered alongside the event, keyed by X user id.
+    ``entities`` is normalized: ``urls``, ``hashtags``, ``mentions`` and ``cashtags`` lists with
+    ``start``/``end`` (end exclusive); a url has ``url``, ``expanded_url``, ``display_url`` and
+    ``media`` (True for the t.co link X appends for an attachment, which the UI hides).
+    ``source_app_id``/``source_app_name``: the app the message was sent from, when X said.
+    ``initiated_via_post_id``/``welcome_message_id``: what started the conversation, when X said.
     """
 
     x_event_id: str
@@ -65,6 +89,10 @@ class DmEvent:
     referenced_post_ids: tuple[str, ...] = ()
     quick_reply_response: Mapping[str, object] | None = None
     users: Mapping[str, XUserProfile] = field(default_factory=dict)
+    initiated_via_post_id: str | None = None
+    welcome_message_id: str | None = None
+    source_app_id: str | None = None
+    source_app_name: str | None = None
 
     def __post_init__(self) -> None:
         if not self.x_event_id.isdigit():
@@ -85,3 +113,24 @@ class DmEvent:
         ids = self.x_conversation_id.split("-")
         others = [i for i in ids if i != own_x_user_id]
         return others[0] if others else None
+
+
+@dataclass(frozen=True)
+class TypingEvent:
+    """``sender_id`` is typing in a one-to-one conversation (X shows it for about 3 seconds)."""
+
+    x_conversation_id: str
+    sender_id: str
+    created_at: datetime
+    users: Mapping[str, XUserProfile] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ReadEvent:
+    """``reader_id`` has read the conversation up to and including ``last_read_event_id``."""
+
+    x_conversation_id: str
+    reader_id: str
+    last_read_event_id: str
+    created_at: datetime
+    users: Mapping[str, XUserProfile] = field(default_factory=dict)
