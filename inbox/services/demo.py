@@ -70,7 +70,7 @@ CUSTOMERS = (
     ),
     XUserProfile(
         "906948460078698496",
-        "lena.k",
+        "lena_k",
         "Lena Kowalski",
         location="Kraków",
         followers_count=5,

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from tests.xsandbox import BUSINESS_ID, CUSTOMER_ID, Sandbox
+from tests.sandbox.test_conformance import assert_valid
+from tests.xsandbox import BUSINESS_ID, CUSTOMER_ID, Sandbox, fixture_json
 
 JSON = {"Content-Type": "application/json"}
 
@@ -214,3 +217,142 @@ def test_control_send_as_with_unknown_references_is_a_clear_400(sandbox: Sandbox
 
     assert response.status_code == 400
     assert "does not exist" in response.json()["error"]
+
+
+# --- DELETE /2/dm_events/:event_id (x-api.md §2.1) -------------------------------------------------------------
+
+
+def test_delete_removes_an_own_message_from_the_senders_view_only(sandbox: Sandbox):
+    # given a message from the business to María, and her reply
+    acme, maria = sandbox.token(), sandbox.token("maria_codes")
+    sent = send(sandbox, acme, CUSTOMER_ID, "oops, wrong customer").json()["data"]["dm_event_id"]
+    reply = send(sandbox, maria, BUSINESS_ID, "?").json()["data"]["dm_event_id"]
+
+    # when the business deletes its message
+    deleted = sandbox.api("DELETE", f"/2/dm_events/{sent}", acme)
+
+    # then X's DeleteDmResponse, and the message is gone for the business but not for María
+    assert deleted.status_code == 200
+    assert deleted.json() == {"data": {"deleted": True}}
+    assert_valid(deleted, "DELETE", f"/2/dm_events/{sent}")
+    thread = f"/2/dm_conversations/with/{CUSTOMER_ID}/dm_events"
+    assert [e["id"] for e in sandbox.api("GET", thread, acme).json()["data"]] == [reply]
+    assert [e["id"] for e in sandbox.api("GET", "/2/dm_events", acme).json()["data"]] == [reply]
+    assert sandbox.api("GET", f"/2/dm_events/{sent}", acme).status_code == 404
+    theirs = sandbox.api("GET", f"/2/dm_conversations/with/{BUSINESS_ID}/dm_events", maria).json()["data"]
+    assert [e["id"] for e in theirs] == [reply, sent]
+    assert sandbox.api("GET", f"/2/dm_events/{sent}", maria).json()["data"]["text"] == "oops, wrong customer"
+    # and deleting it again finds nothing to delete
+    assert sandbox.api("DELETE", f"/2/dm_events/{sent}", acme).status_code == 404
+
+
+def test_delete_refuses_other_peoples_messages_and_unknown_events(sandbox: Sandbox):
+    acme = sandbox.token()
+    theirs = sandbox.control("POST", f"users/{CUSTOMER_ID}/messages", {"to": BUSINESS_ID, "text": "mine"})
+
+    other = sandbox.api("DELETE", f"/2/dm_events/{theirs['dm_event_id']}", acme)
+    unknown = sandbox.api("DELETE", "/2/dm_events/123456789", acme)
+    not_an_id = sandbox.api("DELETE", "/2/dm_events/abc", acme)
+
+    assert (other.status_code, unknown.status_code, not_an_id.status_code) == (403, 404, 400)
+    for response in (other, unknown, not_an_id):
+        assert response.headers["content-type"] == "application/problem+json"
+        assert_valid(response, "DELETE", "/2/dm_events/1")
+    assert other.json()["detail"] == "You can only delete direct messages you sent."
+    assert unknown.json()["type"] == "https://api.twitter.com/2/problems/resource-not-found"
+    everything = sandbox.api("GET", f"/2/dm_conversations/with/{CUSTOMER_ID}/dm_events", acme).json()["data"]
+    assert [e["id"] for e in everything] == [theirs["dm_event_id"]]
+
+
+def test_delete_needs_dm_read_and_dm_write_only(sandbox: Sandbox):
+    sent = send(sandbox, sandbox.token(), CUSTOMER_ID, "hi").json()["data"]["dm_event_id"]
+
+    read_only = sandbox.api("DELETE", f"/2/dm_events/{sent}", sandbox.token(scopes="dm.read tweet.read users.read"))
+    enough = sandbox.api("DELETE", f"/2/dm_events/{sent}", sandbox.token(scopes="dm.read dm.write"))
+
+    assert read_only.status_code == 403
+    assert enough.status_code == 200
+
+
+def test_dm_event_path_answers_other_methods_with_405(sandbox: Sandbox):
+    response = sandbox.api("PUT", "/2/dm_events/123", sandbox.token())
+
+    assert response.status_code == 405
+    assert response.json()["detail"] == "Use GET or DELETE."
+
+
+# --- fields, entities and usernames as X has them ---------------------------------------------------------------
+
+
+def _openapi_enum(parameter: str) -> list[str]:
+    return fixture_json("openapi_dm_excerpt.json")["components"]["parameters"][parameter]["schema"]["items"]["enum"]
+
+
+def test_every_openapi_user_and_tweet_field_is_accepted(sandbox: Sandbox):
+    # given a DM that links to a public post
+    token = sandbox.token()
+    post = sandbox.control("POST", "posts", {"author": "maria_codes", "text": "Still waiting #late"})
+    sandbox.control("POST", f"users/{CUSTOMER_ID}/messages",
+                    {"to": BUSINESS_ID, "text": f"See https://x.com/maria_codes/status/{post['id']}"})  # fmt: skip
+    user_fields = ",".join(_openapi_enum("UserFieldsParameter"))
+    tweet_fields = ",".join(_openapi_enum("TweetFieldsParameter"))
+
+    # when asking for every user and tweet field OA 2.159 lists
+    events = sandbox.api(
+        "GET", f"/2/dm_events?dm_event.fields=sender_id,referenced_tweets&expansions=sender_id,referenced_tweets.id"
+        f"&user.fields={user_fields}&tweet.fields={tweet_fields}", token)  # fmt: skip
+    me = sandbox.api("GET", f"/2/users/me?user.fields={user_fields}&tweet.fields={tweet_fields}", token)
+    by_name = sandbox.api("GET", f"/2/users/by/username/maria_codes?expansions=affiliation.user_id&user.fields="
+                          f"{user_fields}", token)  # fmt: skip
+
+    # then X's shapes, with what the sandbox models and without what it does not
+    assert (events.status_code, me.status_code, by_name.status_code) == (200, 200, 200)
+    assert_valid(events, "GET", "/2/dm_events")
+    assert_valid(me, "GET", "/2/users/me")
+    tweet = events.json()["includes"]["tweets"][0]
+    assert tweet["edit_history_tweet_ids"] == [post["id"]] and tweet["author_id"] == CUSTOMER_ID
+    assert tweet["entities"]["hashtags"] == [{"start": 14, "end": 19, "tag": "late"}]
+    maria = by_name.json()["data"]
+    assert maria["most_recent_tweet_id"] == post["id"] and maria["verified_type"] == "none"
+    assert "subscription_type" not in maria and "confirmed_email" not in maria
+
+
+def test_edit_history_is_a_default_tweet_field_as_recorded(sandbox: Sandbox):
+    token = sandbox.token()
+    post = sandbox.control("POST", "posts", {"author": "maria_codes", "text": "A post"})
+    sandbox.control("POST", f"users/{CUSTOMER_ID}/messages",
+                    {"to": BUSINESS_ID, "text": f"https://twitter.com/maria_codes/status/{post['id']}"})  # fmt: skip
+
+    body = sandbox.api("GET", "/2/dm_events?expansions=referenced_tweets.id", token).json()
+
+    assert body["includes"]["tweets"] == [{"id": post["id"], "text": "A post", "edit_history_tweet_ids": [post["id"]]}]
+
+
+def test_hashtags_need_a_letter(sandbox: Sandbox):
+    token = sandbox.token()
+    sandbox.control("POST", f"users/{CUSTOMER_ID}/messages", {"to": BUSINESS_ID, "text": "Order #4417 is #late, #2b"})
+
+    event = sandbox.api("GET", "/2/dm_events?dm_event.fields=entities", token).json()["data"][0]
+
+    assert [h["tag"] for h in event["entities"]["hashtags"]] == ["late", "2b"]
+
+
+@pytest.mark.parametrize("username", ["lena.k", "a" * 16, "with space", "ñandú", ""])
+def test_usernames_follow_xs_rule(sandbox: Sandbox, username):
+    import requests
+
+    refused = requests.post(f"{sandbox.base_url}/sandbox/api/users", json={"username": username, "name": "x"})
+    longest = requests.post(f"{sandbox.base_url}/sandbox/api/users", json={"username": "A_1" * 5, "name": "x"})
+
+    assert refused.status_code == 400
+    assert refused.json()["error"] == "username: 1 to 15 letters, digits or '_'"
+    assert longest.status_code == 201
+
+
+def test_the_seeded_customers_have_valid_x_usernames(sandbox: Sandbox):
+    token = sandbox.token()
+
+    lena = sandbox.api("GET", "/2/users/by/username/lena_k", token).json()
+
+    assert lena["data"] == {"id": "906948460078698496", "name": "Lena Kowalski", "username": "lena_k"}
+    assert all(re.fullmatch(r"[A-Za-z0-9_]{1,15}", u["username"]) for u in sandbox.control("GET", "users"))

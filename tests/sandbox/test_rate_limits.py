@@ -94,3 +94,41 @@ def test_todays_tier_is_a_startup_option(tmp_path):
     assert response.status_code == 201
     assert response.headers["x-rate-limit-limit"] == "15"
     assert response.headers["x-user-limit-24hour-limit"] == "1440"
+
+
+def test_a_full_day_window_leaves_the_15_minute_headers_describing_their_own_window(sandbox: Sandbox):
+    # given 50 sends per 15 minutes but only 2 per day
+    sandbox.control("POST", "rate-limits", {"endpoint": "dm_post", "scope": "user", "windows": [[900, 50], [86400, 2]]})
+    token = sandbox.token()
+
+    # when the third send of the day is refused
+    responses = [sandbox.api("POST", SEND, token, json={"text": f"try {i}"}) for i in range(3)]
+
+    # then x-rate-limit-* still describe the 15-minute window (2 of 50 used, resetting within 15 minutes)
+    refused = responses[-1]
+    assert [r.status_code for r in responses] == [201, 201, 429]
+    assert (refused.headers["x-rate-limit-limit"], refused.headers["x-rate-limit-remaining"]) == ("50", "48")
+    assert time.time() < int(refused.headers["x-rate-limit-reset"]) <= time.time() + 901
+    # and the 24-hour family says that the day is used up, until tomorrow
+    day = {part: refused.headers[f"x-user-limit-24hour-{part}"] for part in ("limit", "remaining")}
+    assert day == {"limit": "2", "remaining": "0"}
+    assert int(refused.headers["x-user-limit-24hour-reset"]) > time.time() + 23 * 3600
+
+
+def test_delete_has_its_own_windows(sandbox: Sandbox):
+    token = sandbox.token()
+    sent = [sandbox.api("POST", SEND, token, json={"text": str(i)}).json()["data"]["dm_event_id"] for i in range(2)]
+    sandbox.api("GET", f"/2/dm_events/{sent[0]}", token)
+
+    deleted = sandbox.api("DELETE", f"/2/dm_events/{sent[0]}", token)
+
+    assert deleted.status_code == 200
+    headers = {k: v for k, v in deleted.headers.items() if "limit" in k and not k.endswith("reset")}
+    assert headers == {
+        "x-rate-limit-limit": "300",
+        "x-rate-limit-remaining": "299",
+        "x-user-limit-24hour-limit": "1500",
+        "x-user-limit-24hour-remaining": "1499",
+        "x-app-limit-24hour-limit": "4000",
+        "x-app-limit-24hour-remaining": "3999",
+    }

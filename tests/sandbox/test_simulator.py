@@ -96,7 +96,7 @@ def test_bad_username_answers_400_with_the_reason_and_keeps_the_form(sandbox: Sa
 
     assert response.status_code == 400
     text = html.unescape(response.text)
-    assert "username: letters, digits, '_' and '.', at most 50" in text
+    assert "username: 1 to 15 letters, digits or '_'" in text
     assert 'value="Kept name"' in text
     assert "not valid!" not in [u["username"] for u in sandbox.control("GET", "users")]
 

@@ -66,7 +66,7 @@ def entities(text: str) -> dict[str, list[dict[str, Any]]]:
             mentions.append({"screen_name": mentioned.username, "name": mentioned.name, "id": int(mentioned.x_id),
                              "id_str": mentioned.x_id, "indices": [match.start(), match.end()]})  # fmt: skip
     return {
-        "hashtags": [_indexed(m, "text") for m in serialize.HASHTAG.finditer(text) if not m.group(1).isdigit()],
+        "hashtags": [_indexed(m, "text") for m in serialize.HASHTAG.finditer(text)],
         "symbols": [_indexed(m, "text") for m in CASHTAG.finditer(text)],
         "user_mentions": mentions,
         "urls": [

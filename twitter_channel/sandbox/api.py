@@ -47,15 +47,7 @@ def endpoint(rate: str, *, methods: tuple[str, ...], scopes: frozenset[str] = fr
             headers = {"api-version": API_VERSION}
             try:
                 if request.method not in methods:
-                    raise problems.Problem(
-                        405,
-                        {
-                            "title": "Method Not Allowed",
-                            "type": "about:blank",
-                            "status": 405,
-                            "detail": f"Use {' or '.join(methods)}.",
-                        },
-                    )
+                    raise _method_not_allowed(methods)
                 caller = _authenticate(request, scopes, app_only)
                 if caller.token is not None:
                     headers["x-access-level"] = _access_level(caller.token)
@@ -77,6 +69,27 @@ def endpoint(rate: str, *, methods: tuple[str, ...], scopes: frozenset[str] = fr
         return wrapper
 
     return decorate
+
+
+def by_method(**views: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """One path served by several endpoints (each with its own scopes and rate limit), by HTTP method."""
+
+    @csrf_exempt
+    def dispatch(request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        view = views.get(request.method or "")
+        if view is None:
+            problem = _method_not_allowed(tuple(views))
+            problem.headers = {"api-version": API_VERSION}
+            return problems.response(problem)
+        return view(request, **kwargs)
+
+    return dispatch
+
+
+def _method_not_allowed(methods: tuple[str, ...]) -> problems.Problem:
+    detail = f"Use {' or '.join(methods)}."
+    return problems.Problem(405, {"title": "Method Not Allowed", "type": "about:blank", "status": 405,
+                                  "detail": detail})  # fmt: skip
 
 
 def _response(result: Result) -> HttpResponse:

@@ -145,6 +145,17 @@ class DmEvent(models.Model):
         indexes = [models.Index(fields=["conversation", "-seq"], name="sandbox_event_conv_seq")]
 
 
+class Deletion(models.Model):
+    """A DM event its sender deleted: gone from that user's view only, as v1.1 deletes (x-api.md §2.1)."""
+
+    event = models.ForeignKey(DmEvent, on_delete=models.CASCADE, related_name="deletions")
+    user = models.ForeignKey(XUser, on_delete=models.CASCADE, related_name="+")
+    deleted_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["event", "user"], name="sandbox_deletion_once")]
+
+
 class Webhook(models.Model):
     webhook_id = models.CharField(max_length=20, unique=True)
     app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="webhooks")

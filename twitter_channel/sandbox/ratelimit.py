@@ -1,8 +1,11 @@
 """Rate limits per endpoint, per user and per app, in fixed windows counted in the database.
 
-The windows start at the first request, as X's do, and the ``x-rate-limit-*`` headers describe
-the endpoint's first per-user window (the app's when the endpoint is app-only). POSTs to DM
-endpoints also carry the 24-hour pairs. A refused request counts nowhere.
+The windows start at the first request, as X's do. Each header family describes its own window
+(x-api.md §5): ``x-rate-limit-*`` the endpoint's 15-minute window of the caller (the user's; the
+app's when the endpoint is app-only), ``x-user-limit-24hour-*`` and ``x-app-limit-24hour-*`` the
+24-hour ones. So a 429 for a full 24-hour window still shows the 15-minute window's own count and
+reset in ``x-rate-limit-*``; the 24-hour family says which window is full and when it reopens.
+A refused request counts nowhere.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from twitter_channel.sandbox import clock
 from twitter_channel.sandbox.models import RateWindow
 
 Windows = list[tuple[int, int]]  # (seconds, limit)
+Counted = tuple[int, int, RateWindow]  # (seconds, limit, the window's row)
 MIN15, DAY = 15 * 60, 24 * 60 * 60
 
 # x-api.md §5: the October 2022 launch figures, and today's table.
@@ -25,6 +29,8 @@ TIERS: dict[str, dict[str, dict[str, Windows]]] = {
         "dm_post": {"user": [(MIN15, 200), (DAY, 1000)], "app": [(DAY, 15000)]},
         "dm_get": {"user": [(MIN15, 300)]},
         "dm_event_get": {"user": [(MIN15, 300)]},
+        # §5 gives no launch figure for DELETE /2/dm_events/:id: today's table serves both tiers.
+        "dm_event_delete": {"user": [(MIN15, 300), (DAY, 1500)], "app": [(DAY, 4000)]},
         "users_me": {"user": [(MIN15, 75)]},
         "users_lookup": {"user": [(MIN15, 900)]},
         "media_write": {"user": [(MIN15, 1875)], "app": [(DAY, 180000)]},
@@ -66,12 +72,18 @@ class Decision:
     headers: dict[str, str]
 
 
-def _header_names(scope: str, seconds: int, primary: bool) -> tuple[str, str, str] | None:
-    if primary:
-        return ("x-rate-limit-limit", "x-rate-limit-remaining", "x-rate-limit-reset")
-    if seconds == DAY:
-        return tuple(f"x-{scope}-limit-24hour-{part}" for part in ("limit", "remaining", "reset"))  # type: ignore[return-value]
-    return None
+def _families(rows: list[tuple[str, Counted]], primary_scope: str) -> dict[str, Counted]:
+    """Header prefix (``x-rate-limit``, ``x-user-limit-24hour``, ...) -> the window it describes."""
+    families: dict[str, Counted] = {}
+    primary = [window for scope, window in rows if scope == primary_scope]
+    # The first window that is not daily (the 15-minute one); an endpoint with only a daily window shows that.
+    main = next((w for w in primary if w[0] != DAY), primary[0] if primary else None)
+    if main is not None:
+        families["x-rate-limit"] = main
+    for scope, window in rows:
+        if window[0] == DAY:
+            families.setdefault(f"x-{scope}-limit-24hour", window)
+    return families
 
 
 def take(*, endpoint: str, user_id: str | None, app_id: str) -> Decision:
@@ -79,7 +91,7 @@ def take(*, endpoint: str, user_id: str | None, app_id: str) -> Decision:
     now = clock.now()
     owners = {"user": user_id, "app": app_id}
     with transaction.atomic():
-        rows = []
+        rows: list[tuple[str, Counted]] = []
         for scope, windows in limits_for(endpoint).items():
             if owners[scope] is None:
                 continue
@@ -90,27 +102,18 @@ def take(*, endpoint: str, user_id: str | None, app_id: str) -> Decision:
                 )
                 if now >= row.started_at + timedelta(seconds=seconds):
                     row.started_at, row.count = now, 0
-                rows.append((scope, seconds, limit, row))
-        allowed = all(row.count < limit for _, _, limit, row in rows)
+                rows.append((scope, (seconds, limit, row)))
+        allowed = all(row.count < limit for _, (_, limit, row) in rows)
         if allowed:
-            for _, _, _, row in rows:
+            for _, (_, _, row) in rows:
                 row.count += 1
                 row.save(update_fields=["started_at", "count"])
     headers: dict[str, str] = {}
-    primary_scope = "user" if user_id is not None else "app"
-    primary_done = False
-    for scope, seconds, limit, row in rows:
-        primary = scope == primary_scope and not primary_done
-        names = _header_names(scope, seconds, primary)
-        if names is None:
-            continue
-        primary_done = primary_done or primary
+    for prefix, (seconds, limit, row) in _families(rows, "user" if user_id is not None else "app").items():
         reset = int((row.started_at + timedelta(seconds=seconds)).timestamp())
-        values = (str(limit), str(max(limit - row.count, 0)), str(reset))
-        headers.update(dict(zip(names, values, strict=True)))
-    if not allowed:
-        full = [(row.started_at + timedelta(seconds=s), row) for _, s, limit, row in rows if row.count >= limit]
-        headers["x-rate-limit-reset"] = str(int(max(reset_at for reset_at, _ in full).timestamp()))
+        headers[f"{prefix}-limit"] = str(limit)
+        headers[f"{prefix}-remaining"] = str(max(limit - row.count, 0))
+        headers[f"{prefix}-reset"] = str(reset)
     return Decision(allowed=allowed, headers=headers)
 
 

@@ -17,18 +17,29 @@ DM_EVENT_FIELDS = (
 )  # fmt: skip
 EXPANSIONS = ("attachments.media_keys", "participant_ids", "referenced_tweets.id", "sender_id")
 EVENT_TYPES = ("MessageCreate", "ParticipantsJoin", "ParticipantsLeave")
+# user.fields and tweet.fields: every value of OA 2.159 (UserFieldsParameter, TweetFieldsParameter). X answers
+# with what it has for an object and leaves the rest out, and so does the sandbox for what it does not model.
 USER_FIELDS = (
-    "created_at", "description", "entities", "id", "location", "most_recent_tweet_id", "name",
-    "pinned_tweet_id", "profile_image_url", "protected", "public_metrics", "receives_your_dm", "url",
-    "username", "verified", "verified_type", "withheld", "connection_status",
+    "affiliation", "confirmed_email", "connection_status", "created_at", "description", "entities", "id",
+    "is_identity_verified", "location", "most_recent_tweet_id", "name", "parody", "pinned_tweet_id",
+    "profile_banner_url", "profile_image_url", "protected", "public_metrics", "receives_your_dm", "subscription",
+    "subscription_type", "url", "username", "verified", "verified_followers_count", "verified_type", "withheld",
 )  # fmt: skip
+USER_EXPANSIONS = ("affiliation.user_id", "most_recent_tweet_id", "pinned_tweet_id")  # OA UserExpansionsParameter
 MEDIA_FIELDS = (
     "alt_text", "duration_ms", "height", "media_key", "non_public_metrics", "organic_metrics",
     "preview_image_url", "promoted_metrics", "public_metrics", "type", "url", "variants", "width",
 )  # fmt: skip
-TWEET_FIELDS = ("author_id", "created_at", "id", "text", "conversation_id", "lang", "public_metrics")
+TWEET_FIELDS = (
+    "article", "attachments", "author_id", "card_uri", "community_id", "context_annotations", "conversation_id",
+    "created_at", "display_text_range", "edit_controls", "edit_history_tweet_ids", "entities", "geo", "id",
+    "in_reply_to_user_id", "lang", "media_metadata", "non_public_metrics", "note_tweet", "organic_metrics",
+    "possibly_sensitive", "promoted_metrics", "public_metrics", "referenced_tweets", "reply_settings", "scopes",
+    "source", "suggested_source_links", "suggested_source_links_with_counts", "text", "withheld",
+)  # fmt: skip
 URL = re.compile(r"https?://\S+")
-HASHTAG = re.compile(r"(?<!\w)#(\w+)")
+# X's hashtags need a letter: "#late" and "#a1" are hashtags, "#1234" (an order number) is not.
+HASHTAG = re.compile(r"(?<!\w)#(\w*[^\W\d_]\w*)")
 MENTION = re.compile(r"(?<!\w)@(\w{1,15})")
 
 
@@ -116,6 +127,10 @@ def user(value: XUser, fields: Iterable[str], viewer: XUser | None = None) -> di
             "like_count": 0,
         },  # fmt: skip
         "receives_your_dm": lambda: value.accepts_dms,
+        "verified_type": lambda: ("business" if value.is_business else "blue") if value.verified else "none",
+        "most_recent_tweet_id": lambda: (
+            value.posts.order_by("-created_at", "-pk").values_list("post_id", flat=True).first()
+        ),
     }
     for name, get in optional.items():
         if name in fields:
@@ -142,11 +157,18 @@ def media(value: Media, fields: Iterable[str], base_url: str) -> dict[str, Any]:
 
 def post(value: Post, fields: Iterable[str]) -> dict[str, Any]:
     fields = set(fields)
-    data: dict[str, Any] = {"id": value.post_id, "text": value.text}
+    # X's defaults: posts cannot be edited here, so each one's edit history is itself (as recorded).
+    data: dict[str, Any] = {"id": value.post_id, "text": value.text, "edit_history_tweet_ids": [value.post_id]}
     if "author_id" in fields:
         data["author_id"] = value.author.x_id
     if "created_at" in fields:
         data["created_at"] = timestamp(value.created_at)
+    if "conversation_id" in fields:
+        data["conversation_id"] = value.post_id  # no replies here: every post starts its own conversation
+    if "entities" in fields:
+        found = entities(value.text)
+        if found:
+            data["entities"] = found
     return data
 
 

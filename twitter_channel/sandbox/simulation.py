@@ -128,6 +128,7 @@ def _title(conversation: Conversation, viewer: XUser) -> str:
 def _summary(conversation: Conversation, viewer: XUser, active: bool) -> Summary:
     last = (
         conversation.events.filter(event_type=DmEvent.EventType.MESSAGE_CREATE)
+        .exclude(deletions__user=viewer)
         .select_related("sender", "media")
         .order_by("-seq")
         .first()
@@ -185,8 +186,9 @@ def event_views(user: XUser, events: list[DmEvent]) -> list[EventView]:
 
 
 def events_after(user: XUser, conversation: Conversation, after: int = 0) -> list[EventView]:
-    """The thread's events newer than ``after`` (a ``seq``), oldest first."""
-    events = conversation.events.filter(seq__gt=after).select_related("sender", "media").order_by("seq")
+    """The thread's events newer than ``after`` (a ``seq``), oldest first; not those ``user`` deleted."""
+    events = conversation.events.filter(seq__gt=after).exclude(deletions__user=user)
+    events = events.select_related("sender", "media").order_by("seq")
     return event_views(user, list(events))
 
 

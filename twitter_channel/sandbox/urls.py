@@ -10,7 +10,7 @@ x_api = [
     path("2/dm_conversations/<str:conversation_id>/messages", dm.send_to_conversation),
     path("2/dm_conversations/<str:conversation_id>/dm_events", dm.list_conversation),
     path("2/dm_conversations", dm.create_group),
-    path("2/dm_events/<str:event_id>", dm.get_event),
+    path("2/dm_events/<str:event_id>", dm.event),
     path("2/dm_events", dm.list_events),
     path("2/users/me", users.me),
     path("2/users/by/username/<str:username>", users.by_username),

@@ -13,6 +13,7 @@ from twitter_channel.sandbox import clock, ids, mediastore, problems
 from twitter_channel.sandbox.models import (
     App,
     Conversation,
+    Deletion,
     DmEvent,
     Media,
     Membership,
@@ -25,6 +26,7 @@ from twitter_channel.sandbox.signals import dm_event_created
 ACCESS_TOKEN_SECONDS = 2 * 60 * 60
 MEDIA_ATTACH_WINDOW = timedelta(hours=24)
 MAX_TEXT = 10_000
+USERNAME = re.compile(r"[A-Za-z0-9_]{1,15}")  # X's rule (OA UserName)
 POST_URL = re.compile(r"https?://(?:www\.)?(?:x|twitter)\.com/[A-Za-z0-9_]+/status/(\d{1,19})")
 
 # The demo world: the business account and customers match Backchannel's demo inbox.
@@ -34,7 +36,7 @@ DEMO_CUSTOMERS = (
     {"x_id": "783214", "username": "kenji_t", "name": "Kenji Tanaka", "location": "Osaka"},
     {"x_id": "1072250532645998596", "username": "priya_builds", "name": "Priya Nair", "location": "Bengaluru"},
     {"x_id": "944480690", "username": "tom_h", "name": "Tom Harris", "location": "Leeds"},
-    {"x_id": "906948460078698496", "username": "lena.k", "name": "Lena Kowalski", "location": "Kraków"},
+    {"x_id": "906948460078698496", "username": "lena_k", "name": "Lena Kowalski", "location": "Kraków"},
 )
 
 
@@ -58,8 +60,8 @@ def default_app() -> App:
 def user_create(
     *, username: str, name: str, x_id: str | None = None, is_business: bool = False, **profile: object
 ) -> XUser:
-    if not re.fullmatch(r"[A-Za-z0-9_.]{1,50}", username):
-        raise ValueError("username: letters, digits, '_' and '.', at most 50")
+    if not USERNAME.fullmatch(username):
+        raise ValueError("username: 1 to 15 letters, digits or '_'")
     if XUser.objects.filter(username__iexact=username).exists():
         raise ValueError(f"username @{username} is taken")
     if x_id is not None and (not x_id.isdigit() or XUser.objects.filter(x_id=x_id).exists()):
@@ -168,6 +170,13 @@ def dm_send(
         quick_reply_response=quick_reply_response,
         initiated_via=initiated_via,
     )
+
+
+def dm_event_delete(*, event: DmEvent, user: XUser) -> None:
+    """Remove ``user``'s own message from ``user``'s view; everyone else in the conversation still sees it."""
+    if event.event_type != DmEvent.EventType.MESSAGE_CREATE or event.sender_id != user.pk:
+        raise problems.forbidden("You can only delete direct messages you sent.")
+    Deletion.objects.get_or_create(event=event, user=user, defaults={"deleted_at": clock.now()})
 
 
 @transaction.atomic

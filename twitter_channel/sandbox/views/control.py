@@ -17,7 +17,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from twitter_channel.sandbox import clock, delivery, problems, ratelimit, world
-from twitter_channel.sandbox.models import App, Conversation, Delivery, DmEvent, Fault, Media, XUser
+from twitter_channel.sandbox.models import App, Conversation, Delivery, DmEvent, Fault, Media, Token, XUser
 
 ALL_SCOPES = "dm.read dm.write tweet.read users.read offline.access media.write"
 
@@ -143,7 +143,10 @@ def counters(request: HttpRequest, body: dict) -> dict:
     for sender_id in DmEvent.objects.filter(event_type="MessageCreate").values_list("sender__x_id", flat=True):
         sent[sender_id] = sent.get(sender_id, 0) + 1
     return {"rate_windows": ratelimit.counters(), "messages_by_sender": sent,
-            "conversations": Conversation.objects.count(), "media": Media.objects.count()}  # fmt: skip
+            "conversations": Conversation.objects.count(), "media": Media.objects.count(),
+            "tokens_issued": Token.objects.count(),
+            "tokens_refreshed": Token.objects.filter(refresh_used=True).count(),
+            "tokens_revoked": Token.objects.filter(revoked=True, refresh_used=False).count()}  # fmt: skip
 
 
 @control("POST")

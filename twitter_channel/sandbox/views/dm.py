@@ -10,14 +10,16 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from twitter_channel.sandbox import clock, ids, problems, serialize, world
-from twitter_channel.sandbox.api import Caller, Result, csv_param, endpoint, json_body, query
+from twitter_channel.sandbox.api import Caller, Result, by_method, csv_param, endpoint, json_body, query
 from twitter_channel.sandbox.models import Conversation, DmEvent, Media, XUser
 
 USER_ID = re.compile(r"^[0-9]{1,19}$")
 CONVERSATION_ID = re.compile(r"^([0-9]{1,19}-[0-9]{1,19}|[0-9]{15,19})$")
 MEDIA_ID = re.compile(r"^[0-9]{1,19}$")
+EVENT_ID = re.compile(r"^[0-9]{1,19}$")
 WRITE = frozenset({"dm.write", "dm.read", "tweet.read", "users.read"})
 READ = frozenset({"dm.read", "tweet.read", "users.read"})
+DELETE = frozenset({"dm.read", "dm.write"})  # OA security of DELETE /2/dm_events/{event_id}
 LOOKUP_PARAMS: dict[str, tuple[str, ...] | None] = {
     "max_results": None,
     "pagination_token": None,
@@ -174,7 +176,8 @@ def _page(request: HttpRequest, caller: Caller, events: QuerySet[DmEvent]) -> Re
 
 
 def _visible(user: XUser) -> QuerySet[DmEvent]:
-    return DmEvent.objects.filter(conversation__memberships__user=user)
+    """The events of ``user``'s conversations, without those ``user`` deleted."""
+    return DmEvent.objects.filter(conversation__memberships__user=user).exclude(deletions__user=user)
 
 
 @endpoint("dm_get", methods=("GET",), scopes=READ)
@@ -197,7 +200,7 @@ def list_conversation(request: HttpRequest, caller: Caller, conversation_id: str
         raise problems.not_found("dm_conversation", conversation_id, "id")
     if not conversation.memberships.filter(user=caller.user).exists():
         raise problems.forbidden("You are not a participant of this conversation.")
-    return _page(request, caller, conversation.events.all())
+    return _page(request, caller, conversation.events.exclude(deletions__user=caller.user))
 
 
 @endpoint("dm_event_get", methods=("GET",), scopes=READ)
@@ -212,3 +215,21 @@ def get_event(request: HttpRequest, caller: Caller, event_id: str) -> Result:
     if found:
         body["includes"] = found
     return Result(body)
+
+
+@endpoint("dm_event_delete", methods=("DELETE",), scopes=DELETE)
+def delete_event(request: HttpRequest, caller: Caller, event_id: str) -> Result:
+    """Delete one of the caller's own messages, from the caller's view only (v1.1 semantics, x-api.md §2.1)."""
+    query(request, {})
+    if not EVENT_ID.match(event_id):
+        raise problems.invalid_request(
+            f"The `event_id` value [{event_id}] does not match ^[0-9]{{1,19}}$", {"event_id": [event_id]}
+        )
+    event = _visible(caller.user).filter(event_id=event_id).first()
+    if event is None:
+        raise problems.not_found("dm_event", event_id, "event_id")
+    world.dm_event_delete(event=event, user=caller.user)
+    return Result({"data": {"deleted": True}})
+
+
+event = by_method(GET=get_event, DELETE=delete_event)

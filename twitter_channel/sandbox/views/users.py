@@ -11,7 +11,7 @@ from twitter_channel.sandbox.models import XUser
 READ = frozenset({"tweet.read", "users.read"})
 PARAMS: dict[str, tuple[str, ...] | None] = {
     "user.fields": serialize.USER_FIELDS,
-    "expansions": ("pinned_tweet_id", "most_recent_tweet_id"),
+    "expansions": serialize.USER_EXPANSIONS,
     "tweet.fields": serialize.TWEET_FIELDS,
 }
 
