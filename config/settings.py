@@ -7,7 +7,9 @@ Every variable read here is listed, with its default, in the README's "Configura
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -82,6 +84,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "twitter_channel.context_processors.x_account_alerts",
             ],
         },
     },
@@ -206,6 +209,8 @@ SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 
 # X API (twitter_channel). Secrets only from the environment.
+# Fernet keys, comma-separated, newest first: tokens are encrypted with the first and decrypted with any
+# (key rotation: prepend a new key, run `manage.py reencrypt_tokens`, then drop the old one).
 TOKEN_ENCRYPTION_KEY = env.str("TOKEN_ENCRYPTION_KEY", default="")
 X_API_BASE_URL = env.str("X_API_BASE_URL", default="https://api.x.com")
 X_AUTHORIZE_URL = env.str("X_AUTHORIZE_URL", default="https://x.com/i/oauth2/authorize")
@@ -213,6 +218,29 @@ X_CLIENT_ID = env.str("X_CLIENT_ID", default="")
 X_CLIENT_SECRET = env.str("X_CLIENT_SECRET", default="")
 X_CONSUMER_KEY = env.str("X_CONSUMER_KEY", default="")
 X_CONSUMER_SECRET = env.str("X_CONSUMER_SECRET", default="")
+# App-only bearer token: webhook registration and Account Activity subscription lists.
+X_BEARER_TOKEN = env.str("X_BEARER_TOKEN", default="")
+# The OAuth callback registered at X; empty means this site's own /settings/x-accounts/callback/.
+X_OAUTH_REDIRECT_URI = env.str("X_OAUTH_REDIRECT_URI", default="")
+X_OAUTH_SCOPES = env.list(
+    "X_OAUTH_SCOPES", default=["dm.read", "dm.write", "tweet.read", "users.read", "offline.access", "media.write"]
+)
+# (connect, read) timeouts in seconds for every call to X.
+X_CONNECT_TIMEOUT = env.float("X_CONNECT_TIMEOUT", default=3.05)
+X_READ_TIMEOUT = env.float("X_READ_TIMEOUT", default=20.0)
+# Refresh an access token this many seconds before X says it expires.
+X_TOKEN_REFRESH_MARGIN = env.int("X_TOKEN_REFRESH_MARGIN", default=300)
+
+
+def _loopback_http(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1")
+
+
+# oauthlib refuses OAuth over plain HTTP. A local X (the sandbox on this machine) is the one exception
+# made here; anything else must set OAUTHLIB_INSECURE_TRANSPORT=1 itself.
+if _loopback_http(X_API_BASE_URL) and _loopback_http(X_AUTHORIZE_URL):
+    os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
 
 # LOGGING
 LOGGING = {
@@ -221,4 +249,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
+    # requests-oauthlib and oauthlib log tokens and request bodies at DEBUG: never let those through.
+    "loggers": {"requests_oauthlib": {"level": "INFO"}, "oauthlib": {"level": "INFO"}},
 }

@@ -7,5 +7,6 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
+    path("settings/x-accounts/", include("twitter_channel.urls")),
     path("", include("inbox.urls")),
 ]

@@ -33,4 +33,5 @@ export X_CLIENT_ID=${X_CLIENT_ID:-sandbox-client-id}
 export X_CLIENT_SECRET=${X_CLIENT_SECRET:-sandbox-client-secret}
 export X_CONSUMER_KEY=${X_CONSUMER_KEY:-sandbox-consumer-key}
 export X_CONSUMER_SECRET=${X_CONSUMER_SECRET:-sandbox-consumer-secret}
+export X_BEARER_TOKEN=${X_BEARER_TOKEN:-sandbox-app-bearer-$X_CLIENT_ID}
 "$python" manage.py runserver "$host:$port"

@@ -9,6 +9,7 @@ import os
 
 os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-" + "x" * 50)
 os.environ.setdefault("DJANGO_HTTPS", "0")
+os.environ.setdefault("TOKEN_ENCRYPTION_KEY", "dGVzdHMtb25seS10b2tlbi1rZXktMzItYnl0ZXMtISE=")
 
 from config.settings import *  # noqa: E402,F403
 

@@ -12,6 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PRODUCTION_SECRET = "k3J9-production-secret-that-is-long-and-random-enough-0aQz7#Lw2"
+PRODUCTION_TOKEN_KEY = "cHJvZHVjdGlvbi10b2tlbi1rZXktZm9yLXRlc3RzISE="
 PROBE = (
     "import django, json; from django.conf import settings as s; django.setup(); print(json.dumps({"
     "'debug': s.DEBUG, 'engine': s.DATABASES['default']['ENGINE'], 'db_name': s.DATABASES['default']['NAME'],"
@@ -21,7 +22,11 @@ PROBE = (
 
 
 def run(code: str | None, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL", "REDIS_URL"))}
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DJANGO_", "DATABASE_URL", "REDIS_URL", "TOKEN_ENCRYPTION_KEY", "X_", "OAUTHLIB_"))
+    }
     command = [sys.executable, "-c", code] if code else [sys.executable, "manage.py", *args]
     return subprocess.run(
         command,
@@ -96,6 +101,7 @@ def test_deploy_checks_pass_with_production_values():
             "DJANGO_CSRF_TRUSTED_ORIGINS": "https://support.example.com",
             "DATABASE_URL": "postgres://app:pw@db.internal:5432/backchannel",
             "REDIS_URL": "redis://cache.internal:6379/0",
+            "TOKEN_ENCRYPTION_KEY": PRODUCTION_TOKEN_KEY,
         },
         "check",
         "--deploy",
@@ -105,6 +111,26 @@ def test_deploy_checks_pass_with_production_values():
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        ("", "TOKEN_ENCRYPTION_KEY is not set and DEBUG is off"),
+        (f"{PRODUCTION_TOKEN_KEY},not-a-key", "TOKEN_ENCRYPTION_KEY: key 2 of 2 is not a Fernet key"),
+    ],
+)
+def test_checks_refuse_a_missing_or_malformed_token_key_with_debug_off(key, message):
+    result = run(None, {"DJANGO_SECRET_KEY": PRODUCTION_SECRET, "TOKEN_ENCRYPTION_KEY": key}, "check")
+
+    assert result.returncode != 0
+    assert "twitter_channel.E001" in result.stderr and message in result.stderr
+
+
+def test_the_quick_start_needs_no_token_key():
+    result = run(None, {"DJANGO_DEBUG": "1"}, "check")
+
+    assert result.returncode == 0, result.stderr
 
 
 def test_deploy_checks_fail_when_https_is_switched_off():

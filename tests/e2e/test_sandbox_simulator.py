@@ -8,12 +8,9 @@ from urllib.parse import urlencode
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.sandbox import conftest as sandbox_fixtures
 from tests.xsandbox import BUSINESS_ID, CUSTOMER_ID, Sandbox
 
 pytestmark = [pytest.mark.e2e]
-sandbox_process = sandbox_fixtures.sandbox_process
-sandbox = sandbox_fixtures.sandbox
 
 THREAD = f"/simulator/maria_codes/c/{CUSTOMER_ID}-{BUSINESS_ID}/"
 

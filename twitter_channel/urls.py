@@ -1,0 +1,12 @@
+from django.urls import path
+
+from twitter_channel import views
+
+app_name = "x_accounts"
+
+urlpatterns = [
+    path("", views.account_list, name="list"),
+    path("connect/", views.account_connect, name="connect"),
+    path("callback/", views.oauth_callback, name="callback"),
+    path("<int:pk>/disconnect/", views.account_disconnect, name="disconnect"),
+]
