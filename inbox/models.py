@@ -216,6 +216,16 @@ class Message(models.Model):
     quick_reply_response = models.JSONField(
         null=True, blank=True, help_text="The option a customer picked from a quick-reply menu."
     )
+    source_app_name = models.CharField(
+        max_length=100, blank=True, help_text="The app X says sent it (empty for X's own apps and for inbound)."
+    )
+    initiated_via_post_id = models.CharField(
+        max_length=20, blank=True, help_text="The public post whose DM button started the conversation."
+    )
+    welcome_message_id = models.CharField(max_length=20, blank=True)
+    x_confirmed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When X echoed our outbound message back (webhook or poll)."
+    )
     x_created_at = models.DateTimeField(null=True, blank=True)
     occurred_at = models.DateTimeField(help_text="X's time, or when the reply was written while X has not seen it.")
     delivery_state = models.CharField(max_length=10, choices=DeliveryState.choices, blank=True)
@@ -265,6 +275,16 @@ class MessageAttachment(models.Model):
     width = models.PositiveIntegerField(null=True, blank=True)
     height = models.PositiveIntegerField(null=True, blank=True)
     alt_text = models.CharField(max_length=1000, blank=True)
+    media_id = models.CharField(max_length=20, blank=True)
+    download_url = models.URLField(
+        max_length=1000, blank=True, help_text="Where X serves the file; it needs the account's own auth."
+    )
+    variants = models.JSONField(default=list, blank=True, help_text="Video renditions: bitrate, content type, URL.")
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    file = models.FileField(upload_to="dm-media/%Y/%m/", blank=True, help_text="Our copy, served to agents.")
+    content_type = models.CharField(max_length=100, blank=True)
+    stored_at = models.DateTimeField(null=True, blank=True)
+    download_error = models.TextField(blank=True)
 
     def __str__(self) -> str:
         return f"{self.media_type} {self.media_key}"

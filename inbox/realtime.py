@@ -88,6 +88,7 @@ def publish_message(message: Message, *, event: str = "message.created") -> None
             "event_type": message.event_type,
             "direction": message.direction,
             "delivery_state": message.delivery_state,
+            "confirmed_by_x": message.x_confirmed_at is not None,
             "occurred_at": message.occurred_at.isoformat(),
         },
     )

@@ -30,6 +30,12 @@ class XAccount(models.Model):
     connected_at = models.DateTimeField()
     refreshed_at = models.DateTimeField(null=True, blank=True)
     refresh_count = models.PositiveIntegerField(default=0)
+    last_webhook_at = models.DateTimeField(null=True, blank=True, help_text="Last webhook delivery for it.")
+    last_polled_at = models.DateTimeField(null=True, blank=True, help_text="Last successful poll of X.")
+    last_poll_error = models.TextField(blank=True)
+    poll_resume_at = models.DateTimeField(
+        null=True, blank=True, help_text="X's rate limit says: no poll before this time."
+    )
 
     class Meta:
         verbose_name = "X account"
@@ -44,3 +50,31 @@ class XAccount(models.Model):
     @property
     def is_connected(self) -> bool:
         return self.status == self.Status.CONNECTED
+
+
+class WebhookDelivery(models.Model):
+    """One signed POST from X, stored raw before anything else happens, then processed by a worker."""
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", "Received"
+        PROCESSED = "processed", "Processed"
+        IGNORED = "ignored", "Ignored"
+        FAILED = "failed", "Failed"
+
+    received_at = models.DateTimeField()
+    body = models.TextField(help_text="The request body exactly as X sent it (UTF-8).")
+    for_user_id = models.CharField(max_length=20, blank=True)
+    account = models.ForeignKey(XAccount, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RECEIVED)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    dm_events = models.PositiveIntegerField(default=0, help_text="DM events the delivery carried.")
+    messages_created = models.PositiveIntegerField(default=0)
+    detail = models.TextField(blank=True, help_text="What was ignored or rejected, or why processing failed.")
+
+    class Meta:
+        verbose_name_plural = "webhook deliveries"
+        indexes = [models.Index(fields=["status", "received_at"], name="webhook_delivery_status")]
+
+    def __str__(self) -> str:
+        return f"Delivery {self.pk} ({self.status})"

@@ -63,6 +63,7 @@ def dm_event_ingest(*, inbox: Inbox, event: DmEvent) -> IngestResult:
 
         existing = Message.objects.filter(conversation=conversation, x_event_id=event.x_event_id).first()
         if existing is not None:
+            _echo_confirm(existing)
             return IngestResult(message=existing, created=False)
 
         message = _message_create(inbox, conversation, event, contacts)
@@ -128,6 +129,10 @@ def _message_create(inbox: Inbox, conversation: Conversation, event: DmEvent, co
         occurred_at=event.created_at,
         # A business message we did not send from here was delivered by X by definition.
         delivery_state=Message.DeliveryState.SENT if direction == Message.Direction.OUTBOUND else "",
+        x_confirmed_at=timezone.now() if direction == Message.Direction.OUTBOUND else None,
+        source_app_name=(event.source_app_name or "") if direction == Message.Direction.OUTBOUND else "",
+        initiated_via_post_id=event.initiated_via_post_id or "",
+        welcome_message_id=event.welcome_message_id or "",
     )
     MessageAttachment.objects.bulk_create(_attachment(message, media) for media in event.attachments)
     return message
@@ -144,7 +149,20 @@ def _attachment(message: Message, media: DmMedia) -> MessageAttachment:
         width=media.width,
         height=media.height,
         alt_text=media.alt_text,
+        media_id=media.media_id or "",
+        download_url=media.download_url or "",
+        variants=[variant._asdict() for variant in media.variants],
+        duration_ms=media.duration_ms,
     )
+
+
+def _echo_confirm(message: Message) -> None:
+    """X echoed a message we sent (webhook or poll): it is confirmed, and stays one message."""
+    if message.direction != Message.Direction.OUTBOUND or message.x_confirmed_at is not None:
+        return
+    message.x_confirmed_at = timezone.now()
+    message.save(update_fields=["x_confirmed_at", "updated_at"])
+    realtime.publish_message(message, event="message.updated")
 
 
 def _conversation_apply(conversation: Conversation, message: Message, event: DmEvent) -> list[str]:

@@ -306,3 +306,40 @@ def test_malformed_events_are_refused_before_they_reach_the_database(kwargs, err
     }
     with pytest.raises(ValueError, match=error):
         DmEvent(**{**fields, **kwargs})
+
+
+def test_the_echo_of_our_own_reply_confirms_it_and_stays_one_message(published, django_capture_on_commit_callbacks):
+    inbox = make_inbox()
+    with django_capture_on_commit_callbacks(execute=True):
+        first = dm_event_ingest(inbox=inbox, event=dm(inbox, CUSTOMER, text="Hi"))
+    conversation = first.message.conversation
+    sent = Message.objects.create(
+        conversation=conversation, x_event_id=next_event_id(), direction=Message.Direction.OUTBOUND,
+        text="On it!", occurred_at=BASE_TIME + minutes(1), delivery_state=Message.DeliveryState.SENT,
+    )  # fmt: skip
+    published.clear()
+    echo = dm(inbox, CUSTOMER, text="On it!", from_business=True, event_id=sent.x_event_id, at=BASE_TIME + minutes(1))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        results = [dm_event_ingest(inbox=inbox, event=echo) for _ in range(3)]
+
+    assert [r.created for r in results] == [False, False, False]
+    assert conversation.messages.count() == 2
+    sent.refresh_from_db()
+    assert sent.x_confirmed_at is not None
+    assert published.events() == ["message.updated"]
+    assert published.of("message.updated")[0]["confirmed_by_x"] is True
+
+
+def test_a_reply_sent_from_the_x_app_arrives_as_an_outbound_message_from_that_app():
+    inbox = make_inbox()
+    event = dm(inbox, CUSTOMER, text="Sent from my phone", from_business=True)
+    event = DmEvent(
+        **{**event.__dict__, "source_app_name": "X for iPhone", "initiated_via_post_id": "1580000000000000001"}
+    )
+
+    message = dm_event_ingest(inbox=inbox, event=event).message
+
+    assert message.direction == Message.Direction.OUTBOUND and message.delivery_state == Message.DeliveryState.SENT
+    assert message.source_app_name == "X for iPhone" and message.x_confirmed_at is not None
+    assert message.initiated_via_post_id == "1580000000000000001"
