@@ -107,7 +107,9 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": "backchannel"},
+            # capacity: messages waiting per websocket before channels-redis drops new ones (default 100,
+            # which a burst of DMs fills while an agent's socket is busy).
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": "backchannel", "capacity": 2000, "expiry": 60},
         }
     }
     CACHES = {
@@ -136,6 +138,10 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Beat: one process in the whole deployment (`celery -A config beat`).
+CELERY_BEAT_SCHEDULE = {
+    "poll-x-accounts": {"task": "twitter_channel.dm_poll_due", "schedule": 15.0},
+}
 
 # AUTHENTICATION
 # https://docs.allauth.org/en/latest/account/configuration.html
@@ -230,6 +236,12 @@ X_CONNECT_TIMEOUT = env.float("X_CONNECT_TIMEOUT", default=3.05)
 X_READ_TIMEOUT = env.float("X_READ_TIMEOUT", default=20.0)
 # Refresh an access token this many seconds before X says it expires.
 X_TOKEN_REFRESH_MARGIN = env.int("X_TOKEN_REFRESH_MARGIN", default=300)
+# Webhook deliveries larger than this are refused with 413 (X's are a few kilobytes).
+X_WEBHOOK_MAX_BYTES = env.int("X_WEBHOOK_MAX_BYTES", default=1024 * 1024)
+# Seconds between polls of GET /2/dm_events per connected account; the poll also waits out X's rate limit.
+X_POLL_INTERVAL = env.int("X_POLL_INTERVAL", default=120)
+# Largest DM media file copied from X into our storage.
+X_MEDIA_MAX_BYTES = env.int("X_MEDIA_MAX_BYTES", default=25 * 1024 * 1024)
 
 
 def _loopback_http(url: str) -> bool:

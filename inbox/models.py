@@ -136,6 +136,10 @@ class Conversation(models.Model):
     first_response_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     needs_reply = models.BooleanField(default=False, help_text="The newest message is the customer's.")
+    customer_read_event_id = models.CharField(
+        max_length=20, blank=True, help_text="X's id of the last message the customer has read (“seen”)."
+    )
+    customer_read_at = models.DateTimeField(null=True, blank=True, help_text="When the customer read it, X's time.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -1,9 +1,10 @@
 from django.urls import path
 
-from inbox import views
+from inbox import media_views, views
 
 app_name = "inbox"
 
 urlpatterns = [
     path("", views.conversation_list, name="home"),
+    path("media/dm/<int:attachment_id>/", media_views.attachment, name="attachment"),
 ]

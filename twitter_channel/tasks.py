@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from celery import shared_task
+from django.db import OperationalError
 
 from twitter_channel import sync
 from twitter_channel.x_errors import RateLimited, Transient
@@ -27,3 +28,75 @@ def dm_backfill(self, account_id: int, days: int = sync.BACKFILL_DAYS) -> dict[s
     except Transient as exc:
         raise self.retry(exc=exc, countdown=min(600, 15 * 2**self.request.retries)) from exc
     return {"pages": result.pages, "events": result.events_seen, "created": result.created}
+
+
+@shared_task(
+    name="twitter_channel.webhook_delivery_process",
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+)
+def webhook_delivery_process(delivery_id: int) -> str | None:
+    """Process one stored webhook delivery (``deliveries.delivery_process``); return its new status.
+
+    Safe to run twice: the delivery row is locked and a finished delivery is left alone. A database that
+    is unreachable or a deadlock (the run rolled back whole) is retried with backoff.
+    """
+    from twitter_channel.deliveries import delivery_process
+
+    delivery = delivery_process(delivery_id=delivery_id)
+    return delivery.status if delivery is not None else None
+
+
+@shared_task(name="twitter_channel.dm_poll", acks_late=True, ignore_result=True)
+def dm_poll(account_id: int) -> dict[str, object]:
+    """Poll X for the account's DMs the webhook missed (``sync.account_poll``). Safe to run twice.
+
+    Never retried: X's errors are recorded on the account (a rate limit as ``poll_resume_at``) and the
+    next poll, ``X_POLL_INTERVAL`` later, is the retry. ``AccountNeedsReconnection`` is logged and dropped.
+    """
+    import logging
+
+    from twitter_channel.models import XAccount
+    from twitter_channel.tokens import AccountNeedsReconnection
+
+    try:
+        result = sync.account_poll(account_id=account_id)
+    except (AccountNeedsReconnection, XAccount.DoesNotExist) as exc:
+        logging.getLogger(__name__).warning("Not polling X account %s: %s", account_id, exc)
+        return {"error": str(exc)}
+    return {"pages": result.pages, "events": result.events_seen, "created": result.created, "error": result.error}
+
+
+@shared_task(name="twitter_channel.dm_poll_due", ignore_result=True)
+def dm_poll_due() -> list[int]:
+    """Beat, every 15 s: enqueue ``dm_poll`` for each connected account due for a poll (``sync``); return ids."""
+    enqueued = []
+    for account_id in sync.accounts_due_for_poll().values_list("pk", flat=True):
+        if sync.account_poll_claim(account_id=account_id):
+            dm_poll.delay(account_id)
+            enqueued.append(account_id)
+    return enqueued
+
+
+@shared_task(name="twitter_channel.attachment_download", bind=True, acks_late=True, max_retries=6)
+def attachment_download(self, attachment_id: int) -> dict[str, object]:  # noqa: ANN001
+    """Copy one DM attachment from X into our storage (``media.attachment_download``). Safe to run twice.
+
+    Rate limited → retried after X's reset; X unreachable → retried with backoff. Meanwhile the reason is on
+    the attachment (a later success clears it). Every other failure is stored by the service, never raised.
+    """
+    from twitter_channel import media
+
+    try:
+        outcome = media.attachment_download(attachment_id=attachment_id)
+    except (RateLimited, Transient) as exc:
+        last = self.request.retries >= self.max_retries
+        reason = f"X did not answer{'' if last else ' (trying again)'}: {exc}"
+        outcome = media.attachment_download_failed(attachment_id=attachment_id, reason=reason)
+        if not last:
+            backoff = min(600, 15 * 2**self.request.retries)
+            when = {"eta": exc.reset_at} if isinstance(exc, RateLimited) else {"countdown": backoff}
+            raise self.retry(exc=exc, **when) from exc
+    return {"stored": outcome.stored, "error": outcome.error}

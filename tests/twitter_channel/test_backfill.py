@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
+from django.utils import timezone
 
 from inbox.models import Conversation, Message
 from tests.twitter_channel.conftest import callback_path, start_connect
@@ -63,3 +66,20 @@ def account_backfill_events(sandbox) -> list[dict]:
         if not body.get("meta", {}).get("next_token") or not body.get("data"):
             return events
         params["pagination_token"] = body["meta"]["next_token"]
+
+
+def test_a_backfill_since_a_moment_imports_only_what_is_newer(x_sandbox):
+    from tests.twitter_channel.test_tokens import connect_through_sandbox
+
+    account = connect_through_sandbox(x_sandbox)
+    for n in range(2):
+        customer_writes(x_sandbox, f"before {n}")
+    since = timezone.now()
+    time.sleep(0.01)  # X's times have millisecond precision
+    after = [customer_writes(x_sandbox, f"after {n}") for n in range(3)]
+
+    result = account_backfill(account_id=account.pk, since=since)
+
+    assert (result.events_seen, result.created) == (3, 3)
+    stored = Message.objects.filter(conversation__inbox=account.inbox)
+    assert sorted(stored.values_list("x_event_id", flat=True)) == sorted(after)

@@ -1,0 +1,121 @@
+"""A production-shaped Backchannel on this machine for benchmarks: PostgreSQL, Redis, uvicorn, Celery workers.
+
+The benchmark gets its own database (dropped and migrated on every run) and its own Redis database
+number, so it never touches development or test data.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH_DATABASE_URL = os.environ.get(
+    "BENCH_DATABASE_URL", "postgres://postgres:postgres@127.0.0.1:5432/backchannel_bench"
+)
+BENCH_REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/3")
+CONSUMER_SECRET = "bench-consumer-secret"
+
+
+def bench_env() -> dict[str, str]:
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": BENCH_DATABASE_URL,
+        "REDIS_URL": BENCH_REDIS_URL,
+        "DJANGO_SECRET_KEY": "bench-only-" + "k" * 50,
+        "DJANGO_HTTPS": "0",
+        "DJANGO_DEBUG": "0",
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DJANGO_LOG_LEVEL": "WARNING",
+        "TOKEN_ENCRYPTION_KEY": "YmVuY2gtb25seS10b2tlbi1rZXktMzItYnl0ZXMhISE=",
+        "X_CONSUMER_SECRET": CONSUMER_SECRET,
+        "X_API_BASE_URL": "http://127.0.0.1:9",  # nothing may call X during a benchmark
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def recreate_database() -> None:
+    url = urlsplit(BENCH_DATABASE_URL)
+    name = url.path.lstrip("/")
+    admin = urlunsplit(url._replace(path="/postgres"))
+    import psycopg
+
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=bench_env(), check=True)
+    import redis
+
+    redis.Redis.from_url(BENCH_REDIS_URL).flushdb()
+
+
+def django_setup() -> None:
+    os.environ.update(bench_env())
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+@dataclass
+class Stack:
+    base_url: str
+    processes: list[subprocess.Popen] = field(default_factory=list)
+
+
+@contextmanager
+def running_stack(*, web_workers: int = 1, celery_concurrency: int = 2, log_dir: Path) -> Stack:
+    """uvicorn (HTTP + websockets) and a Celery worker on the bench database and Redis."""
+    port = free_port()
+    env = bench_env()
+    log_dir.mkdir(parents=True, exist_ok=True)
+    commands = [
+        [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port),
+         "--workers", str(web_workers), "--log-level", "warning", "--no-access-log"],
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "-l", "WARNING", "-Q", "default",
+         "--concurrency", str(celery_concurrency), "--without-gossip", "--without-mingle"],
+    ]  # fmt: skip
+    stack = Stack(base_url=f"http://127.0.0.1:{port}")
+    try:
+        for n, command in enumerate(commands):
+            log = (log_dir / f"process-{n}.log").open("wb")
+            stack.processes.append(subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
+        _wait_healthy(stack)
+        yield stack
+    finally:
+        for process in stack.processes:
+            process.terminate()
+        for process in stack.processes:
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def _wait_healthy(stack: Stack) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(stack.base_url + "/healthz", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        if any(p.poll() is not None for p in stack.processes):
+            break
+        time.sleep(0.25)
+    raise SystemExit("The benchmark stack did not become healthy; see the logs under the log directory.")

@@ -1,0 +1,107 @@
+"""``/twitter/webhook/``, the URL X calls: the CRC on GET, signed event deliveries on POST.
+
+Thin: the request is checked with ``webhooks`` (pure functions), a good delivery is stored by
+``deliveries.delivery_receive`` and answered 200 at once; it is processed after commit by a worker.
+Every refusal is a JSON ``{"error": <code>, "detail": <message>}`` with a 4xx (or 503 when this
+server cannot check anything), and stores nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.db import DatabaseError
+from django.http import HttpRequest, JsonResponse, UnreadablePostError
+from django.views.decorators.csrf import csrf_exempt
+
+from twitter_channel import webhooks
+from twitter_channel.deliveries import delivery_receive
+
+NOT_CONFIGURED = (
+    "X_CONSUMER_SECRET is not set on this server, so it can neither answer X's CRC nor check signatures. "
+    "Set it to the consumer secret (API secret key) of the X app the webhook is registered with."
+)
+_READ_CHUNK = 64 * 1024
+
+log = logging.getLogger(__name__)
+
+
+def _refusal(status: int, code: str, detail: str) -> JsonResponse:
+    return JsonResponse({"error": code, "detail": detail}, status=status)
+
+
+@csrf_exempt
+def webhook(request: HttpRequest) -> JsonResponse:
+    if request.method == "GET":
+        return _crc(request)
+    if request.method == "POST":
+        return _delivery(request)
+    response = _refusal(
+        405, "method_not_allowed", f"{request.method} is not allowed here: X sends GET (CRC) and POST (events)."
+    )
+    response["Allow"] = "GET, POST"
+    return response
+
+
+def _crc(request: HttpRequest) -> JsonResponse:
+    secret = settings.X_CONSUMER_SECRET
+    if not secret:
+        return _refusal(503, "not_configured", NOT_CONFIGURED)
+    token = request.GET.get("crc_token")
+    problem = webhooks.crc_token_problem(token)
+    if problem is not None:
+        return _refusal(400, "bad_crc_token", problem)
+    response = JsonResponse(webhooks.crc_response(consumer_secret=secret, crc_token=token))
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _delivery(request: HttpRequest) -> JsonResponse:
+    secret = settings.X_CONSUMER_SECRET
+    if not secret:
+        return _refusal(503, "not_configured", NOT_CONFIGURED)
+    limit = settings.X_WEBHOOK_MAX_BYTES
+    too_large = f"The body is larger than this webhook accepts ({limit} bytes, X_WEBHOOK_MAX_BYTES)."
+    declared = request.META.get("CONTENT_LENGTH")
+    if declared:
+        if not declared.strip().isdigit():
+            return _refusal(400, "bad_content_length", f"Content-Length is not a number of bytes: {declared!r}.")
+        if int(declared) > limit:
+            return _refusal(413, "too_large", too_large)
+    try:
+        body = _read_at_most(request, limit + 1)
+    except UnreadablePostError as exc:
+        return _refusal(400, "unreadable_body", f"The body could not be read: {exc}.")
+    if len(body) > limit:
+        return _refusal(413, "too_large", too_large)
+    try:
+        webhooks.delivery_payload(
+            consumer_secret=secret,
+            body=body,
+            signature=request.headers.get(webhooks.SIGNATURE_HEADER),
+            content_type=request.content_type,
+            charset=request.content_params.get("charset"),
+        )
+    except webhooks.Refused as refused:
+        return _refusal(refused.status, refused.code, refused.message)
+    try:
+        delivery = delivery_receive(body=body.decode("utf-8"))
+    except DatabaseError:
+        log.exception("Could not store a webhook delivery")
+        # Not stored: 503 makes X retry (x-api.md §7.4) rather than drop the events.
+        return _refusal(503, "unavailable", "The delivery could not be stored right now; send it again.")
+    return JsonResponse({"received": True, "delivery_id": delivery.pk})
+
+
+def _read_at_most(request: HttpRequest, size: int) -> bytes:
+    """Up to ``size`` bytes of the body: never more, however much the client sends."""
+    chunks: list[bytes] = []
+    remaining = size
+    while remaining > 0:
+        chunk = request.read(min(remaining, _READ_CHUNK))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
