@@ -15,7 +15,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpRe
 from django.views.decorators.http import require_safe
 
 from inbox.models import MessageAttachment
-from inbox.selectors import inboxes_visible_to
+from inbox.selectors import attachment_for_user
 
 CACHE_CONTROL = "private, max-age=3600"
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -57,12 +57,7 @@ def attachment(request: HttpRequest, attachment_id: int) -> HttpResponse:
 
     Supports a single ``Range`` (browsers need it to play and seek videos).
     """
-    visible = inboxes_visible_to(request.user).values("pk")
-    found = (
-        MessageAttachment.objects.filter(pk=attachment_id, message__conversation__inbox__in=visible)
-        .only("pk", "file", "content_type", "stored_at", "download_error")
-        .first()
-    )
+    found = attachment_for_user(request.user, attachment_id)
     if found is None:
         raise Http404("No such attachment.")
     if not found.file or found.stored_at is None:

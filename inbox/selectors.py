@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 
 from accounts.models import User
-from inbox.models import Conversation, Inbox, Message
+from inbox.models import Conversation, Inbox, Message, MessageAttachment
 
 
 def inboxes_visible_to(user: User) -> QuerySet[Inbox]:
@@ -31,4 +31,15 @@ def conversation_thread(conversation: Conversation) -> QuerySet[Message]:
         conversation.messages.select_related("sender_contact", "sender_agent")
         .prefetch_related("attachments")
         .order_by("occurred_at", "x_sequence", "pk")
+    )
+
+
+def attachment_for_user(user: User, attachment_id: int) -> MessageAttachment | None:
+    """The attachment if ``user`` may see its conversation's inbox; None otherwise, as for a missing id."""
+    return (
+        MessageAttachment.objects.filter(
+            pk=attachment_id, message__conversation__inbox__in=inboxes_visible_to(user).values("pk")
+        )
+        .only("pk", "file", "content_type", "stored_at", "download_error")
+        .first()
     )

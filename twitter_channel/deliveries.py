@@ -58,7 +58,7 @@ def delivery_process(*, delivery_id: int) -> WebhookDelivery | None:
     returns early: a delivery already processed or ignored is left alone (a failed one is tried again).
     Routes by ``for_user_id`` to the X account whose inbox has that user id; none, or an account that is
     not connected, makes the delivery ignored. DM events are ingested (``account_events_ingest``), each
-    in a savepoint so one that cannot be stored does not lose the others; typing and read events become
+    in its own savepoint so one that cannot be stored does not lose the others; typing and read events become
     ``customer.typing``/``customer.seen`` (``inbox.services.customer_signals``). Sets the account's
     ``last_webhook_at``. Ends processed (with counts), ignored, or failed (the body is kept), with the
     reasons in ``detail``: families ignored, events rejected by the parser, events not stored.
@@ -147,8 +147,8 @@ def _dm_events_ingest(account: XAccount, parsed: ParsedDelivery, outcome: _Outco
             not_stored.append(f"event {event.x_event_id}: conversation {event.x_conversation_id} is not @{handle}'s")
             continue
         try:
-            with transaction.atomic():
-                results = account_events_ingest(account=account, events=[event])
+            # Each event is its own savepoint inside ingest, so a failure here leaves the others intact.
+            results = account_events_ingest(account=account, events=[event])
         except OperationalError:
             raise  # the database itself (connection, deadlock): the whole run rolls back and the task retries
         except Exception as exc:

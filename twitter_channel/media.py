@@ -1,9 +1,10 @@
 """Copying DM media from X into our storage, so agents' browsers never need X's credentials.
 
 X serves DM media only to the conversation's members, with their own auth (x-api.md §9.7), so the file
-is fetched with the connected account's token through ``XClient.media_download`` and kept on the
-attachment's ``file`` (Django's default storage). Agents get it from ``inbox.media_views`` after a
-permission check. Only images and videos are kept; an SVG is refused because it can carry scripts.
+is fetched with the connected account's token through ``XClient.media_download``; the inbox's service
+``attachment_file_store`` keeps it on the attachment and tells open threads. Agents get it from
+``inbox.media_views`` after a permission check. Only images and videos are kept; an SVG is refused
+because it can carry scripts.
 """
 
 from __future__ import annotations
@@ -13,13 +14,11 @@ import mimetypes
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.files.base import ContentFile
-from django.db import transaction
-from django.utils import timezone
 from django.utils.text import get_valid_filename
 
 from inbox.dm_events import MediaVariant
 from inbox.models import MessageAttachment
+from inbox.services import attachments
 from twitter_channel.models import XAccount
 from twitter_channel.parsing_v1 import best_variant
 from twitter_channel.tokens import client_for
@@ -99,27 +98,22 @@ def attachment_download(*, attachment_id: int) -> DownloadOutcome:
         return attachment_download_failed(attachment_id=attachment_id, reason=reason)
     if not content:
         return attachment_download_failed(attachment_id=attachment_id, reason="X sent an empty file.")
-    return _store(attachment_id, content, content_type)
+    return _store(attachment, content, content_type)
 
 
-def _store(attachment_id: int, content: bytes, content_type: str) -> DownloadOutcome:
-    with transaction.atomic():
-        attachment = MessageAttachment.objects.select_for_update().get(pk=attachment_id)
-        if attachment.file:
-            return DownloadOutcome(stored=True)
-        attachment.file.save(_file_name(attachment, content_type), ContentFile(content), save=False)
-        attachment.content_type = content_type
-        attachment.stored_at = timezone.now()
-        attachment.download_error = ""
-        if attachment.size_bytes is None:
-            attachment.size_bytes = len(content)
-        attachment.save(update_fields=["file", "content_type", "stored_at", "download_error", "size_bytes"])
-    log.info("Stored attachment %s (%s, %d bytes)", attachment_id, content_type, len(content))
+def _store(attachment: MessageAttachment, content: bytes, content_type: str) -> DownloadOutcome:
+    attachments.attachment_file_store(
+        attachment_id=attachment.pk,
+        content=content,
+        content_type=content_type,
+        name=_file_name(attachment, content_type),
+    )
+    log.info("Stored attachment %s (%s, %d bytes)", attachment.pk, content_type, len(content))
     return DownloadOutcome(stored=True)
 
 
 def attachment_download_failed(*, attachment_id: int, reason: str) -> DownloadOutcome:
     """Record why the attachment's file could not be copied (shown to agents instead of the file)."""
-    MessageAttachment.objects.filter(pk=attachment_id).update(download_error=reason[:2000])
+    attachments.attachment_download_failed(attachment_id=attachment_id, reason=reason)
     log.warning("Attachment %s not stored: %s", attachment_id, reason)
     return DownloadOutcome(stored=False, error=reason)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -136,7 +136,7 @@ def _token_set(token: dict[str, Any]) -> TokenSet:
                     expires_at=expires_at, scopes=scopes)  # fmt: skip
 
 
-def _token_call(call, refused: type[TokenRefused]) -> TokenSet:  # noqa: ANN001
+def _token_call(call: Callable[[], dict[str, Any]]) -> TokenSet:
     try:
         token = call()
     except Warning as changed:
@@ -159,8 +159,7 @@ def code_exchange(*, code: str, redirect_uri: str, code_verifier: str) -> TokenS
     return _token_call(
         lambda: session.fetch_token(
             token_url(), code=code, code_verifier=code_verifier, timeout=_timeout(), **_client_auth()
-        ),
-        TokenRefused,
+        )
     )
 
 
@@ -173,8 +172,7 @@ def token_refresh(*, refresh_token: str) -> TokenSet:
     return _token_call(
         lambda: session.refresh_token(
             token_url(), refresh_token=refresh_token, auth=auth.get("auth"), timeout=_timeout(), **extra
-        ),
-        RefreshRefused,
+        )
     )
 
 

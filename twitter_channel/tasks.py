@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
 from django.db import OperationalError
 
 from twitter_channel import sync
 from twitter_channel.x_errors import RateLimited, Transient
+
+log = logging.getLogger(__name__)
 
 
 @shared_task(
@@ -56,15 +60,13 @@ def dm_poll(account_id: int) -> dict[str, object]:
     Never retried: X's errors are recorded on the account (a rate limit as ``poll_resume_at``) and the
     next poll, ``X_POLL_INTERVAL`` later, is the retry. ``AccountNeedsReconnection`` is logged and dropped.
     """
-    import logging
-
     from twitter_channel.models import XAccount
     from twitter_channel.tokens import AccountNeedsReconnection
 
     try:
         result = sync.account_poll(account_id=account_id)
     except (AccountNeedsReconnection, XAccount.DoesNotExist) as exc:
-        logging.getLogger(__name__).warning("Not polling X account %s: %s", account_id, exc)
+        log.warning("Not polling X account %s: %s", account_id, exc)
         return {"error": str(exc)}
     return {"pages": result.pages, "events": result.events_seen, "created": result.created, "error": result.error}
 

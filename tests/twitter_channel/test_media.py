@@ -66,7 +66,7 @@ def stored_files(root) -> list:
 
 
 def test_a_customers_image_is_stored_with_its_exact_bytes(
-    x_sandbox, account, media_root, django_capture_on_commit_callbacks
+    x_sandbox, account, media_root, published, django_capture_on_commit_callbacks
 ):
     data = png()
     event_id = customer_sends(x_sandbox, data)
@@ -81,6 +81,8 @@ def test_a_customers_image_is_stored_with_its_exact_bytes(
     assert (attachment.content_type, attachment.download_error) == ("image/png", "")
     assert attachment.stored_at is not None and attachment.size_bytes == len(data)
     assert stored_files(media_root) == [media_root / attachment.file.name]
+    updates = [m for m in published.of("message.updated") if m["message_id"] == attachment.message_id]
+    assert len(updates) == 1, "open threads are told the file is there"
 
 
 def test_a_gif_is_fetched_from_its_rendition(x_sandbox, account, django_capture_on_commit_callbacks):
