@@ -9,7 +9,7 @@ import pytest
 from inbox.dm_events import DmMedia, MediaVariant
 from inbox.models import MessageAttachment
 from tests.factories import dm
-from tests.twitter_channel.test_client_sandbox import GIF, png, x_client
+from tests.twitter_channel.client_sandbox import GIF, png, x_client
 from tests.twitter_channel.test_poll import make_account
 from tests.twitter_channel.test_tokens import connect_through_sandbox
 from tests.xsandbox import BUSINESS_ID, CUSTOMER_ID

@@ -14,7 +14,7 @@ from inbox.dm_events import DmMedia
 from inbox.models import Inbox, MessageAttachment
 from inbox.services.ingest import dm_events_ingest
 from tests.factories import dm, make_agent, make_inbox, make_team
-from tests.twitter_channel.test_client_sandbox import png
+from tests.twitter_channel.client_sandbox import png
 from tests.xsandbox import CUSTOMER_ID
 
 pytestmark = pytest.mark.django_db

@@ -1,0 +1,135 @@
+"""Every event of a webhook delivery is processed on its own: a malformed, unreadable or refused event is
+recorded on the delivery and the others are kept, and a failed delivery can be processed again."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.db import connection
+from django.test import Client, TestCase
+
+from inbox.models import Message
+from tests.twitter_channel.webhook_deliveries import (
+    FIRST_ID,
+    T0_MS,
+    aaa,
+    account_for,
+    consumer_secret,
+    deliver,
+    message,
+    thread,
+)
+from tests.xsandbox import BUSINESS_ID
+from twitter_channel import deliveries
+from twitter_channel.deliveries import delivery_process
+from twitter_channel.models import WebhookDelivery, XAccount
+
+pytestmark = pytest.mark.django_db
+__all__ = ["consumer_secret"]  # the autouse fixture, from webhook_deliveries
+
+
+# -- every event of a delivery --------------------------------------------------------------------
+
+
+def test_a_malformed_event_is_recorded_and_the_good_one_kept(client: Client):
+    # given a delivery with a good event and one without its sender
+    account = account_for()
+    bad = message(FIRST_ID + 4096, text="lost")
+    del bad["message_create"]["sender_id"]
+
+    # when
+    delivery = deliver(client, aaa(direct_message_events=[message(FIRST_ID, text="kept"), bad]))
+
+    # then
+    assert delivery.status == WebhookDelivery.Status.PROCESSED
+    assert delivery.dm_events == 1
+    assert delivery.messages_created == 1
+    assert "direct_message_events[1].message_create.sender_id: missing" in delivery.detail
+    assert thread(account) == ["kept"]
+
+
+def test_every_event_of_a_delivery_is_stored(client: Client):
+    account = account_for()
+    events = [message(FIRST_ID + 4096 * i, text=f"part {i}", at_ms=T0_MS + i) for i in range(4)]
+
+    delivery = deliver(client, aaa(direct_message_events=events))
+
+    assert (delivery.dm_events, delivery.messages_created) == (4, 4)
+    assert thread(account) == ["part 0", "part 1", "part 2", "part 3"]
+
+
+def test_an_event_that_cannot_be_stored_fails_the_delivery_which_can_be_processed_again(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+):
+    # given the store refuses one event of two
+    account = account_for()
+    real_ingest = deliveries.account_events_ingest
+
+    def flaky(*, account: XAccount, events: list) -> list:
+        if events[0].x_event_id == str(FIRST_ID):
+            raise ValueError("storage refused it")
+        return real_ingest(account=account, events=events)
+
+    monkeypatch.setattr(deliveries, "account_events_ingest", flaky)
+    payload = aaa(direct_message_events=[message(FIRST_ID, text="one"), message(FIRST_ID + 4096, text="two")])
+
+    # when
+    delivery = deliver(client, payload)
+
+    # then the other is stored, and the delivery says what was not
+    assert delivery.status == WebhookDelivery.Status.FAILED
+    assert f"event {FIRST_ID}: ValueError: storage refused it" in delivery.detail
+    assert thread(account) == ["two"]
+
+    # when it is processed again once the store works
+    monkeypatch.setattr(deliveries, "account_events_ingest", real_ingest)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        again = delivery_process(delivery_id=delivery.pk)
+
+    # then both are there, once each
+    assert again.status == WebhookDelivery.Status.PROCESSED
+    assert (again.attempts, again.messages_created) == (2, 1)
+    assert thread(account) == ["one", "two"]
+
+
+def test_a_body_the_parser_cannot_read_fails_and_is_kept_for_replay(client: Client):
+    account_for()
+    body = json.dumps({"for_user_id": BUSINESS_ID, "direct_message_events": {"not": "a list"}}).encode()
+
+    delivery = deliver(client, body)
+
+    assert delivery.status == WebhookDelivery.Status.FAILED
+    assert "direct_message_events: expected a list, got an object" in delivery.detail
+    assert delivery.body.encode() == body
+    assert Message.objects.count() == 0
+
+
+def test_a_one_to_one_event_not_involving_the_account_is_not_stored(client: Client):
+    account_for()
+    stranger = message(FIRST_ID, text="not ours", sender="11", to="12")
+
+    delivery = deliver(client, aaa(direct_message_events=[stranger]))
+
+    assert Message.objects.count() == 0
+    assert f"event {FIRST_ID}: conversation 11-12 is not" in delivery.detail
+
+
+def test_an_event_the_database_refuses_does_not_lose_the_rest_of_the_delivery(client: Client):
+    # given a DM whose text PostgreSQL cannot store (a NUL character), between two good ones
+    if connection.vendor != "postgresql":
+        pytest.fail("Only PostgreSQL refuses NUL characters in text; run with DATABASE_URL set.")
+    account = account_for()
+    events = [
+        message(FIRST_ID, text="before", at_ms=T0_MS),
+        message(FIRST_ID + 4096, text="nul \u0000 inside", at_ms=T0_MS + 1),
+        message(FIRST_ID + 8192, text="after", at_ms=T0_MS + 2),
+    ]
+
+    # when
+    delivery = deliver(client, aaa(direct_message_events=events))
+
+    # then the endpoint answered 200 (deliver checks it), the others are stored, the failure is on record
+    assert delivery.status == WebhookDelivery.Status.FAILED
+    assert f"event {FIRST_ID + 4096}: DataError" in delivery.detail
+    assert thread(account) == ["before", "after"]
