@@ -96,6 +96,11 @@ DATABASES = {
     "default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+# PostgreSQL connections come from a pool in each process (psycopg_pool): opening one per request cost a
+# webhook POST more than storing it. 0 turns the pool off (one connection per request, as Django does).
+DATABASE_POOL_MAX_SIZE = env.int("DATABASE_POOL_MAX_SIZE", default=10)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DATABASE_POOL_MAX_SIZE > 0:
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {"min_size": 1, "max_size": DATABASE_POOL_MAX_SIZE}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # REDIS: channel layer, cache and Celery broker. Unset means the single-process quick start.
@@ -128,10 +133,12 @@ else:
 # Without a broker every task runs inline in the process that enqueued it (after commit, because
 # services enqueue with `delay_on_commit`), so one `runserver` process does everything.
 CELERY_BROKER_URL = REDIS_URL or "memory://"
-CELERY_RESULT_BACKEND = REDIS_URL or None
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
+# No result backend: nothing reads task results, and with one every .delay() built a backend client (per
+# request thread under ASGI) and subscribed to a result channel in Redis.
+CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_SERIALIZER = "json"
@@ -141,6 +148,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Beat: one process in the whole deployment (`celery -A config beat`).
 CELERY_BEAT_SCHEDULE = {
     "poll-x-accounts": {"task": "twitter_channel.dm_poll_due", "schedule": 15.0},
+    "sweep-webhook-deliveries": {"task": "twitter_channel.webhook_deliveries_sweep", "schedule": 60.0},
 }
 
 # AUTHENTICATION
