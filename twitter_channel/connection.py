@@ -4,12 +4,16 @@ The flow spans two requests. ``connect_start`` makes a PKCE verifier and a ``sta
 admin's server-side session; X's consent page sends the admin back with ``state`` and a one-time ``code``;
 ``connect_finish`` checks ``state`` against the session (so a callback that did not start here is refused),
 trades the code and verifier for tokens, asks X who the account is (``users/me``) and stores it.
+
+Access can also end at X's side: a user who revokes Backchannel's access there makes X send a ``user_event``
+``revoke``, and ``account_access_revoked`` marks the account as needing reconnection.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -21,6 +25,7 @@ from inbox.services.inboxes import inbox_member_add, inbox_upsert
 from twitter_channel import oauth
 from twitter_channel.client import StaticUserAuth, XClient
 from twitter_channel.models import XAccount
+from twitter_channel.tokens import account_needs_reconnection
 from twitter_channel.x_errors import XError
 from twitter_channel.x_results import XUser
 
@@ -162,3 +167,34 @@ def account_disconnect(*, account: XAccount) -> Disconnected:
         account.status_changed_at = timezone.now()
         account.save()
     return Disconnected(account=account, revoked_at_x=not problem, problem=problem)
+
+
+def account_access_revoked(*, x_user_id: str, revoked_at: datetime) -> XAccount | None:
+    """X user ``x_user_id`` revoked Backchannel's access on X at ``revoked_at`` (a ``user_event`` ``revoke``).
+
+    Marks the account of the inbox with that user id as needing reconnection, with a reason for the admin,
+    if it is connected and was connected before ``revoked_at``; returns it then, else None (no such
+    account, not connected, or a revoke older than the current connection, e.g. replayed after the admin
+    reconnected). Calls nothing at X: the tokens are dead already. Locks the account's row.
+    """
+    with transaction.atomic():
+        account = (
+            XAccount.objects.select_for_update(of=("self",))
+            .select_related("inbox")
+            .filter(inbox__x_user_id=x_user_id)
+            .first()
+        )
+        # X's date_time has whole seconds: a revoke in the same second as the connection counts as older.
+        # Erring that way heals itself: if the tokens really are dead, X refuses the next refresh and
+        # access_token_refresh marks the account then.
+        if account is None or not account.is_connected or revoked_at <= account.connected_at:
+            return None
+        when = revoked_at.astimezone(UTC)
+        account_needs_reconnection(
+            account=account,
+            reason=(
+                f"{account.inbox} revoked Backchannel's access on X on {when.day} {when:%B %Y at %H:%M} UTC. "
+                "Connect it again to receive and send its DMs."
+            ),
+        )
+    return account

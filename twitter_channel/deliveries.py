@@ -1,9 +1,13 @@
 """Webhook deliveries from X: stored raw the moment they arrive, processed afterwards by a worker.
 
 The endpoint (``webhook_views``) verifies a POST and calls ``delivery_receive``, which stores the body
-and answers at once; ``delivery_process`` (Celery task ``twitter_channel.webhook_delivery_process``)
-reads every event in it and hands each to the inbox. A delivery is never deleted: one that failed keeps
-its body, and processing it again is safe (ingest is idempotent on X's event ids).
+and answers at once. Processing is a drain: ``deliveries_drain`` (Celery task
+``twitter_channel.webhook_deliveries_drain``) takes every delivery still ``received``, oldest first, in
+batches of one transaction each, and hands each event to the inbox. A burst of deliveries therefore costs
+one task and a few commits rather than one of each per POST. ``deliveries_sweep`` (beat, every minute)
+drains what a lost task left behind and tries failed deliveries again with backoff; ``delivery_process``
+processes one delivery on demand. A delivery is never deleted: one that failed keeps its body, and
+processing it again is safe (ingest is idempotent on X's event ids).
 """
 
 from __future__ import annotations
@@ -13,34 +17,66 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import OperationalError, transaction
+from django.core.cache import cache
+from django.db import OperationalError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from inbox.dm_events import DmEvent
 from inbox.services.customer_signals import customer_read_record, customer_typing_signal
+from twitter_channel.connection import account_access_revoked
 from twitter_channel.ingesting import account_events_ingest
 from twitter_channel.models import WebhookDelivery, XAccount
-from twitter_channel.parsing import ParsedDelivery, parse_webhook_payload
-from twitter_channel.tasks import webhook_delivery_process as webhook_delivery_process_task
+from twitter_channel.parsing import AppRevocation, ParsedDelivery, parse_webhook_payload
+from twitter_channel.tasks import webhook_deliveries_drain as webhook_deliveries_drain_task
 
 log = logging.getLogger(__name__)
 
 FINISHED = (WebhookDelivery.Status.PROCESSED, WebhookDelivery.Status.IGNORED)
+DRAIN_BATCH = 100
+# Set while a drain task is queued and has not started: the POSTs that arrive meanwhile enqueue nothing.
+DRAIN_QUEUED_KEY = "twitter_channel:webhook-drain-queued"
+# A queued drain that was lost (worker killed before it started) stops suppressing new ones after this.
+DRAIN_QUEUED_TTL = 30
+# PostgreSQL advisory lock held by the one drain working at a time (two would lock conversations in
+# different orders and deadlock); the value spells "bxdr".
+_DRAIN_LOCK = 0x62786472
+# Failed deliveries are tried again this many times in all, 1, 2, 4, 8 minutes after each failure.
+MAX_ATTEMPTS = 5
+RETRY_BASE = timedelta(minutes=1)
+# A delivery still ``received`` after this long lost its drain (broker down, worker killed).
+STALE_AFTER = timedelta(seconds=60)
+HEALTH_RESOLUTION = timedelta(seconds=10)
 
 
 def delivery_receive(*, body: str) -> WebhookDelivery:
-    """Store one verified webhook POST exactly as X sent it; enqueue its processing after commit.
+    """Store one verified webhook POST exactly as X sent it; make sure a drain runs after commit.
 
     Changes: creates a ``WebhookDelivery`` (status received). Publishes nothing; locks nothing. Talks
-    to nobody: the task runs after commit, so the request can answer X at once.
+    to nobody: the drain runs after commit, so the request can answer X at once.
     """
     with transaction.atomic():
         delivery = WebhookDelivery.objects.create(received_at=timezone.now(), body=body)
-        # robust: the delivery is stored either way; a broker that is down must not turn it into an error
-        # answer (X would retry a delivery we already have). It stays "received" and can be processed later.
-        transaction.on_commit(lambda: webhook_delivery_process_task.delay(delivery.pk), robust=True)
+        # robust: the delivery is stored either way; a broker or cache that is down must not turn it into an
+        # error answer (X would retry a delivery we already have). It stays "received" for the sweeper.
+        transaction.on_commit(drain_request, robust=True)
     return delivery
+
+
+def drain_request() -> bool:
+    """Enqueue a drain unless one is already queued and not yet started; return whether one was enqueued.
+
+    Every committed delivery is covered: either this enqueues a drain, or a queued drain has not yet
+    cleared ``DRAIN_QUEUED_KEY`` (it does so first thing) and so will select this delivery.
+    """
+    if not cache.add(DRAIN_QUEUED_KEY, True, timeout=DRAIN_QUEUED_TTL):
+        return False
+    try:
+        webhook_deliveries_drain_task.delay()
+    except Exception:
+        cache.delete(DRAIN_QUEUED_KEY)
+        raise
+    return True
 
 
 @dataclass
@@ -51,18 +87,95 @@ class _Outcome:
     notes: list[str] = field(default_factory=list)
 
 
-def delivery_process(*, delivery_id: int) -> WebhookDelivery | None:
-    """Process one stored delivery: every DM, typing and read event in it. Safe to run twice.
+@dataclass
+class DrainResult:
+    deliveries: int = 0
+    batches: int = 0
+    busy: bool = False  # another drain held the lock; it takes what this one would have
 
-    Locks the delivery row (``SELECT ... FOR UPDATE``) for the whole run, so a second run waits and then
-    returns early: a delivery already processed or ignored is left alone (a failed one is tried again).
-    Routes by ``for_user_id`` to the X account whose inbox has that user id; none, or an account that is
-    not connected, makes the delivery ignored. DM events are ingested (``account_events_ingest``), each
-    in its own savepoint so one that cannot be stored does not lose the others; typing and read events become
-    ``customer.typing``/``customer.seen`` (``inbox.services.customer_signals``). Sets the account's
-    ``last_webhook_at``. Ends processed (with counts), ignored, or failed (the body is kept), with the
-    reasons in ``detail``: families ignored, events rejected by the parser, events not stored.
-    Publishes (through the inbox services) after commit. Returns the delivery, None if it does not exist.
+
+def deliveries_drain(*, batch_size: int = DRAIN_BATCH) -> DrainResult:
+    """Process every delivery still ``received``, oldest first, ``batch_size`` per transaction.
+
+    One drain works at a time (PostgreSQL advisory lock per batch); a drain that finds the lock held
+    returns at once, because the holder keeps going until nothing is left and looks once more after it
+    lets go, so whatever committed while it held the lock is still taken. Rows are taken with
+    ``FOR UPDATE SKIP LOCKED``, so a ``delivery_process`` running beside it is left alone. Each
+    delivery is processed in its own savepoint: one that raises ends failed (body kept, reason in
+    ``detail``) and the rest of the batch commits. A database error rolls the batch back and raises.
+    Publishes (through the inbox services) after each batch commits.
+    """
+    cache.delete(DRAIN_QUEUED_KEY)
+    result = DrainResult()
+    while True:
+        taken = _drain_batch(batch_size)
+        if taken is None:
+            result.busy = True
+            return result
+        result.deliveries += taken
+        result.batches += 1 if taken else 0
+        if taken < batch_size and not WebhookDelivery.objects.filter(status=WebhookDelivery.Status.RECEIVED).exists():
+            return result
+
+
+def _drain_batch(batch_size: int) -> int | None:
+    with transaction.atomic():
+        if not _drain_lock():
+            return None
+        batch = list(
+            WebhookDelivery.objects.select_for_update(skip_locked=True)
+            .filter(status=WebhookDelivery.Status.RECEIVED)
+            .order_by("pk")[:batch_size]
+        )
+        accounts: dict[str, XAccount | None] = {}
+        heard: dict[int, datetime] = {}
+        for delivery in batch:
+            _process_and_record(delivery, accounts, heard)
+        _last_webhook_touch(heard)
+    return len(batch)
+
+
+def _drain_lock() -> bool:
+    if connection.vendor != "postgresql":
+        return True  # SQLite (quick start) runs one process and tasks inline
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_DRAIN_LOCK])
+        return cursor.fetchone()[0]
+
+
+@dataclass
+class SweepResult:
+    retried: int
+    drained: int
+
+
+def deliveries_sweep(*, now: datetime | None = None) -> SweepResult:
+    """Beat, every minute: failed deliveries due for another attempt go back to ``received``, then drain.
+
+    A failed delivery is tried ``MAX_ATTEMPTS`` times in all, ``RETRY_BASE`` × 2^(attempts − 1) after its
+    last attempt; then it stays failed for an admin to look at. The drain also takes deliveries that
+    stayed ``received`` because their drain was never enqueued or was lost.
+    """
+    now = now or timezone.now()
+    due = Q()
+    for attempts in range(1, MAX_ATTEMPTS):
+        due |= Q(attempts=attempts, processed_at__lte=now - RETRY_BASE * 2 ** (attempts - 1))
+    retried = WebhookDelivery.objects.filter(due, status=WebhookDelivery.Status.FAILED).update(
+        status=WebhookDelivery.Status.RECEIVED
+    )
+    stale = WebhookDelivery.objects.filter(status=WebhookDelivery.Status.RECEIVED, received_at__lte=now - STALE_AFTER)
+    if not retried and not stale.exists():
+        return SweepResult(retried=0, drained=0)
+    return SweepResult(retried=retried, drained=deliveries_drain().deliveries)
+
+
+def delivery_process(*, delivery_id: int) -> WebhookDelivery | None:
+    """Process one stored delivery now, whatever drains are doing: every DM, typing and read event in it.
+
+    Safe to run twice: the delivery row is locked (``SELECT ... FOR UPDATE``) for the whole run, so a
+    second run waits and then returns early; a delivery already processed or ignored is left alone (a
+    failed one is tried again). What processing does is described in ``_process``. Returns the delivery,
+    None if it does not exist.
     """
     with transaction.atomic():
         delivery = WebhookDelivery.objects.select_for_update().filter(pk=delivery_id).first()
@@ -71,21 +184,52 @@ def delivery_process(*, delivery_id: int) -> WebhookDelivery | None:
             return None
         if delivery.status in FINISHED:
             return delivery
-        outcome = _process(delivery)
-        delivery.status = outcome.status
-        delivery.dm_events = outcome.dm_events
-        delivery.messages_created = outcome.created
-        delivery.detail = "\n".join(outcome.notes)
-        delivery.attempts += 1
-        delivery.processed_at = timezone.now()
-        delivery.save(
-            update_fields=["status", "dm_events", "messages_created", "detail", "attempts", "processed_at",
-                           "for_user_id", "account"]
-        )  # fmt: skip
+        heard: dict[int, datetime] = {}
+        _process_and_record(delivery, {}, heard)
+        _last_webhook_touch(heard)
     return delivery
 
 
-def _process(delivery: WebhookDelivery) -> _Outcome:
+def _process_and_record(
+    delivery: WebhookDelivery, accounts: dict[str, XAccount | None], heard: dict[int, datetime]
+) -> None:
+    """Process a locked delivery in a savepoint and store the outcome on it; note its account in ``heard``."""
+    try:
+        with transaction.atomic():
+            outcome = _process(delivery, accounts)
+    except OperationalError:
+        raise  # the database itself (connection, deadlock): the whole run rolls back and the task retries
+    except Exception as exc:
+        log.exception("Could not process webhook delivery %s", delivery.pk)
+        outcome = _Outcome(
+            status=WebhookDelivery.Status.FAILED, notes=[f"Processing stopped: {type(exc).__name__}: {exc}"]
+        )
+    if delivery.account_id is not None:
+        heard[delivery.account_id] = max(delivery.received_at, heard.get(delivery.account_id, delivery.received_at))
+    delivery.status = outcome.status
+    delivery.dm_events = outcome.dm_events
+    delivery.messages_created = outcome.created
+    delivery.detail = "\n".join(outcome.notes)
+    delivery.attempts += 1
+    delivery.processed_at = timezone.now()
+    delivery.save(
+        update_fields=["status", "dm_events", "messages_created", "detail", "attempts", "processed_at",
+                       "for_user_id", "account"]
+    )  # fmt: skip
+
+
+def _process(delivery: WebhookDelivery, accounts: dict[str, XAccount | None]) -> _Outcome:
+    """Read every event of ``delivery`` and hand it on; return what happened (nothing saved on the delivery).
+
+    Routes by ``for_user_id`` to the X account whose inbox has that user id (``accounts`` caches the
+    lookup within a batch); none, or an account that is not connected, makes the delivery ignored. DM
+    events are ingested (``account_events_ingest``), each in its own savepoint so one that cannot be
+    stored does not lose the others; typing and read events become ``customer.typing``/``customer.seen``
+    (``inbox.services.customer_signals``). A ``user_event`` revoke marks the revoking user's account
+    as needing reconnection (``connection.account_access_revoked``). Ends processed (with counts),
+    ignored, or failed, with the reasons in the notes: families ignored, events rejected by the parser,
+    events not stored.
+    """
     try:
         parsed = parse_webhook_payload(json.loads(delivery.body))
     except (ValueError, RecursionError) as exc:  # PayloadError and JSONDecodeError are ValueErrors
@@ -98,13 +242,20 @@ def _process(delivery: WebhookDelivery) -> _Outcome:
     if parsed.rejected:
         outcome.notes.append("Rejected as malformed and left out: " + "; ".join(parsed.rejected) + ".")
 
+    for revocation in parsed.revocations:
+        outcome.notes.append(_revocation_apply(revocation))
     if parsed.for_user_id is None:
+        if parsed.revocations:
+            return outcome
         return _ignored(outcome, "The delivery names no subscribed account (no for_user_id).")
-    account = XAccount.objects.select_related("inbox").filter(inbox__x_user_id=parsed.for_user_id).first()
+    if parsed.for_user_id not in accounts:
+        accounts[parsed.for_user_id] = (
+            XAccount.objects.select_related("inbox").filter(inbox__x_user_id=parsed.for_user_id).first()
+        )
+    account = accounts[parsed.for_user_id]
     if account is None:
         return _ignored(outcome, f"No X account with user id {parsed.for_user_id} is connected to Backchannel.")
     delivery.account = account
-    _last_webhook_touch(account, delivery.received_at)
     if not account.is_connected:
         return _ignored(
             outcome,
@@ -117,25 +268,35 @@ def _process(delivery: WebhookDelivery) -> _Outcome:
     return outcome
 
 
+def _revocation_apply(revocation: AppRevocation) -> str:
+    account = account_access_revoked(x_user_id=revocation.x_user_id, revoked_at=revocation.revoked_at)
+    if account is not None:
+        return f"{account.inbox} revoked Backchannel's access on X: the account now needs reconnection."
+    return (
+        f"X user {revocation.x_user_id} revoked an app's access at {revocation.revoked_at:%Y-%m-%d %H:%M:%S} UTC; "
+        "no account changed (none with that user id is connected, or it was connected again since)."
+    )
+
+
 def _ignored(outcome: _Outcome, reason: str) -> _Outcome:
     outcome.status = WebhookDelivery.Status.IGNORED
     outcome.notes.insert(0, reason)
     return outcome
 
 
-HEALTH_RESOLUTION = timedelta(seconds=10)
+def _last_webhook_touch(heard: dict[int, datetime]) -> None:
+    """Move each account's ``last_webhook_at`` forward, after commit and at most every ``HEALTH_RESOLUTION``.
 
-
-def _last_webhook_touch(account: XAccount, received_at: datetime) -> None:
-    """Move ``last_webhook_at`` forward, after commit and at most every ``HEALTH_RESOLUTION``.
-
-    Inside the delivery's transaction this update would hold the account's row lock until commit and
-    make every worker processing that account's deliveries wait in line (measured: 25 events/s).
+    Inside the batch's transaction this update would hold the account's row lock until commit and make
+    everything else touching the account wait in line (measured: 25 events/s).
     """
-    stale = Q(last_webhook_at__isnull=True) | Q(last_webhook_at__lt=received_at - HEALTH_RESOLUTION)
-    transaction.on_commit(
-        lambda: XAccount.objects.filter(stale, pk=account.pk).update(last_webhook_at=received_at), robust=True
-    )
+    for account_id, received_at in heard.items():
+        stale = Q(last_webhook_at__isnull=True) | Q(last_webhook_at__lt=received_at - HEALTH_RESOLUTION)
+
+        def touch(account_id: int = account_id, received_at: datetime = received_at, stale: Q = stale) -> None:
+            XAccount.objects.filter(stale, pk=account_id).update(last_webhook_at=received_at)
+
+        transaction.on_commit(touch, robust=True)
 
 
 def _dm_events_ingest(account: XAccount, parsed: ParsedDelivery, outcome: _Outcome) -> int:

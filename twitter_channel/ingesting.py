@@ -19,8 +19,10 @@ def account_events_ingest(*, account: XAccount, events: Iterable[DmEvent]) -> li
     Then, after commit, enqueues ``twitter_channel.attachment_download`` for every attachment of a newly
     created message that X says where to fetch and that has no stored file yet.
     """
+    events = list(events)
+    with_media = {event.x_event_id for event in events if event.attachments}
     results = dm_events_ingest(inbox=account.inbox, events=events)
-    created = [r.message.pk for r in results if r.created]
+    created = [r.message.pk for r in results if r.created and r.message.x_event_id in with_media]
     if created:
         attachments_download_enqueue(message_ids=created)
     return results

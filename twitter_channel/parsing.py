@@ -4,7 +4,9 @@ Three families of JSON come in, and every event in them is read (never just the 
 
 - webhook bodies (``parse_webhook_payload``): Account Activity (``{"for_user_id", "direct_message_events":
   [...], "users", "apps"}``, one event family per body) and X Activity envelopes (``{"data": {"event_type":
-  "dm.received", "filter": {"user_id"}, "payload": {...same families...}}}``);
+  "dm.received", "filter": {"user_id"}, "payload": {...same families...}}}``). An AAA ``user_event``
+  ``revoke`` (a user took our app's access away; the body has no ``for_user_id``) becomes an
+  ``AppRevocation`` in ``revocations`` (x-api.md §7.7);
 - v2 lookups (``parse_v2_page``, ``parse_v2_event``): ``GET /2/dm_events`` and the per-conversation lists;
 - v1.1 ``direct_messages/events`` bodies (``parse_v1_page``, ``parse_v1_event``), same objects as AAA.
 
@@ -17,9 +19,12 @@ Malformed input, the rule ("keep what is right"):
   are kept. One malformed profile in ``users``/``includes.users`` is left out the same way and the
   events keep their other profiles. The unit of rejection is one event or one profile: a bad entity
   or attachment rejects its whole event rather than storing it half-read.
-- A family or event kind that is well formed but not handled (``tweet_delete_events``, ``user_event``,
-  ``favorite_events``, X Activity ``profile.update.bio``, a ``direct_message_events`` item of another
-  ``type``) is named in ``ignored``, without error.
+- A family or event kind that is well formed but not handled (``tweet_delete_events``, ``favorite_events``,
+  a ``user_event`` other than ``revoke`` as ``user_event:<kind>``, X Activity ``profile.update.bio``, a
+  ``direct_message_events`` item of another ``type``) is named in ``ignored``, without error.
+
+U+0000, which PostgreSQL cannot store in text or jsonb, is replaced by U+FFFD in every string of the input
+(keys included) before it is read (``parsing_fields.without_nul``), so no string handed on carries it.
 
 v2 events are only usable with ``dm_conversation_id``, ``created_at`` and (for messages) ``sender_id``,
 which X returns only when asked for: request ``DM_EVENT_FIELDS`` (X's default fields are rejected).
@@ -30,6 +35,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 from inbox.dm_events import DmEvent, DmEventType, ReadEvent, TypingEvent, XUserProfile
@@ -39,12 +45,15 @@ from twitter_channel.parsing_fields import (
     as_list,
     as_object,
     at,
+    iso_timestamp,
     one_to_one_conversation_id,
     opt_id,
     opt_object,
+    req_id,
     req_object,
     req_str,
     users_map,
+    without_nul,
 )
 
 __all__ = [
@@ -52,6 +61,7 @@ __all__ = [
     "DM_EXPANSIONS",
     "MEDIA_FIELDS",
     "USER_FIELDS",
+    "AppRevocation",
     "ParsedDelivery",
     "ParsedPage",
     "PayloadError",
@@ -78,6 +88,7 @@ USER_FIELDS = "id,name,username,profile_image_url,description,location,public_me
 MESSAGES = "direct_message_events"
 TYPING = "direct_message_indicate_typing_events"
 READS = "direct_message_mark_read_events"
+USER_EVENT = "user_event"
 # Keys of an AAA body that travel with the event families rather than being one.
 _COMPANIONS = frozenset({"for_user_id", "users", "apps", "user_has_blocked"})
 _NO_PROFILES: Mapping[str, XUserProfile] = {}
@@ -85,11 +96,21 @@ _Signal = TypeVar("_Signal", TypingEvent, ReadEvent)
 
 
 @dataclass(frozen=True)
+class AppRevocation:
+    """X user ``x_user_id`` revoked the access of app ``app_id`` (None when X did not say) at ``revoked_at``."""
+
+    x_user_id: str
+    app_id: str | None
+    revoked_at: datetime
+
+
+@dataclass(frozen=True)
 class ParsedDelivery:
     """One webhook POST, read in full.
 
     ``for_user_id`` is the subscribed account (AAA ``for_user_id``, X Activity ``data.filter.user_id``);
-    None when the body names none (``user_event``). ``ignored`` names what was present but not handled,
+    None when the body names none (``user_event``). ``revocations`` are the ``user_event`` ``revoke``s;
+    the revoking user is their ``x_user_id``. ``ignored`` names what was present but not handled,
     ``rejected`` the malformed events and profiles that were left out (see the module docstring).
     """
 
@@ -99,6 +120,7 @@ class ParsedDelivery:
     reads: tuple[ReadEvent, ...] = ()
     ignored: tuple[str, ...] = ()
     rejected: tuple[str, ...] = ()
+    revocations: tuple[AppRevocation, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -114,8 +136,8 @@ class ParsedPage:
 
 
 def parse_webhook_payload(payload: Mapping[str, Any]) -> ParsedDelivery:
-    """Every DM, typing and read event of an Account Activity body or an X Activity envelope."""
-    body = as_object(payload, "")
+    """Every DM, typing, read and revoke event of an Account Activity body or an X Activity envelope."""
+    body = as_object(without_nul(payload), "")
     if "data" in body and not any(key in body for key in (MESSAGES, TYPING, READS, "for_user_id")):
         return _activity_envelope(body)
     return _families(body, "", for_user_id=opt_id(body, "for_user_id", ""))
@@ -139,6 +161,7 @@ def _families(body: Mapping[str, Any], path: str, *, for_user_id: str | None) ->
     dm_events: list[DmEvent] = []
     typing: list[TypingEvent] = []
     reads: list[ReadEvent] = []
+    revocations: list[AppRevocation] = []
     ignored: dict[str, None] = {}
     for key, value in body.items():
         family_path = at(path, str(key))
@@ -152,6 +175,8 @@ def _families(body: Mapping[str, Any], path: str, *, for_user_id: str | None) ->
             typing.extend(_each(as_list(value, family_path), family_path, parsing_v1.typing, users, rejected))
         elif key == READS:
             reads.extend(_each(as_list(value, family_path), family_path, parsing_v1.read, users, rejected))
+        elif key == USER_EVENT:
+            revocations.extend(_user_event(as_object(value, family_path), family_path, ignored, rejected))
         else:
             ignored[str(key)] = None
     return ParsedDelivery(
@@ -161,6 +186,37 @@ def _families(body: Mapping[str, Any], path: str, *, for_user_id: str | None) ->
         reads=tuple(reads),
         ignored=tuple(ignored),
         rejected=tuple(rejected),
+        revocations=tuple(revocations),
+    )
+
+
+def _user_event(
+    event: Mapping[str, Any], path: str, ignored: dict[str, None], rejected: list[str]
+) -> list[AppRevocation]:
+    """The ``revoke``s of a ``user_event`` object (keyed by kind); other kinds are named in ``ignored``."""
+    if not event:
+        ignored[USER_EVENT] = None
+    revocations: list[AppRevocation] = []
+    for kind, value in event.items():
+        if kind != "revoke":
+            ignored[f"{USER_EVENT}:{kind}"] = None
+            continue
+        try:
+            revocations.append(_revoke(value, at(path, kind)))
+        except PayloadError as exc:
+            rejected.append(str(exc))
+    return revocations
+
+
+def _revoke(raw: object, path: str) -> AppRevocation:
+    """``{"date_time": "2018-05-24T09:48:12+00:00", "target": {"app_id"}, "source": {"user_id"}}``."""
+    revoke = as_object(raw, path)
+    source = req_object(revoke, "source", path)
+    target = opt_object(revoke, "target", path) or {}
+    return AppRevocation(
+        x_user_id=req_id(source, "user_id", at(path, "source")),
+        app_id=opt_id(target, "app_id", at(path, "target")),
+        revoked_at=iso_timestamp(revoke, "date_time", path),
     )
 
 
@@ -213,13 +269,13 @@ def parse_v1_event(
     raw_event: Mapping[str, Any], *, users: Mapping[str, Any] | None = None, apps: Mapping[str, Any] | None = None
 ) -> DmEvent:
     """One v1.1 ``message_create`` event; ``users``/``apps`` are the body's raw maps, if it had them."""
-    profiles = users_map(users, "users", []) if users is not None else _NO_PROFILES
-    return parsing_v1.message_create(raw_event, "", users=profiles, apps=apps)
+    profiles = users_map(without_nul(users), "users", []) if users is not None else _NO_PROFILES
+    return parsing_v1.message_create(without_nul(raw_event), "", users=profiles, apps=without_nul(apps))
 
 
 def parse_v1_page(body: Mapping[str, Any]) -> ParsedPage:
     """A ``direct_messages/events/list.json`` body (``events``), or ``show``/``new`` (``event``)."""
-    root = as_object(body, "")
+    root = as_object(without_nul(body), "")
     apps = opt_object(root, "apps", "")
     rejected: list[str] = []
     users = users_map(root.get("users"), "users", rejected)
@@ -236,10 +292,10 @@ def parse_v1_page(body: Mapping[str, Any]) -> ParsedPage:
 
 def parse_v2_event(raw_event: Mapping[str, Any], *, includes: Mapping[str, Any]) -> DmEvent:
     """One v2 ``dm_events`` item, with its page's ``includes`` (``users``, ``media``, ``tweets``)."""
-    indexed = parsing_v2.index_includes(includes)
+    indexed = parsing_v2.index_includes(without_nul(includes))
     for problem in indexed.rejected:
         log.warning("Left out a malformed include: %s", problem)
-    return parsing_v2.dm_event(raw_event, "", indexed)
+    return parsing_v2.dm_event(without_nul(raw_event), "", indexed)
 
 
 def parse_v2_page(body: Mapping[str, Any]) -> tuple[DmEvent, ...]:
@@ -255,7 +311,7 @@ def parse_v2_page_detailed(body: Mapping[str, Any]) -> ParsedPage:
 
     An empty page (``{"meta": {"result_count": 0}}``, no ``data``) has no events.
     """
-    root = as_object(body, "")
+    root = as_object(without_nul(body), "")
     includes = parsing_v2.index_includes(root.get("includes"))
     if "data" not in root:
         return ParsedPage(rejected=includes.rejected)

@@ -1,7 +1,8 @@
 """Field readers shared by the payload parsers: every failure is a ``PayloadError`` naming its path.
 
 Paths are written as a reader would look them up: ``direct_message_events[1].message_create.sender_id``.
-Optional readers treat an absent key and ``null`` alike.
+Optional readers treat an absent key and ``null`` alike. ``without_nul`` cleans a decoded body before any of
+them reads it.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from inbox.dm_events import XUserProfile
 
@@ -19,6 +20,9 @@ _ID = re.compile(r"[0-9]{1,19}")
 _MS_TIMESTAMP = re.compile(r"[0-9]{1,15}")
 _CONVERSATION_ID = re.compile(r"[0-9]{1,19}-[0-9]{1,19}|[0-9]{1,19}")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+NUL = "\x00"
+REPLACEMENT_CHARACTER = "\ufffd"
+_Json = TypeVar("_Json")
 
 
 class PayloadError(ValueError):
@@ -28,6 +32,45 @@ class PayloadError(ValueError):
         self.path = path
         self.problem = problem
         super().__init__(f"{path}: {problem}" if path else problem)
+
+
+def without_nul(value: _Json) -> _Json:
+    """Decoded JSON with every U+0000 (in strings and object keys, at any depth) replaced by U+FFFD.
+
+    PostgreSQL cannot store U+0000 in ``text`` or ``jsonb``, and X's JSON may carry ``\\u0000`` wherever a
+    user wrote something (text, names, entities). Returns ``value`` itself, not a copy, when it holds no NUL
+    (the common case); otherwise objects come back as dicts, lists as lists and tuples as tuples. Other values
+    are returned as they are.
+    """
+    return _replace_nul(value) if _has_nul(value) else value
+
+
+def _has_nul(value: object) -> bool:
+    # Iterative, so that a deep body costs no recursion on the common path.
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if NUL in item:
+                return True
+        elif isinstance(item, Mapping):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list | tuple):
+            pending.extend(item)
+    return False
+
+
+def _replace_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace(NUL, REPLACEMENT_CHARACTER)
+    if isinstance(value, Mapping):
+        return {_replace_nul(key): _replace_nul(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_replace_nul(item) for item in value]
+    if isinstance(value, tuple):
+        return tuple(_replace_nul(item) for item in value)
+    return value
 
 
 def at(path: str, key: str | int) -> str:

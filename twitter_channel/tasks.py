@@ -35,22 +35,30 @@ def dm_backfill(self, account_id: int, days: int = sync.BACKFILL_DAYS) -> dict[s
 
 
 @shared_task(
-    name="twitter_channel.webhook_delivery_process",
+    name="twitter_channel.webhook_deliveries_drain",
     acks_late=True,
     autoretry_for=(OperationalError,),
     retry_backoff=True,
     max_retries=5,
 )
-def webhook_delivery_process(delivery_id: int) -> str | None:
-    """Process one stored webhook delivery (``deliveries.delivery_process``); return its new status.
+def webhook_deliveries_drain() -> int:
+    """Process every stored webhook delivery still waiting (``deliveries.deliveries_drain``); return how many.
 
-    Safe to run twice: the delivery row is locked and a finished delivery is left alone. A database that
-    is unreachable or a deadlock (the run rolled back whole) is retried with backoff.
+    Safe to run twice and beside itself (one drain works at a time, the others return). A database that is
+    unreachable or a deadlock (the batch rolled back whole) is retried with backoff.
     """
-    from twitter_channel.deliveries import delivery_process
+    from twitter_channel.deliveries import deliveries_drain
 
-    delivery = delivery_process(delivery_id=delivery_id)
-    return delivery.status if delivery is not None else None
+    return deliveries_drain().deliveries
+
+
+@shared_task(name="twitter_channel.webhook_deliveries_sweep")
+def webhook_deliveries_sweep() -> dict[str, int]:
+    """Beat, every minute: retry failed deliveries that are due and drain forgotten ones (``deliveries``)."""
+    from twitter_channel.deliveries import deliveries_sweep
+
+    result = deliveries_sweep()
+    return {"retried": result.retried, "drained": result.drained}
 
 
 @shared_task(name="twitter_channel.dm_poll", acks_late=True, ignore_result=True)

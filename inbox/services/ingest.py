@@ -90,6 +90,10 @@ def _user_ids(inbox: Inbox, event: DmEvent) -> set[str]:
 
 
 def _conversation_locked(inbox: Inbox, event: DmEvent, contacts: dict[str, Contact]) -> tuple[Conversation, bool]:
+    conversations = Conversation.objects.select_for_update()
+    existing = conversations.filter(inbox=inbox, x_conversation_id=event.x_conversation_id).first()
+    if existing is not None:
+        return existing, False
     counterpart = event.one_to_one_counterpart(inbox.x_user_id)
     conversation, created = Conversation.objects.get_or_create(
         inbox=inbox,
@@ -100,7 +104,7 @@ def _conversation_locked(inbox: Inbox, event: DmEvent, contacts: dict[str, Conta
             "status_changed_at": timezone.now(),
         },
     )
-    return Conversation.objects.select_for_update().get(pk=conversation.pk), created
+    return conversations.get(pk=conversation.pk), created
 
 
 def _direction(inbox: Inbox, event: DmEvent) -> str:
@@ -171,6 +175,7 @@ def _conversation_apply(conversation: Conversation, message: Message, event: DmE
         return []
     at = event.created_at
     inbound = message.direction == Message.Direction.INBOUND
+    first_response_may_move = _first_response_may_move(conversation, inbound=inbound, at=at)
     changed: dict[str, object] = {}
 
     if conversation.last_message_at is None or at >= conversation.last_message_at:
@@ -190,9 +195,8 @@ def _conversation_apply(conversation: Conversation, message: Message, event: DmE
                 snoozed_until=None,
                 resolved_at=None,
             )
-    first_response = _first_response_at(conversation)
-    if first_response != conversation.first_response_at:
-        changed["first_response_at"] = first_response
+    if first_response_may_move:
+        changed["first_response_at"] = _first_response_at(conversation)
 
     changed = {k: v for k, v in changed.items() if getattr(conversation, k) != v}
     for field_name, value in changed.items():
@@ -200,6 +204,19 @@ def _conversation_apply(conversation: Conversation, message: Message, event: DmE
     if changed:
         conversation.save(update_fields=[*changed, "updated_at"])
     return sorted(changed)
+
+
+def _first_response_may_move(conversation: Conversation, *, inbound: bool, at: datetime) -> bool:
+    """Whether a message at ``at`` can change the first response time, judged from the summary before it.
+
+    An inbound message moves it only if it may be the customer's first (none yet, or earlier than the
+    latest one); an outbound message only if the customer has written and it is earlier than the
+    current first response. Only then is ``_first_response_at`` worth its two queries.
+    """
+    last_inbound, first_response = conversation.last_inbound_at, conversation.first_response_at
+    if inbound:
+        return last_inbound is None or at < last_inbound
+    return last_inbound is not None and (first_response is None or at < first_response)
 
 
 def _first_response_at(conversation: Conversation) -> datetime | None:
@@ -215,8 +232,8 @@ def _first_response_at(conversation: Conversation) -> datetime | None:
 
 def _participants_apply(inbox: Inbox, conversation: Conversation, event: DmEvent, contacts: dict[str, Contact]) -> None:
     if event.event_type == DmEventType.MESSAGE_CREATE:
-        for x_user_id in _user_ids(inbox, event):
-            Participant.objects.get_or_create(conversation=conversation, contact=contacts[x_user_id])
+        everyone = [Participant(conversation=conversation, contact=contacts[x_id]) for x_id in _user_ids(inbox, event)]
+        Participant.objects.bulk_create(everyone, ignore_conflicts=True)
         return
     joined = event.event_type == DmEventType.PARTICIPANTS_JOIN
     for x_user_id in sorted(set(event.participant_ids) - {inbox.x_user_id}):

@@ -205,6 +205,31 @@ def test_first_response_is_first_business_message_after_the_customer_even_out_of
     assert Conversation.objects.get().first_response_at == early_reply.created_at
 
 
+def test_a_late_earlier_customer_message_moves_the_first_response_to_the_reply_after_it():
+    inbox = make_inbox()
+    reply = dm(inbox, CUSTOMER, at=BASE_TIME + minutes(10), from_business=True)
+    question = dm(inbox, CUSTOMER, at=BASE_TIME + minutes(20))
+    earlier_question = dm(inbox, CUSTOMER, at=BASE_TIME + minutes(5))
+
+    dm_event_ingest(inbox=inbox, event=reply)
+    dm_event_ingest(inbox=inbox, event=question)
+    assert Conversation.objects.get().first_response_at is None  # the reply came before the customer wrote
+
+    dm_event_ingest(inbox=inbox, event=earlier_question)
+    assert Conversation.objects.get().first_response_at == reply.created_at
+
+
+def test_a_profile_longer_than_its_columns_is_cut_to_fit_and_the_message_is_kept():
+    inbox = make_inbox()
+    profile = XUserProfile(CUSTOMER, handle="h" * 80, name="N" * 300, avatar_url="https://x.test/" + "a" * 600)
+
+    result = dm_event_ingest(inbox=inbox, event=dm(inbox, CUSTOMER, at=BASE_TIME, profile=profile))
+
+    assert result.created
+    contact = Contact.objects.get(x_user_id=CUSTOMER)
+    assert (contact.handle, contact.name, contact.avatar_url) == ("h" * 50, "N" * 100, "")
+
+
 def test_message_fields_and_contact_profile_are_stored():
     inbox = make_inbox()
     profile = XUserProfile(

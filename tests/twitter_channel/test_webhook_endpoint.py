@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import requests
+from django.core.cache import cache
 from django.core.handlers.asgi import ASGIRequest
 from django.core.handlers.wsgi import WSGIRequest
 from django.db import DatabaseError
@@ -20,7 +21,7 @@ from inbox.models import Message
 from tests.xsandbox import fixture_json
 from twitter_channel import deliveries, webhooks
 from twitter_channel.models import WebhookDelivery
-from twitter_channel.tasks import webhook_delivery_process
+from twitter_channel.tasks import webhook_deliveries_drain
 from twitter_channel.webhook_views import webhook
 
 pytestmark = pytest.mark.django_db
@@ -170,29 +171,43 @@ def test_a_good_delivery_is_stored_raw_and_answered_at_once(client: Client, no_x
     assert len(callbacks) == 1
 
 
-def test_a_good_delivery_enqueues_its_processing_after_commit(
+def test_a_good_delivery_enqueues_a_drain_after_commit_and_a_burst_enqueues_one(
     client: Client, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks
 ):
-    # given a broker that records what is sent to it
-    enqueued: list[int] = []
+    # given a broker that records what is sent to it, and no drain queued
+    enqueued: list[str] = []
 
     class Broker:
         @staticmethod
-        def delay(delivery_id: int) -> None:
-            enqueued.append(delivery_id)
+        def delay() -> None:
+            enqueued.append("drain")
 
-    monkeypatch.setattr(deliveries, "webhook_delivery_process_task", Broker)
+    monkeypatch.setattr(deliveries, "webhook_deliveries_drain_task", Broker)
+    cache.delete(deliveries.DRAIN_QUEUED_KEY)
 
     # when a delivery is received
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         post(client, GOOD_BODY)
         assert enqueued == []  # not before the commit
-
-    # then the task is enqueued by the commit, with the delivery's id
     for callback in callbacks:
         callback()
-    assert enqueued == [WebhookDelivery.objects.get().pk]
-    assert webhook_delivery_process.name == "twitter_channel.webhook_delivery_process"
+
+    # then the commit enqueued a drain
+    assert enqueued == ["drain"]
+    assert webhook_deliveries_drain.name == "twitter_channel.webhook_deliveries_drain"
+
+    # when three more arrive before that drain starts, they enqueue nothing more: the queued drain takes them
+    with django_capture_on_commit_callbacks(execute=True):
+        for _ in range(3):
+            post(client, GOOD_BODY)
+    assert enqueued == ["drain"]
+
+    # and once a drain has started, the next delivery enqueues a new one
+    deliveries.deliveries_drain()
+    with django_capture_on_commit_callbacks(execute=True):
+        post(client, GOOD_BODY)
+    assert enqueued == ["drain", "drain"]
+    cache.delete(deliveries.DRAIN_QUEUED_KEY)
 
 
 def test_a_body_of_exactly_the_limit_is_accepted_and_one_byte_more_is_not(client: Client, settings):

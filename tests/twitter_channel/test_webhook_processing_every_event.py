@@ -116,13 +116,15 @@ def test_a_one_to_one_event_not_involving_the_account_is_not_stored(client: Clie
 
 
 def test_an_event_the_database_refuses_does_not_lose_the_rest_of_the_delivery(client: Client):
-    # given a DM whose text PostgreSQL cannot store (a NUL character), between two good ones
+    # given a database that refuses one particular message (a trigger), between two good ones
     if connection.vendor != "postgresql":
-        pytest.fail("Only PostgreSQL refuses NUL characters in text; run with DATABASE_URL set.")
+        pytest.fail("This test installs a PostgreSQL trigger; run with DATABASE_URL set.")
+    with connection.cursor() as cursor:
+        cursor.execute(REFUSING_TRIGGER)
     account = account_for()
     events = [
         message(FIRST_ID, text="before", at_ms=T0_MS),
-        message(FIRST_ID + 4096, text="nul \u0000 inside", at_ms=T0_MS + 1),
+        message(FIRST_ID + 4096, text="refused by the database", at_ms=T0_MS + 1),
         message(FIRST_ID + 8192, text="after", at_ms=T0_MS + 2),
     ]
 
@@ -131,5 +133,16 @@ def test_an_event_the_database_refuses_does_not_lose_the_rest_of_the_delivery(cl
 
     # then the endpoint answered 200 (deliver checks it), the others are stored, the failure is on record
     assert delivery.status == WebhookDelivery.Status.FAILED
-    assert f"event {FIRST_ID + 4096}: DataError" in delivery.detail
+    assert f"event {FIRST_ID + 4096}: ProgrammingError" in delivery.detail
+    assert "this message is refused" in delivery.detail
     assert thread(account) == ["before", "after"]
+
+
+REFUSING_TRIGGER = """
+CREATE FUNCTION refuse_one_message() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.text = 'refused by the database' THEN RAISE EXCEPTION 'this message is refused'; END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER refuse_one_message BEFORE INSERT ON inbox_message FOR EACH ROW EXECUTE FUNCTION refuse_one_message();
+"""

@@ -63,10 +63,31 @@ def test_families_we_do_not_handle_and_bodies_without_an_account_are_ignored_and
     account_for(x_user_id="930524282358325248")
 
     deleted = deliver(client, fixture_json("aaa_tweet_delete_events.docs.json"))
-    revoke = deliver(client, fixture_json("aaa_user_event_revoke.docs.json"))
+    replay = deliver(client, fixture_json("v2_aaa_replay_job_complete_event.docs.json"))
 
     assert deleted.status == WebhookDelivery.Status.PROCESSED
     assert "tweet_delete_events" in deleted.detail
-    assert revoke.status == WebhookDelivery.Status.IGNORED
-    assert "names no subscribed account" in revoke.detail
-    assert "user_event" in revoke.detail
+    assert replay.status == WebhookDelivery.Status.IGNORED
+    assert "names no subscribed account" in replay.detail
+    assert "replay_job_status" in replay.detail
+
+
+def test_a_revoke_marks_the_revoking_account_as_needing_reconnection_and_says_so(client: Client):
+    # given the account of the user in X's recorded revoke, connected before the revoke
+    account = account_for(x_user_id="63046977")
+    XAccount.objects.filter(pk=account.pk).update(connected_at=datetime(2018, 1, 1, tzinfo=UTC))
+
+    # when X tells us that user revoked our access
+    revoke = deliver(client, fixture_json("aaa_user_event_revoke.docs.json"))
+
+    # then the admin sees the account needs reconnecting, and the delivery says why
+    account.refresh_from_db()
+    assert account.status == XAccount.Status.NEEDS_RECONNECTION
+    assert "revoked Backchannel's access on X on 24 May 2018" in account.status_detail
+    assert revoke.status == WebhookDelivery.Status.PROCESSED
+    assert "now needs reconnection" in revoke.detail
+
+    # and the same revoke delivered again changes nothing more
+    again = deliver(client, fixture_json("aaa_user_event_revoke.docs.json"))
+    assert again.status == WebhookDelivery.Status.PROCESSED
+    assert "no account changed" in again.detail

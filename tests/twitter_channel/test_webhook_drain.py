@@ -1,0 +1,134 @@
+"""Draining stored deliveries: batches, one drain at a time, the sweeper's retries and what it picks up."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection, transaction
+from django.utils import timezone
+
+from inbox.models import Message
+from tests.twitter_channel.webhook_deliveries import FIRST_ID, T0_MS, aaa, account_for, message, thread
+from twitter_channel import deliveries
+from twitter_channel.deliveries import MAX_ATTEMPTS, deliveries_drain, deliveries_sweep
+from twitter_channel.models import WebhookDelivery
+
+pytestmark = pytest.mark.django_db
+
+
+def stored(n: int, *, text: str = "m", received_at=None) -> WebhookDelivery:
+    """A delivery as the endpoint stores it, without running anything."""
+    body = aaa(direct_message_events=[message(FIRST_ID + n * 4096, text=f"{text}{n}", at_ms=T0_MS + n)])
+    return WebhookDelivery.objects.create(received_at=received_at or timezone.now(), body=json.dumps(body))
+
+
+def test_a_drain_takes_every_waiting_delivery_in_batches_oldest_first():
+    account = account_for()
+    for n in range(7):
+        stored(n)
+
+    result = deliveries_drain(batch_size=3)
+
+    assert (result.deliveries, result.batches, result.busy) == (7, 3, False)
+    assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {WebhookDelivery.Status.PROCESSED}
+    assert thread(account) == [f"m{n}" for n in range(7)]
+    assert deliveries_drain().deliveries == 0
+
+
+def test_one_delivery_that_raises_ends_failed_and_the_rest_of_its_batch_commits(monkeypatch):
+    account_for()
+    good, bad, also_good = stored(0), stored(1), stored(2)
+    real = deliveries._process
+
+    def process(delivery, accounts):
+        if delivery.pk == bad.pk:
+            raise RuntimeError("a bug in processing")
+        return real(delivery, accounts)
+
+    monkeypatch.setattr(deliveries, "_process", process)
+
+    deliveries_drain()
+
+    statuses = dict(WebhookDelivery.objects.values_list("pk", "status"))
+    assert statuses == {
+        good.pk: WebhookDelivery.Status.PROCESSED,
+        bad.pk: WebhookDelivery.Status.FAILED,
+        also_good.pk: WebhookDelivery.Status.PROCESSED,
+    }
+    bad.refresh_from_db()
+    assert bad.detail == "Processing stopped: RuntimeError: a bug in processing"
+    assert bad.attempts == 1
+    assert Message.objects.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_drain_that_finds_another_one_working_leaves_the_deliveries_to_it():
+    if connection.vendor != "postgresql":
+        pytest.fail("One drain at a time is a PostgreSQL advisory lock; run with DATABASE_URL set.")
+    account_for()
+    stored(0)
+    holding, release = threading.Event(), threading.Event()
+
+    def other_drain() -> None:
+        try:
+            with transaction.atomic():
+                assert deliveries._drain_lock()
+                holding.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    other = threading.Thread(target=other_drain)
+    other.start()
+    try:
+        assert holding.wait(10)
+        result = deliveries_drain()
+    finally:
+        release.set()
+        other.join(10)
+
+    assert (result.busy, result.deliveries) == (True, 0)
+    assert WebhookDelivery.objects.get().status == WebhookDelivery.Status.RECEIVED
+    assert deliveries_drain().deliveries == 1
+
+
+def test_the_sweeper_retries_failed_deliveries_with_backoff_and_gives_up_after_the_last_attempt():
+    account = account_for()
+    now = timezone.now()
+    due = stored(0)
+    not_yet = stored(1)
+    exhausted = stored(2)
+    WebhookDelivery.objects.filter(pk=due.pk).update(
+        status=WebhookDelivery.Status.FAILED, attempts=2, processed_at=now - timedelta(minutes=2)
+    )
+    WebhookDelivery.objects.filter(pk=not_yet.pk).update(
+        status=WebhookDelivery.Status.FAILED, attempts=2, processed_at=now - timedelta(seconds=90)
+    )
+    WebhookDelivery.objects.filter(pk=exhausted.pk).update(
+        status=WebhookDelivery.Status.FAILED, attempts=MAX_ATTEMPTS, processed_at=now - timedelta(days=1)
+    )
+
+    result = deliveries_sweep(now=now)
+
+    assert (result.retried, result.drained) == (1, 1)
+    due.refresh_from_db()
+    assert (due.status, due.attempts) == (WebhookDelivery.Status.PROCESSED, 3)
+    assert WebhookDelivery.objects.get(pk=not_yet.pk).status == WebhookDelivery.Status.FAILED
+    assert WebhookDelivery.objects.get(pk=exhausted.pk).status == WebhookDelivery.Status.FAILED
+    assert thread(account) == ["m0"]
+
+
+def test_the_sweeper_drains_deliveries_whose_drain_was_lost_and_leaves_fresh_ones_to_theirs():
+    account_for()
+    now = timezone.now()
+    forgotten = stored(0, received_at=now - timedelta(minutes=5))
+
+    assert deliveries_sweep(now=now).drained == 1
+    assert WebhookDelivery.objects.get(pk=forgotten.pk).status == WebhookDelivery.Status.PROCESSED
+
+    fresh = stored(1, received_at=now - timedelta(seconds=5))
+    assert deliveries_sweep(now=now).drained == 0
+    assert WebhookDelivery.objects.get(pk=fresh.pk).status == WebhookDelivery.Status.RECEIVED
