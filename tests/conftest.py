@@ -43,4 +43,5 @@ def published(monkeypatch: pytest.MonkeyPatch) -> Iterator[Published]:
     yield record
 
 
+from tests.celery_worker import celery_worker, celery_worker_process  # noqa: E402,F401
 from tests.xsandbox import sandbox, sandbox_process  # noqa: E402,F401  (fixtures shared by every folder)

@@ -16,7 +16,8 @@ from config.settings import *  # noqa: E402,F403
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
-# Unit tests run tasks inline; tests of worker behaviour start a real Celery worker on Redis.
-CELERY_TASK_ALWAYS_EAGER = True
+# Unit tests run tasks inline; tests of worker behaviour start a real Celery worker on Redis
+# (tests/celery_worker.py), which runs with BACKCHANNEL_TEST_CELERY_EAGER=0.
+CELERY_TASK_ALWAYS_EAGER = os.environ.get("BACKCHANNEL_TEST_CELERY_EAGER", "1") != "0"
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
