@@ -105,6 +105,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # REDIS: channel layer, cache and Celery broker. Unset means the single-process quick start.
 REDIS_URL = env.str("REDIS_URL", default="")
+# A websocket waits for events with BZPOPMIN for 5 s, and redis-py's default socket timeout is also 5 s:
+# a reply arriving a moment late killed the agent's socket. The layer's connections wait longer.
+CHANNEL_LAYER_SOCKET_TIMEOUT = 30
 
 # CHANNELS
 # https://channels.readthedocs.io/en/latest/topics/channel_layers.html
@@ -112,9 +115,16 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            # capacity: messages waiting per websocket before channels-redis drops new ones (default 100,
-            # which a burst of DMs fills while an agent's socket is busy).
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": "backchannel", "capacity": 2000, "expiry": 60},
+            # capacity: messages waiting per websocket before channels-redis drops new ones. The default 100,
+            # and then 2000, were filled by a burst of 3,000 DMs while the web process was busy answering
+            # X (bench/ingest.py lost 1,800 events at one agent). A lagging socket costs a few MB of Redis;
+            # "expiry" drops what waited 60 s.
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_timeout": CHANNEL_LAYER_SOCKET_TIMEOUT}],
+                "prefix": "backchannel",
+                "capacity": 20000,
+                "expiry": 60,
+            },
         }
     }
     CACHES = {

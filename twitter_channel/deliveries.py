@@ -13,23 +13,18 @@ processing it again is safe (ingest is idempotent on X's event ids).
 from __future__ import annotations
 
 import functools
-import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
-from django.db import OperationalError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from inbox.dm_events import DmEvent
-from inbox.services.customer_signals import customer_read_record, customer_typing_signal
-from twitter_channel.connection import account_access_revoked
-from twitter_channel.ingesting import account_events_ingest
+from twitter_channel.delivery_processing import deliveries_process
 from twitter_channel.models import WebhookDelivery, XAccount
-from twitter_channel.parsing import AppRevocation, ParsedDelivery, parse_webhook_payload
 from twitter_channel.tasks import webhook_deliveries_drain as webhook_deliveries_drain_task
 
 log = logging.getLogger(__name__)
@@ -112,10 +107,11 @@ def deliveries_drain(*, batch_size: int = DRAIN_BATCH) -> DrainResult:
     One drain works at a time (PostgreSQL advisory lock per batch); a drain that finds the lock held
     returns at once, because the holder keeps going until nothing is left and looks once more after it
     lets go, so whatever committed while it held the lock is still taken. Rows are taken with
-    ``FOR UPDATE SKIP LOCKED``, so a ``delivery_process`` running beside it is left alone. Each
-    delivery is processed in its own savepoint: one that raises ends failed (body kept, reason in
-    ``detail``) and the rest of the batch commits. A database error rolls the batch back and raises.
-    Publishes (through the inbox services) after each batch commits.
+    ``FOR UPDATE SKIP LOCKED``, so a ``delivery_process`` running beside it is left alone. A batch is
+    processed by ``delivery_processing.deliveries_process``: one delivery that fails ends failed (body
+    kept, reason in ``detail``) and the rest of the batch commits. A database error that rolls the
+    transaction back (``OperationalError``) rolls the batch back and raises. Publishes (through the inbox
+    services) after each batch commits.
     """
     _flags().delete(DRAIN_QUEUED_KEY)
     result = DrainResult()
@@ -139,11 +135,7 @@ def _drain_batch(batch_size: int) -> int | None:
             .filter(status=WebhookDelivery.Status.RECEIVED)
             .order_by("pk")[:batch_size]
         )
-        accounts: dict[str, XAccount | None] = {}
-        heard: dict[int, datetime] = {}
-        for delivery in batch:
-            _process_and_record(delivery, accounts, heard)
-        _last_webhook_touch(heard)
+        _last_webhook_touch(deliveries_process(batch))
     return len(batch)
 
 
@@ -186,8 +178,8 @@ def delivery_process(*, delivery_id: int) -> WebhookDelivery | None:
 
     Safe to run twice: the delivery row is locked (``SELECT ... FOR UPDATE``) for the whole run, so a
     second run waits and then returns early; a delivery already processed or ignored is left alone (a
-    failed one is tried again). What processing does is described in ``_process``. Returns the delivery,
-    None if it does not exist.
+    failed one is tried again). What processing does is described in ``delivery_processing``. Returns
+    the delivery, None if it does not exist.
     """
     with transaction.atomic():
         delivery = WebhookDelivery.objects.select_for_update().filter(pk=delivery_id).first()
@@ -196,104 +188,8 @@ def delivery_process(*, delivery_id: int) -> WebhookDelivery | None:
             return None
         if delivery.status in FINISHED:
             return delivery
-        heard: dict[int, datetime] = {}
-        _process_and_record(delivery, {}, heard)
-        _last_webhook_touch(heard)
+        _last_webhook_touch(deliveries_process([delivery]))
     return delivery
-
-
-def _process_and_record(
-    delivery: WebhookDelivery, accounts: dict[str, XAccount | None], heard: dict[int, datetime]
-) -> None:
-    """Process a locked delivery in a savepoint and store the outcome on it; note its account in ``heard``."""
-    try:
-        with transaction.atomic():
-            outcome = _process(delivery, accounts)
-    except OperationalError:
-        raise  # the database itself (connection, deadlock): the whole run rolls back and the task retries
-    except Exception as exc:
-        log.exception("Could not process webhook delivery %s", delivery.pk)
-        outcome = _Outcome(
-            status=WebhookDelivery.Status.FAILED, notes=[f"Processing stopped: {type(exc).__name__}: {exc}"]
-        )
-    if delivery.account_id is not None:
-        heard[delivery.account_id] = max(delivery.received_at, heard.get(delivery.account_id, delivery.received_at))
-    delivery.status = outcome.status
-    delivery.dm_events = outcome.dm_events
-    delivery.messages_created = outcome.created
-    delivery.detail = "\n".join(outcome.notes)
-    delivery.attempts += 1
-    delivery.processed_at = timezone.now()
-    delivery.save(
-        update_fields=["status", "dm_events", "messages_created", "detail", "attempts", "processed_at",
-                       "for_user_id", "account"]
-    )  # fmt: skip
-
-
-def _process(delivery: WebhookDelivery, accounts: dict[str, XAccount | None]) -> _Outcome:
-    """Read every event of ``delivery`` and hand it on; return what happened (nothing saved on the delivery).
-
-    Routes by ``for_user_id`` to the X account whose inbox has that user id (``accounts`` caches the
-    lookup within a batch); none, or an account that is not connected, makes the delivery ignored. DM
-    events are ingested (``account_events_ingest``), each in its own savepoint so one that cannot be
-    stored does not lose the others; typing and read events become ``customer.typing``/``customer.seen``
-    (``inbox.services.customer_signals``). A ``user_event`` revoke marks the revoking user's account
-    as needing reconnection (``connection.account_access_revoked``). Ends processed (with counts),
-    ignored, or failed, with the reasons in the notes: families ignored, events rejected by the parser,
-    events not stored.
-    """
-    try:
-        parsed = parse_webhook_payload(json.loads(delivery.body))
-    except (ValueError, RecursionError) as exc:  # PayloadError and JSONDecodeError are ValueErrors
-        return _Outcome(status=WebhookDelivery.Status.FAILED, notes=[f"Not a delivery we can read: {exc}"])
-
-    delivery.for_user_id = parsed.for_user_id or ""
-    outcome = _Outcome(dm_events=len(parsed.dm_events))
-    if parsed.ignored:
-        outcome.notes.append("Ignored (not handled here): " + ", ".join(parsed.ignored) + ".")
-    if parsed.rejected:
-        outcome.notes.append("Rejected as malformed and left out: " + "; ".join(parsed.rejected) + ".")
-
-    for revocation in parsed.revocations:
-        outcome.notes.append(_revocation_apply(revocation))
-    if parsed.for_user_id is None:
-        if parsed.revocations:
-            return outcome
-        return _ignored(outcome, "The delivery names no subscribed account (no for_user_id).")
-    if parsed.for_user_id not in accounts:
-        accounts[parsed.for_user_id] = (
-            XAccount.objects.select_related("inbox").filter(inbox__x_user_id=parsed.for_user_id).first()
-        )
-    account = accounts[parsed.for_user_id]
-    if account is None:
-        return _ignored(outcome, f"No X account with user id {parsed.for_user_id} is connected to Backchannel.")
-    delivery.account = account
-    if not account.is_connected:
-        return _ignored(
-            outcome,
-            f"@{account.inbox.handle} is {account.get_status_display().lower()}: its deliveries are not "
-            "processed until it is connected again.",
-        )
-
-    outcome.created = _dm_events_ingest(account, parsed, outcome)
-    _signals(account, parsed, outcome)
-    return outcome
-
-
-def _revocation_apply(revocation: AppRevocation) -> str:
-    account = account_access_revoked(x_user_id=revocation.x_user_id, revoked_at=revocation.revoked_at)
-    if account is not None:
-        return f"{account.inbox} revoked Backchannel's access on X: the account now needs reconnection."
-    return (
-        f"X user {revocation.x_user_id} revoked an app's access at {revocation.revoked_at:%Y-%m-%d %H:%M:%S} UTC; "
-        "no account changed (none with that user id is connected, or it was connected again since)."
-    )
-
-
-def _ignored(outcome: _Outcome, reason: str) -> _Outcome:
-    outcome.status = WebhookDelivery.Status.IGNORED
-    outcome.notes.insert(0, reason)
-    return outcome
 
 
 def _last_webhook_touch(heard: dict[int, datetime]) -> None:
@@ -309,50 +205,3 @@ def _last_webhook_touch(heard: dict[int, datetime]) -> None:
             XAccount.objects.filter(stale, pk=account_id).update(last_webhook_at=received_at)
 
         transaction.on_commit(touch, robust=True)
-
-
-def _dm_events_ingest(account: XAccount, parsed: ParsedDelivery, outcome: _Outcome) -> int:
-    own_id, handle = account.inbox.x_user_id, account.inbox.handle
-    created = 0
-    not_stored: list[str] = []
-    for event in sorted(parsed.dm_events, key=lambda e: (e.created_at, int(e.x_event_id))):
-        if not _involves(event, own_id):
-            not_stored.append(f"event {event.x_event_id}: conversation {event.x_conversation_id} is not @{handle}'s")
-            continue
-        try:
-            # Each event is its own savepoint inside ingest, so a failure here leaves the others intact.
-            results = account_events_ingest(account=account, events=[event])
-        except OperationalError:
-            raise  # the database itself (connection, deadlock): the whole run rolls back and the task retries
-        except Exception as exc:
-            # One event that cannot be stored must not lose the others; the delivery ends failed so that
-            # it can be processed again (what was stored stays stored, once).
-            log.exception("Could not ingest X event %s of webhook delivery", event.x_event_id)
-            not_stored.append(f"event {event.x_event_id}: {type(exc).__name__}: {exc}")
-            outcome.status = WebhookDelivery.Status.FAILED
-            continue
-        created += sum(result.created for result in results)
-    if not_stored:
-        outcome.notes.append("Not stored: " + "; ".join(not_stored) + ".")
-    return created
-
-
-def _involves(event: DmEvent, own_id: str) -> bool:
-    """A one-to-one event must be in one of the account's conversations (group ids do not say)."""
-    return event.is_group or own_id in event.x_conversation_id.split("-")
-
-
-def _signals(account: XAccount, parsed: ParsedDelivery, outcome: _Outcome) -> None:
-    inbox = account.inbox
-    typing_skipped = sum(customer_typing_signal(inbox=inbox, event=event) is None for event in parsed.typing)
-    reads_skipped = sum(customer_read_record(inbox=inbox, event=event) is None for event in parsed.reads)
-    if typing_skipped:
-        outcome.notes.append(
-            f"{typing_skipped} of {len(parsed.typing)} typing event(s) were not a customer of @{inbox.handle} "
-            "typing in one of its conversations."
-        )
-    if reads_skipped:
-        outcome.notes.append(
-            f"{reads_skipped} of {len(parsed.reads)} read receipt(s) were not a customer of @{inbox.handle} "
-            "reading further in one of its conversations."
-        )

@@ -13,15 +13,23 @@ from inbox.services.ingest import IngestResult, dm_events_ingest
 from twitter_channel.models import XAccount
 
 
-def account_events_ingest(*, account: XAccount, events: Iterable[DmEvent]) -> list[IngestResult]:
+def account_events_ingest(
+    *,
+    account: XAccount,
+    events: Iterable[DmEvent],
+    on_error: Callable[[DmEvent, Exception], None] | None = None,
+) -> list[IngestResult]:
     """Ingest ``events`` into the account's inbox, oldest first, each idempotently on X's event id.
+
+    ``on_error`` is ``dm_events_ingest``'s: given, an event the database refuses is handed to it and the
+    others are stored; without it, that event's error is raised.
 
     Then, after commit, enqueues ``twitter_channel.attachment_download`` for every attachment of a newly
     created message that X says where to fetch and that has no stored file yet.
     """
     events = list(events)
     with_media = {event.x_event_id for event in events if event.attachments}
-    results = dm_events_ingest(inbox=account.inbox, events=events)
+    results = dm_events_ingest(inbox=account.inbox, events=events, on_error=on_error)
     created = [r.message.pk for r in results if r.created and r.message.x_event_id in with_media]
     if created:
         attachments_download_enqueue(message_ids=created)

@@ -20,26 +20,42 @@ _URL_FIELDS = frozenset(f.name for f in Contact._meta.concrete_fields if isinsta
 def contacts_upsert(
     *, x_user_ids: Iterable[str], profiles: Mapping[str, XUserProfile], seen_at: datetime
 ) -> dict[str, Contact]:
-    """Get or create a contact for each X user id and refresh it from ``profiles``.
+    """Get or create a contact for each X user id and refresh it from ``profiles`` (see ``contacts_upsert_many``)."""
+    return contacts_upsert_many(sightings={x_user_id: (profiles.get(x_user_id), seen_at) for x_user_id in x_user_ids})
 
-    A profile only overwrites what a newer payload has not already written: fields are updated
-    when ``seen_at`` is not older than the contact's ``profile_refreshed_at``, so replaying an old
-    delivery never rolls a profile back. Rows are touched in id order so that concurrent ingests
-    lock them in the same order.
+
+def contacts_upsert_many(*, sightings: Mapping[str, tuple[XUserProfile | None, datetime]]) -> dict[str, Contact]:
+    """Get or create a contact for each X user id in ``sightings`` and refresh it from the profile seen then.
+
+    A profile only overwrites what a newer payload has not already written: fields are updated when the
+    time it was seen is not older than the contact's ``profile_refreshed_at``, so replaying an old delivery
+    never rolls a profile back. Locks the contacts (``SELECT ... FOR UPDATE``, in X user id order, so
+    concurrent ingests take them in the same order); reads, creates and updates them in bulk.
     """
-    contacts: dict[str, Contact] = {}
-    for x_user_id in sorted(set(x_user_ids)):
-        contact, _ = Contact.objects.get_or_create(x_user_id=x_user_id)
-        profile = profiles.get(x_user_id)
-        if profile is not None:
-            _refresh(contact, profile, seen_at)
-        contacts[x_user_id] = contact
+    ids = sorted(sightings)
+    locked = Contact.objects.select_for_update().order_by("x_user_id")
+    contacts = {contact.x_user_id: contact for contact in locked.filter(x_user_id__in=ids)}
+    missing = [x_user_id for x_user_id in ids if x_user_id not in contacts]
+    if missing:
+        Contact.objects.bulk_create([Contact(x_user_id=x_user_id) for x_user_id in missing], ignore_conflicts=True)
+        contacts.update((contact.x_user_id, contact) for contact in locked.filter(x_user_id__in=missing))
+    refreshed: list[Contact] = []
+    fields_changed: set[str] = set()
+    for x_user_id in ids:
+        profile, seen_at = sightings[x_user_id]
+        changed = _refresh(contacts[x_user_id], profile, seen_at) if profile is not None else []
+        if changed:
+            refreshed.append(contacts[x_user_id])
+            fields_changed.update(changed)
+    if refreshed:
+        Contact.objects.bulk_update(refreshed, sorted(fields_changed))
     return contacts
 
 
-def _refresh(contact: Contact, profile: XUserProfile, seen_at: datetime) -> None:
+def _refresh(contact: Contact, profile: XUserProfile, seen_at: datetime) -> list[str]:
+    """Apply ``profile`` to ``contact`` in memory unless a newer one was applied; return the fields changed."""
     if contact.profile_refreshed_at is not None and seen_at < contact.profile_refreshed_at:
-        return
+        return []
     changed = ["profile_refreshed_at"]
     for name in _PROFILE_FIELDS:
         value = _fitting(name, getattr(profile, name))
@@ -47,7 +63,7 @@ def _refresh(contact: Contact, profile: XUserProfile, seen_at: datetime) -> None
             setattr(contact, name, value)
             changed.append(name)
     contact.profile_refreshed_at = seen_at
-    contact.save(update_fields=changed)
+    return changed
 
 
 def _fitting(name: str, value: object) -> object:

@@ -7,19 +7,22 @@ conversation; the first ingest stores it, later ones return the stored row and c
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import transaction
-from django.db.models import Min
+from django.db import DatabaseError, OperationalError, transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from inbox import events as activity
 from inbox import realtime
-from inbox.dm_events import DmEvent, DmEventType, DmMedia
+from inbox.dm_events import DmEvent, DmEventType, DmMedia, XUserProfile
 from inbox.models import Contact, Conversation, Inbox, Message, MessageAttachment, Participant
-from inbox.services.contacts import contacts_upsert
+from inbox.services.contacts import contacts_upsert, contacts_upsert_many
+
+log = logging.getLogger(__name__)
 
 PREVIEW_LENGTH = 200
 _MAX_BIGINT = 2**63 - 1
@@ -30,12 +33,140 @@ _REOPENED_BY_CUSTOMER = (Conversation.Status.RESOLVED, Conversation.Status.SNOOZ
 class IngestResult:
     message: Message
     created: bool
+    event: DmEvent
 
 
-def dm_events_ingest(*, inbox: Inbox, events: Iterable[DmEvent]) -> list[IngestResult]:
-    """Ingest each event in its own transaction (see ``dm_event_ingest``), oldest first."""
+def dm_events_ingest(
+    *,
+    inbox: Inbox,
+    events: Iterable[DmEvent],
+    on_error: Callable[[DmEvent, Exception], None] | None = None,
+) -> list[IngestResult]:
+    """Ingest ``events`` oldest first, with the outcome of ``dm_event_ingest`` applied to each in turn.
+
+    Messages go in together, in a few statements for the whole batch and one savepoint
+    (``_messages_ingest_together``); what that path publishes is one ``conversation.created`` or
+    ``conversation.updated`` per conversation (with every field that changed) and a ``message.created``
+    per new message. A batch holding a join or leave, or one the database refuses as a whole, goes one
+    event at a time, each in its own savepoint. There, an event that cannot be stored is handed to
+    ``on_error`` and the others go on (without ``on_error`` it is raised). Database failures that roll
+    back the whole transaction (``OperationalError``: connection lost, deadlock) are always raised.
+    Returns one result per event stored or found, oldest first.
+    """
     ordered = sorted(events, key=lambda e: (e.created_at, _sequence(e.x_event_id) or 0))
-    return [dm_event_ingest(inbox=inbox, event=event) for event in ordered]
+    if len(ordered) > 1 and all(event.event_type == DmEventType.MESSAGE_CREATE for event in ordered):
+        try:
+            with transaction.atomic():
+                return _messages_ingest_together(inbox, ordered)
+        except OperationalError:
+            raise
+        except DatabaseError as exc:
+            log.warning("A batch of %d events was refused (%s); storing them one at a time.", len(ordered), exc)
+    results = []
+    for event in ordered:
+        try:
+            results.append(dm_event_ingest(inbox=inbox, event=event))
+        except OperationalError:
+            raise
+        except Exception as exc:
+            if on_error is None:
+                raise
+            on_error(event, exc)
+    return results
+
+
+def _messages_ingest_together(inbox: Inbox, events: list[DmEvent]) -> list[IngestResult]:
+    """``dm_event_ingest`` for many messages (in X's order) at once: rows read and written in bulk.
+
+    Locks the contacts, then the conversations in id order (new ones are created one by one, as there).
+    """
+    sightings: dict[str, tuple[XUserProfile | None, datetime]] = {}
+    for event in events:  # X's order: the newest profile of each user wins
+        for x_user_id in _user_ids(inbox, event):
+            profile = event.users.get(x_user_id)
+            if profile is not None or x_user_id not in sightings:
+                sightings[x_user_id] = (profile, event.created_at)
+    contacts = contacts_upsert_many(sightings=sightings)
+
+    conversations = {
+        c.x_conversation_id: c
+        for c in Conversation.objects.select_for_update()
+        .filter(inbox=inbox, x_conversation_id__in={event.x_conversation_id for event in events})
+        .order_by("pk")
+    }
+    created_conversations: set[int] = set()
+    for event in events:
+        if event.x_conversation_id not in conversations:
+            conversation, created = _conversation_locked(inbox, event, contacts)
+            conversations[event.x_conversation_id] = conversation
+            if created:
+                created_conversations.add(conversation.pk)
+                activity.conversation_created_event(conversation=conversation, x_event_id=event.x_event_id)
+    by_pk = {conversation.pk: conversation for conversation in conversations.values()}
+
+    stored = {
+        (m.conversation_id, m.x_event_id): m
+        for m in Message.objects.filter(conversation__in=list(by_pk), x_event_id__in={e.x_event_id for e in events})
+    }
+    results: list[IngestResult] = []
+    new: list[tuple[Message, DmEvent]] = []
+    changed: dict[int, set[str]] = {pk: set() for pk in by_pk}
+    first_response_may_move: set[int] = set()
+    for event in events:
+        conversation = conversations[event.x_conversation_id]
+        key = (conversation.pk, event.x_event_id)
+        if key in stored:
+            existing = stored[key]
+            existing.conversation = conversation
+            if existing.pk is not None:  # stored before this batch (a message new in it has no id yet)
+                _echo_confirm(existing)
+            results.append(IngestResult(message=existing, created=False, event=event))
+            continue
+        message = _message_new(inbox, conversation, event, contacts)
+        stored[key] = message
+        new.append((message, event))
+        fields, may_move = _conversation_fold(conversation, message, event)
+        changed[conversation.pk] |= fields
+        if may_move:
+            first_response_may_move.add(conversation.pk)
+        results.append(IngestResult(message=message, created=True, event=event))
+
+    Message.objects.bulk_create([message for message, _ in new])
+    MessageAttachment.objects.bulk_create(
+        _attachment(message, media) for message, event in new for media in event.attachments
+    )
+    for pk, first_response in first_responses(first_response_may_move).items():
+        if by_pk[pk].first_response_at != first_response:
+            by_pk[pk].first_response_at = first_response
+            changed[pk].add("first_response_at")
+    _conversations_save(by_pk, changed)
+    members = {
+        (message.conversation_id, contacts[x_id].pk) for message, event in new for x_id in _user_ids(inbox, event)
+    }
+    Participant.objects.bulk_create(
+        [Participant(conversation_id=c, contact_id=contact) for c, contact in sorted(members)], ignore_conflicts=True
+    )
+
+    for conversation in conversations.values():
+        if conversation.pk in created_conversations:
+            realtime.publish_conversation(conversation, event="conversation.created", changed=[])
+        elif changed[conversation.pk]:
+            realtime.publish_conversation(
+                conversation, event="conversation.updated", changed=sorted(changed[conversation.pk])
+            )
+    for message, _ in new:
+        realtime.publish_message(message)
+    return results
+
+
+def _conversations_save(by_pk: dict[int, Conversation], changed: dict[int, set[str]]) -> None:
+    to_save = [by_pk[pk] for pk, fields in changed.items() if fields]
+    if not to_save:
+        return
+    now = timezone.now()  # bulk_update does not apply auto_now
+    for conversation in to_save:
+        conversation.updated_at = now
+    Conversation.objects.bulk_update(to_save, sorted(set().union(*changed.values()) | {"updated_at"}))
 
 
 def dm_event_ingest(*, inbox: Inbox, event: DmEvent) -> IngestResult:
@@ -64,7 +195,7 @@ def dm_event_ingest(*, inbox: Inbox, event: DmEvent) -> IngestResult:
         existing = Message.objects.filter(conversation=conversation, x_event_id=event.x_event_id).first()
         if existing is not None:
             _echo_confirm(existing)
-            return IngestResult(message=existing, created=False)
+            return IngestResult(message=existing, created=False, event=event)
 
         message = _message_create(inbox, conversation, event, contacts)
         changed = _conversation_apply(conversation, message, event)
@@ -75,7 +206,7 @@ def dm_event_ingest(*, inbox: Inbox, event: DmEvent) -> IngestResult:
         elif changed:
             realtime.publish_conversation(conversation, event="conversation.updated", changed=changed)
         realtime.publish_message(message)
-        return IngestResult(message=message, created=True)
+        return IngestResult(message=message, created=True, event=event)
 
 
 def _user_ids(inbox: Inbox, event: DmEvent) -> set[str]:
@@ -116,8 +247,15 @@ def _direction(inbox: Inbox, event: DmEvent) -> str:
 
 
 def _message_create(inbox: Inbox, conversation: Conversation, event: DmEvent, contacts: dict[str, Contact]) -> Message:
+    message = _message_new(inbox, conversation, event, contacts)
+    message.save(force_insert=True)
+    MessageAttachment.objects.bulk_create(_attachment(message, media) for media in event.attachments)
+    return message
+
+
+def _message_new(inbox: Inbox, conversation: Conversation, event: DmEvent, contacts: dict[str, Contact]) -> Message:
     direction = _direction(inbox, event)
-    message = Message.objects.create(
+    return Message(
         conversation=conversation,
         x_event_id=event.x_event_id,
         x_sequence=_sequence(event.x_event_id),
@@ -138,8 +276,6 @@ def _message_create(inbox: Inbox, conversation: Conversation, event: DmEvent, co
         initiated_via_post_id=event.initiated_via_post_id or "",
         welcome_message_id=event.welcome_message_id or "",
     )
-    MessageAttachment.objects.bulk_create(_attachment(message, media) for media in event.attachments)
-    return message
 
 
 def _attachment(message: Message, media: DmMedia) -> MessageAttachment:
@@ -170,9 +306,26 @@ def _echo_confirm(message: Message) -> None:
 
 
 def _conversation_apply(conversation: Conversation, message: Message, event: DmEvent) -> list[str]:
-    """Fold a new message into the conversation's summary fields; return the fields changed."""
+    """Fold a new, stored message into the conversation's summary fields and save; return the fields changed."""
+    changed, first_response_may_move = _conversation_fold(conversation, message, event)
+    if first_response_may_move:
+        first_response = first_responses([conversation.pk])[conversation.pk]
+        if first_response != conversation.first_response_at:
+            conversation.first_response_at = first_response
+            changed.add("first_response_at")
+    if changed:
+        conversation.save(update_fields=[*changed, "updated_at"])
+    return sorted(changed)
+
+
+def _conversation_fold(conversation: Conversation, message: Message, event: DmEvent) -> tuple[set[str], bool]:
+    """Fold a message into the conversation's summary fields in memory (a reopening is recorded at once).
+
+    Returns the fields changed and whether the first response time may have moved, which only a query over
+    the stored messages can tell (``first_responses``).
+    """
     if event.event_type != DmEventType.MESSAGE_CREATE:
-        return []
+        return set(), False
     at = event.created_at
     inbound = message.direction == Message.Direction.INBOUND
     first_response_may_move = _first_response_may_move(conversation, inbound=inbound, at=at)
@@ -195,15 +348,11 @@ def _conversation_apply(conversation: Conversation, message: Message, event: DmE
                 snoozed_until=None,
                 resolved_at=None,
             )
-    if first_response_may_move:
-        changed["first_response_at"] = _first_response_at(conversation)
 
     changed = {k: v for k, v in changed.items() if getattr(conversation, k) != v}
     for field_name, value in changed.items():
         setattr(conversation, field_name, value)
-    if changed:
-        conversation.save(update_fields=[*changed, "updated_at"])
-    return sorted(changed)
+    return set(changed), first_response_may_move
 
 
 def _first_response_may_move(conversation: Conversation, *, inbound: bool, at: datetime) -> bool:
@@ -211,7 +360,7 @@ def _first_response_may_move(conversation: Conversation, *, inbound: bool, at: d
 
     An inbound message moves it only if it may be the customer's first (none yet, or earlier than the
     latest one); an outbound message only if the customer has written and it is earlier than the
-    current first response. Only then is ``_first_response_at`` worth its two queries.
+    current first response. Only then is ``first_responses`` worth its query.
     """
     last_inbound, first_response = conversation.last_inbound_at, conversation.first_response_at
     if inbound:
@@ -219,15 +368,22 @@ def _first_response_may_move(conversation: Conversation, *, inbound: bool, at: d
     return last_inbound is not None and (first_response is None or at < first_response)
 
 
-def _first_response_at(conversation: Conversation) -> datetime | None:
-    """The first business message after the customer's first message, in X's time."""
-    messages = conversation.messages.filter(event_type=Message.EventType.MESSAGE_CREATE)
-    first_inbound = messages.filter(direction=Message.Direction.INBOUND).aggregate(at=Min("occurred_at"))["at"]
-    if first_inbound is None:
-        return None
-    return messages.filter(direction=Message.Direction.OUTBOUND, occurred_at__gt=first_inbound).aggregate(
-        at=Min("occurred_at")
-    )["at"]
+def first_responses(conversation_ids: Iterable[int]) -> dict[int, datetime | None]:
+    """Each conversation's first business message after the customer's first message, in X's time (one query)."""
+    messages = Message.objects.filter(conversation=OuterRef("pk"), event_type=Message.EventType.MESSAGE_CREATE)
+    first_inbound = messages.filter(direction=Message.Direction.INBOUND).order_by("occurred_at").values("occurred_at")
+    first_reply = (
+        messages.filter(direction=Message.Direction.OUTBOUND, occurred_at__gt=OuterRef("first_inbound"))
+        .order_by("occurred_at")
+        .values("occurred_at")
+    )
+    rows = (
+        Conversation.objects.filter(pk__in=list(conversation_ids))
+        .annotate(first_inbound=Subquery(first_inbound[:1]))
+        .annotate(first_reply=Subquery(first_reply[:1]))
+        .values_list("pk", "first_reply")
+    )
+    return dict(rows)
 
 
 def _participants_apply(inbox: Inbox, conversation: Conversation, event: DmEvent, contacts: dict[str, Contact]) -> None:

@@ -32,7 +32,10 @@ def redis_channel_layer(settings):
     settings.CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": "backchannel"},
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_timeout": settings.CHANNEL_LAYER_SOCKET_TIMEOUT}],
+                "prefix": "backchannel",
+            },
         }
     }
     channel_layers.backends.clear()
@@ -149,4 +152,17 @@ async def test_bad_client_messages_get_a_clear_error_and_the_socket_stays_open()
     assert (await communicator.receive_json_from())["event"] == "error"
     await communicator.send_json_to({"action": "ping"})
     assert await communicator.receive_json_from() == {"event": "pong"}
+    await communicator.disconnect()
+
+
+async def test_an_idle_agent_socket_outlives_the_layers_blocking_reads():
+    """The layer reads with BZPOPMIN (5 s); redis-py's own socket timeout (5 s by default) must not cut it."""
+    agent = await sync_to_async(make_agent)()
+    communicator, connected, _ = await connect(await session_cookie_for(agent))
+    assert connected
+
+    await asyncio.sleep(12)  # two blocking reads time out on the server side meanwhile
+    await communicator.send_json_to({"action": "ping"})
+
+    assert await communicator.receive_json_from(timeout=5) == {"event": "pong"}
     await communicator.disconnect()

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from inbox.models import Message
 from tests.twitter_channel.webhook_deliveries import FIRST_ID, T0_MS, aaa, account_for, message, thread
-from twitter_channel import deliveries
+from twitter_channel import deliveries, delivery_processing
 from twitter_channel.deliveries import MAX_ATTEMPTS, deliveries_drain, deliveries_sweep
 from twitter_channel.models import WebhookDelivery
 
@@ -41,14 +41,14 @@ def test_a_drain_takes_every_waiting_delivery_in_batches_oldest_first():
 def test_one_delivery_that_raises_ends_failed_and_the_rest_of_its_batch_commits(monkeypatch):
     account_for()
     good, bad, also_good = stored(0), stored(1), stored(2)
-    real = deliveries._process
+    real = delivery_processing._read
 
-    def process(delivery, accounts):
+    def read(delivery, accounts):
         if delivery.pk == bad.pk:
             raise RuntimeError("a bug in processing")
         return real(delivery, accounts)
 
-    monkeypatch.setattr(deliveries, "_process", process)
+    monkeypatch.setattr(delivery_processing, "_read", read)
 
     deliveries_drain()
 

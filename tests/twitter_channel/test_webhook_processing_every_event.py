@@ -21,9 +21,8 @@ from tests.twitter_channel.webhook_deliveries import (
     thread,
 )
 from tests.xsandbox import BUSINESS_ID
-from twitter_channel import deliveries
 from twitter_channel.deliveries import delivery_process
-from twitter_channel.models import WebhookDelivery, XAccount
+from twitter_channel.models import WebhookDelivery
 
 pytestmark = pytest.mark.django_db
 __all__ = ["consumer_secret"]  # the autouse fixture, from webhook_deliveries
@@ -59,38 +58,38 @@ def test_every_event_of_a_delivery_is_stored(client: Client):
     assert thread(account) == ["part 0", "part 1", "part 2", "part 3"]
 
 
-def test_an_event_that_cannot_be_stored_fails_the_delivery_which_can_be_processed_again(
-    client: Client, monkeypatch: pytest.MonkeyPatch
-):
-    # given the store refuses one event of two
+def test_an_event_that_cannot_be_stored_fails_the_delivery_which_can_be_processed_again(client: Client):
+    # given a database that refuses one event of two (a trigger)
+    if connection.vendor != "postgresql":
+        pytest.fail("This test installs a PostgreSQL trigger; run with DATABASE_URL set.")
+    with connection.cursor() as cursor:
+        cursor.execute(REFUSING_TRIGGER)
     account = account_for()
-    real_ingest = deliveries.account_events_ingest
-
-    def flaky(*, account: XAccount, events: list) -> list:
-        if events[0].x_event_id == str(FIRST_ID):
-            raise ValueError("storage refused it")
-        return real_ingest(account=account, events=events)
-
-    monkeypatch.setattr(deliveries, "account_events_ingest", flaky)
-    payload = aaa(direct_message_events=[message(FIRST_ID, text="one"), message(FIRST_ID + 4096, text="two")])
+    payload = aaa(
+        direct_message_events=[
+            message(FIRST_ID, text="refused by the database"),
+            message(FIRST_ID + 4096, text="two", at_ms=T0_MS + 1),
+        ]
+    )
 
     # when
     delivery = deliver(client, payload)
 
     # then the other is stored, and the delivery says what was not
     assert delivery.status == WebhookDelivery.Status.FAILED
-    assert f"event {FIRST_ID}: ValueError: storage refused it" in delivery.detail
+    assert f"event {FIRST_ID}: ProgrammingError: this message is refused" in delivery.detail
     assert thread(account) == ["two"]
 
-    # when it is processed again once the store works
-    monkeypatch.setattr(deliveries, "account_events_ingest", real_ingest)
+    # when it is processed again once the database takes it
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER refuse_one_message ON inbox_message")
     with TestCase.captureOnCommitCallbacks(execute=True):
         again = delivery_process(delivery_id=delivery.pk)
 
     # then both are there, once each
     assert again.status == WebhookDelivery.Status.PROCESSED
     assert (again.attempts, again.messages_created) == (2, 1)
-    assert thread(account) == ["one", "two"]
+    assert thread(account) == ["refused by the database", "two"]
 
 
 def test_a_body_the_parser_cannot_read_fails_and_is_kept_for_replay(client: Client):

@@ -27,7 +27,7 @@ from tests.twitter_channel.webhook_deliveries import (
     thread,
 )
 from tests.xsandbox import BUSINESS_ID, CUSTOMER_ID
-from twitter_channel import deliveries
+from twitter_channel import delivery_processing
 from twitter_channel.deliveries import delivery_process
 from twitter_channel.models import WebhookDelivery
 
@@ -140,14 +140,14 @@ def test_two_workers_processing_one_delivery_at_once_ingest_it_once(monkeypatch:
         received_at=timezone.now(), body=json.dumps(aaa(direct_message_events=[message(FIRST_ID, text="x")]))
     )
     calls: list[int] = []
-    real_ingest = deliveries.account_events_ingest
+    real_ingest = delivery_processing.account_events_ingest
 
     def slow(**kwargs: Any) -> list:
         calls.append(1)
         time.sleep(0.5)
         return real_ingest(**kwargs)
 
-    monkeypatch.setattr(deliveries, "account_events_ingest", slow)
+    monkeypatch.setattr(delivery_processing, "account_events_ingest", slow)
 
     # when two workers run it at the same time
     def run() -> None:

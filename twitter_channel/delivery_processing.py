@@ -1,0 +1,230 @@
+"""Processing locked webhook deliveries: read each, ingest all their DMs together per account, then signals.
+
+Three steps for a batch (one delivery is a batch of one):
+
+1. each delivery is read on its own (``_read``): parsed, routed by ``for_user_id`` to the X account whose
+   inbox has that user id, revokes applied; one that cannot be read or routed ends failed or ignored
+   without touching the others;
+2. the DM events of every delivery routed to the same account go to ``account_events_ingest`` in one
+   call, so a batch costs a few statements rather than a dozen per DM; an event the database refuses
+   is named on its own delivery, which ends failed, and the rest are stored;
+3. each delivery's typing and read events become ``customer.typing`` / ``customer.seen``, and its
+   outcome is saved on it: processed (with counts), ignored or failed, with the reasons in ``detail``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import OperationalError, transaction
+from django.utils import timezone
+
+from inbox.dm_events import DmEvent
+from inbox.services.customer_signals import customer_read_record, customer_typing_signal
+from twitter_channel.connection import account_access_revoked
+from twitter_channel.ingesting import account_events_ingest
+from twitter_channel.models import WebhookDelivery, XAccount
+from twitter_channel.parsing import AppRevocation, ParsedDelivery, parse_webhook_payload
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Outcome:
+    status: str = WebhookDelivery.Status.PROCESSED
+    dm_events: int = 0
+    created: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Work:
+    """One delivery on its way through the three steps."""
+
+    delivery: WebhookDelivery
+    outcome: _Outcome
+    account: XAccount | None = None
+    parsed: ParsedDelivery | None = None
+    events: list[DmEvent] = field(default_factory=list)
+    not_stored: list[str] = field(default_factory=list)
+
+
+def deliveries_process(deliveries: list[WebhookDelivery]) -> dict[int, datetime]:
+    """Process locked deliveries (see the module docstring) and save each one's outcome on it.
+
+    Returns, per X account heard from, the newest ``received_at`` (for the channel health page). Raises
+    only ``OperationalError`` (connection lost, deadlock), which must roll the whole run back.
+    """
+    accounts: dict[str, XAccount | None] = {}
+    works = [_read_safely(delivery, accounts) for delivery in deliveries]
+    _ingest_per_account(works)
+    heard: dict[int, datetime] = {}
+    for work in works:
+        _finish(work)
+        delivery = work.delivery
+        if delivery.account_id is not None:
+            heard[delivery.account_id] = max(delivery.received_at, heard.get(delivery.account_id, delivery.received_at))
+    return heard
+
+
+def _read_safely(delivery: WebhookDelivery, accounts: dict[str, XAccount | None]) -> _Work:
+    try:
+        with transaction.atomic():
+            return _read(delivery, accounts)
+    except OperationalError:
+        raise
+    except Exception as exc:
+        log.exception("Could not process webhook delivery %s", delivery.pk)
+        return _Work(delivery, _stopped(exc))
+
+
+def _stopped(exc: Exception) -> _Outcome:
+    return _Outcome(status=WebhookDelivery.Status.FAILED, notes=[f"Processing stopped: {type(exc).__name__}: {exc}"])
+
+
+def _read(delivery: WebhookDelivery, accounts: dict[str, XAccount | None]) -> _Work:
+    """Parse and route one delivery and apply its revokes; ``accounts`` caches the routing within a batch."""
+    try:
+        parsed = parse_webhook_payload(json.loads(delivery.body))
+    except (ValueError, RecursionError) as exc:  # PayloadError and JSONDecodeError are ValueErrors
+        outcome = _Outcome(status=WebhookDelivery.Status.FAILED, notes=[f"Not a delivery we can read: {exc}"])
+        return _Work(delivery, outcome)
+
+    delivery.for_user_id = parsed.for_user_id or ""
+    work = _Work(delivery, _Outcome(dm_events=len(parsed.dm_events)), parsed=parsed)
+    notes = work.outcome.notes
+    if parsed.ignored:
+        notes.append("Ignored (not handled here): " + ", ".join(parsed.ignored) + ".")
+    if parsed.rejected:
+        notes.append("Rejected as malformed and left out: " + "; ".join(parsed.rejected) + ".")
+    for revocation in parsed.revocations:
+        notes.append(_revocation_apply(revocation))
+    if parsed.for_user_id is None:
+        if not parsed.revocations:
+            _ignored(work, "The delivery names no subscribed account (no for_user_id).")
+        return work
+    if parsed.for_user_id not in accounts:
+        accounts[parsed.for_user_id] = (
+            XAccount.objects.select_related("inbox").filter(inbox__x_user_id=parsed.for_user_id).first()
+        )
+    account = accounts[parsed.for_user_id]
+    if account is None:
+        return _ignored(work, f"No X account with user id {parsed.for_user_id} is connected to Backchannel.")
+    delivery.account = account
+    if not account.is_connected:
+        return _ignored(
+            work,
+            f"@{account.inbox.handle} is {account.get_status_display().lower()}: its deliveries are not "
+            "processed until it is connected again.",
+        )
+    work.account = account
+    own_id, handle = account.inbox.x_user_id, account.inbox.handle
+    for event in parsed.dm_events:
+        if _involves(event, own_id):
+            work.events.append(event)
+        else:
+            work.not_stored.append(
+                f"event {event.x_event_id}: conversation {event.x_conversation_id} is not @{handle}'s"
+            )
+    return work
+
+
+def _revocation_apply(revocation: AppRevocation) -> str:
+    account = account_access_revoked(x_user_id=revocation.x_user_id, revoked_at=revocation.revoked_at)
+    if account is not None:
+        return f"{account.inbox} revoked Backchannel's access on X: the account now needs reconnection."
+    return (
+        f"X user {revocation.x_user_id} revoked an app's access at {revocation.revoked_at:%Y-%m-%d %H:%M:%S} UTC; "
+        "no account changed (none with that user id is connected, or it was connected again since)."
+    )
+
+
+def _ignored(work: _Work, reason: str) -> _Work:
+    work.outcome.status = WebhookDelivery.Status.IGNORED
+    work.outcome.notes.insert(0, reason)
+    return work
+
+
+def _involves(event: DmEvent, own_id: str) -> bool:
+    """A one-to-one event must be in one of the account's conversations (group ids do not say)."""
+    return event.is_group or own_id in event.x_conversation_id.split("-")
+
+
+def _ingest_per_account(works: list[_Work]) -> None:
+    by_account: dict[int, list[_Work]] = defaultdict(list)
+    for work in works:
+        if work.account is not None and work.events:
+            by_account[work.account.pk].append(work)
+    for group in by_account.values():
+        owner = {id(event): work for work in group for event in work.events}
+
+        def refused(event: DmEvent, exc: Exception, owner: dict[int, _Work] = owner) -> None:
+            # One event that cannot be stored must not lose the others; its delivery ends failed so that it
+            # is processed again (what was stored stays stored, once).
+            log.error("Could not ingest X event %s of a webhook delivery: %s", event.x_event_id, exc)
+            work = owner[id(event)]
+            work.not_stored.append(f"event {event.x_event_id}: {type(exc).__name__}: {exc}")
+            work.outcome.status = WebhookDelivery.Status.FAILED
+
+        events = [event for work in group for event in work.events]
+        try:
+            with transaction.atomic():
+                results = account_events_ingest(account=group[0].account, events=events, on_error=refused)
+        except OperationalError:
+            raise
+        except Exception as exc:
+            log.exception("Could not ingest the DMs of %d webhook deliveries", len(group))
+            for work in group:
+                work.outcome.status = WebhookDelivery.Status.FAILED
+                work.outcome.notes.extend(_stopped(exc).notes)
+            continue
+        for result in results:
+            owner[id(result.event)].outcome.created += result.created
+
+
+def _finish(work: _Work) -> None:
+    """Signals, then the outcome saved on the delivery."""
+    outcome = work.outcome
+    if work.not_stored:
+        outcome.notes.append("Not stored: " + "; ".join(work.not_stored) + ".")
+    if work.account is not None and work.parsed is not None:
+        try:
+            with transaction.atomic():
+                _signals(work.account, work.parsed, outcome)
+        except OperationalError:
+            raise
+        except Exception as exc:
+            log.exception("Could not process the typing and read events of webhook delivery %s", work.delivery.pk)
+            outcome.status = WebhookDelivery.Status.FAILED
+            outcome.notes.extend(_stopped(exc).notes)
+    delivery = work.delivery
+    delivery.status = outcome.status
+    delivery.dm_events = outcome.dm_events
+    delivery.messages_created = outcome.created
+    delivery.detail = "\n".join(outcome.notes)
+    delivery.attempts += 1
+    delivery.processed_at = timezone.now()
+    delivery.save(
+        update_fields=["status", "dm_events", "messages_created", "detail", "attempts", "processed_at",
+                       "for_user_id", "account"]
+    )  # fmt: skip
+
+
+def _signals(account: XAccount, parsed: ParsedDelivery, outcome: _Outcome) -> None:
+    inbox = account.inbox
+    typing_skipped = sum(customer_typing_signal(inbox=inbox, event=event) is None for event in parsed.typing)
+    reads_skipped = sum(customer_read_record(inbox=inbox, event=event) is None for event in parsed.reads)
+    if typing_skipped:
+        outcome.notes.append(
+            f"{typing_skipped} of {len(parsed.typing)} typing event(s) were not a customer of @{inbox.handle} "
+            "typing in one of its conversations."
+        )
+    if reads_skipped:
+        outcome.notes.append(
+            f"{reads_skipped} of {len(parsed.reads)} read receipt(s) were not a customer of @{inbox.handle} "
+            "reading further in one of its conversations."
+        )
