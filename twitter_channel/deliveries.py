@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.core.cache import caches
@@ -84,14 +84,6 @@ def _flags() -> BaseCache:
     new Redis connection: a third of a webhook POST's time went to connecting.
     """
     return caches.create_connection("default")
-
-
-@dataclass
-class _Outcome:
-    status: str = WebhookDelivery.Status.PROCESSED
-    dm_events: int = 0
-    created: int = 0
-    notes: list[str] = field(default_factory=list)
 
 
 @dataclass

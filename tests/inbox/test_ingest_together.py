@@ -6,7 +6,6 @@ import random
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 
 from inbox.dm_events import DmEvent, XUserProfile
 from inbox.models import Contact, Conversation, ConversationEvent, Inbox, Message, Participant
@@ -14,6 +13,7 @@ from inbox.selectors import conversation_thread
 from inbox.services.conversations import conversation_status_set
 from inbox.services.ingest import dm_event_ingest, dm_events_ingest
 from tests.factories import BASE_TIME, dm, make_inbox, minutes
+from tests.helpers import REFUSAL, REFUSED_TEXT, database_refuses_one_message
 
 pytestmark = pytest.mark.django_db
 
@@ -173,13 +173,10 @@ def test_fifty_messages_in_ten_conversations_take_a_fixed_handful_of_queries(dja
 
 
 def test_a_batch_the_database_refuses_is_stored_one_by_one_and_only_the_refused_event_is_lost():
-    if connection.vendor != "postgresql":
-        pytest.fail("This test installs a PostgreSQL trigger; run with DATABASE_URL set.")
-    with connection.cursor() as cursor:
-        cursor.execute(REFUSING_TRIGGER)
+    database_refuses_one_message()
     inbox = make_inbox()
     events = [dm(inbox, CUSTOMERS[0], text=text, at=BASE_TIME + minutes(n)) for n, text in enumerate("abc")]
-    events[1] = dm(inbox, CUSTOMERS[0], text="refused by the database", at=BASE_TIME + minutes(1))
+    events[1] = dm(inbox, CUSTOMERS[0], text=REFUSED_TEXT, at=BASE_TIME + minutes(1))
     refused: list[tuple[str, str]] = []
 
     results = dm_events_ingest(
@@ -187,27 +184,14 @@ def test_a_batch_the_database_refuses_is_stored_one_by_one_and_only_the_refused_
     )
 
     assert [r.event.text for r in results] == ["a", "c"]
-    assert refused == [("refused by the database", "ProgrammingError")]
+    assert refused == [(REFUSED_TEXT, "ProgrammingError")]
     assert list(Message.objects.order_by("occurred_at").values_list("text", flat=True)) == ["a", "c"]
 
 
 def test_without_on_error_the_refused_event_is_raised():
-    if connection.vendor != "postgresql":
-        pytest.fail("This test installs a PostgreSQL trigger; run with DATABASE_URL set.")
-    with connection.cursor() as cursor:
-        cursor.execute(REFUSING_TRIGGER)
+    database_refuses_one_message()
     inbox = make_inbox()
-    events = [dm(inbox, CUSTOMERS[0], text="refused by the database"), dm(inbox, CUSTOMERS[1])]
+    events = [dm(inbox, CUSTOMERS[0], text=REFUSED_TEXT), dm(inbox, CUSTOMERS[1])]
 
-    with pytest.raises(Exception, match="this message is refused"):
+    with pytest.raises(Exception, match=REFUSAL):
         dm_events_ingest(inbox=inbox, events=events)
-
-
-REFUSING_TRIGGER = """
-CREATE FUNCTION refuse_one_message() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF NEW.text = 'refused by the database' THEN RAISE EXCEPTION 'this message is refused'; END IF;
-    RETURN NEW;
-END $$;
-CREATE TRIGGER refuse_one_message BEFORE INSERT ON inbox_message FOR EACH ROW EXECUTE FUNCTION refuse_one_message();
-"""

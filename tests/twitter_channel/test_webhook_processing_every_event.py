@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.db import connection
 from django.test import Client, TestCase
 
 from inbox.models import Message
+from tests.helpers import REFUSAL, REFUSED_TEXT, database_refuses_one_message, database_takes_every_message
 from tests.twitter_channel.webhook_deliveries import (
     FIRST_ID,
     T0_MS,
@@ -60,14 +60,11 @@ def test_every_event_of_a_delivery_is_stored(client: Client):
 
 def test_an_event_that_cannot_be_stored_fails_the_delivery_which_can_be_processed_again(client: Client):
     # given a database that refuses one event of two (a trigger)
-    if connection.vendor != "postgresql":
-        pytest.fail("This test installs a PostgreSQL trigger; run with DATABASE_URL set.")
-    with connection.cursor() as cursor:
-        cursor.execute(REFUSING_TRIGGER)
+    database_refuses_one_message()
     account = account_for()
     payload = aaa(
         direct_message_events=[
-            message(FIRST_ID, text="refused by the database"),
+            message(FIRST_ID, text=REFUSED_TEXT),
             message(FIRST_ID + 4096, text="two", at_ms=T0_MS + 1),
         ]
     )
@@ -77,19 +74,18 @@ def test_an_event_that_cannot_be_stored_fails_the_delivery_which_can_be_processe
 
     # then the other is stored, and the delivery says what was not
     assert delivery.status == WebhookDelivery.Status.FAILED
-    assert f"event {FIRST_ID}: ProgrammingError: this message is refused" in delivery.detail
+    assert f"event {FIRST_ID}: ProgrammingError: {REFUSAL}" in delivery.detail
     assert thread(account) == ["two"]
 
     # when it is processed again once the database takes it
-    with connection.cursor() as cursor:
-        cursor.execute("DROP TRIGGER refuse_one_message ON inbox_message")
+    database_takes_every_message()
     with TestCase.captureOnCommitCallbacks(execute=True):
         again = delivery_process(delivery_id=delivery.pk)
 
     # then both are there, once each
     assert again.status == WebhookDelivery.Status.PROCESSED
     assert (again.attempts, again.messages_created) == (2, 1)
-    assert thread(account) == ["refused by the database", "two"]
+    assert thread(account) == [REFUSED_TEXT, "two"]
 
 
 def test_a_body_the_parser_cannot_read_fails_and_is_kept_for_replay(client: Client):
@@ -116,14 +112,11 @@ def test_a_one_to_one_event_not_involving_the_account_is_not_stored(client: Clie
 
 def test_an_event_the_database_refuses_does_not_lose_the_rest_of_the_delivery(client: Client):
     # given a database that refuses one particular message (a trigger), between two good ones
-    if connection.vendor != "postgresql":
-        pytest.fail("This test installs a PostgreSQL trigger; run with DATABASE_URL set.")
-    with connection.cursor() as cursor:
-        cursor.execute(REFUSING_TRIGGER)
+    database_refuses_one_message()
     account = account_for()
     events = [
         message(FIRST_ID, text="before", at_ms=T0_MS),
-        message(FIRST_ID + 4096, text="refused by the database", at_ms=T0_MS + 1),
+        message(FIRST_ID + 4096, text=REFUSED_TEXT, at_ms=T0_MS + 1),
         message(FIRST_ID + 8192, text="after", at_ms=T0_MS + 2),
     ]
 
@@ -133,15 +126,5 @@ def test_an_event_the_database_refuses_does_not_lose_the_rest_of_the_delivery(cl
     # then the endpoint answered 200 (deliver checks it), the others are stored, the failure is on record
     assert delivery.status == WebhookDelivery.Status.FAILED
     assert f"event {FIRST_ID + 4096}: ProgrammingError" in delivery.detail
-    assert "this message is refused" in delivery.detail
+    assert REFUSAL in delivery.detail
     assert thread(account) == ["before", "after"]
-
-
-REFUSING_TRIGGER = """
-CREATE FUNCTION refuse_one_message() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF NEW.text = 'refused by the database' THEN RAISE EXCEPTION 'this message is refused'; END IF;
-    RETURN NEW;
-END $$;
-CREATE TRIGGER refuse_one_message BEFORE INSERT ON inbox_message FOR EACH ROW EXECUTE FUNCTION refuse_one_message();
-"""

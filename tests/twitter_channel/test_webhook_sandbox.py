@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -22,6 +21,7 @@ from django.test import Client
 from config.asgi import application
 from inbox.models import Conversation, Message
 from tests.factories import make_agent
+from tests.helpers import next_event
 from tests.twitter_channel.test_tokens import connect_through_sandbox
 from tests.xsandbox import BUSINESS_ID, CUSTOMER_ID, Sandbox
 from twitter_channel.client import StaticUserAuth, XClient
@@ -60,17 +60,6 @@ def session_cookie_of_an_admin() -> bytes:
     client = Client()
     client.force_login(make_agent(role="admin"))
     return f"sessionid={client.cookies['sessionid'].value}".encode()
-
-
-async def next_event(communicator: WebsocketCommunicator, name: str, seconds: float = 15) -> dict[str, Any]:
-    """The next websocket event called ``name`` (others are skipped)."""
-    deadline = time.monotonic() + seconds
-    while True:
-        left = deadline - time.monotonic()
-        assert left > 0, f"no {name} event within {seconds} s"
-        event = await communicator.receive_json_from(timeout=left)
-        if event["event"] == name:
-            return event["data"]
 
 
 async def test_a_customer_dm_reaches_an_agents_websocket_through_the_signed_webhook(x_sandbox, settings, live_server):

@@ -27,6 +27,7 @@ from inbox.models import Conversation, Message
 from inbox.services.inboxes import inbox_member_add
 from tests.celery_worker import CeleryWorker
 from tests.factories import make_agent, one_to_one_id
+from tests.helpers import next_event
 from tests.twitter_channel.webhook_deliveries import (
     FIRST_ID,
     SECRET,
@@ -100,17 +101,6 @@ def test_deliveries_are_stored_once_each_in_x_order_by_the_worker(client: Client
     assert texts(CUSTOMER_ID) == ["My parcel has not arrived", "It was due Monday"]
     assert texts(OTHER_CUSTOMER_ID) == ["Can I change my address?", "To 5 Elm Street, please"]
     assert sorted(Message.objects.values_list("x_event_id", flat=True)) == [str(FIRST_ID + 4096 * n) for n in range(4)]
-
-
-async def next_event(communicator: WebsocketCommunicator, name: str, seconds: float = 30) -> dict[str, Any]:
-    """The next websocket event called ``name`` (others are skipped)."""
-    deadline = time.monotonic() + seconds
-    while True:
-        left = deadline - time.monotonic()
-        assert left > 0, f"no {name} event within {seconds} s"
-        event = await communicator.receive_json_from(timeout=left)
-        if event["event"] == name:
-            return event["data"]
 
 
 def member_of_connected_account() -> tuple[int, bytes]:

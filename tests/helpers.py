@@ -1,0 +1,46 @@
+"""Small helpers several test folders share: a database that refuses one message, the next websocket event."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from channels.testing import WebsocketCommunicator
+from django.db import connection
+
+REFUSED_TEXT = "refused by the database"
+REFUSAL = "this message is refused"
+_REFUSING_TRIGGER = f"""
+CREATE FUNCTION refuse_one_message() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.text = '{REFUSED_TEXT}' THEN RAISE EXCEPTION '{REFUSAL}'; END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER refuse_one_message BEFORE INSERT ON inbox_message FOR EACH ROW EXECUTE FUNCTION refuse_one_message();
+"""
+
+
+def database_refuses_one_message() -> None:
+    """From now on (in this test's transaction) PostgreSQL refuses to insert a message whose text is
+    ``REFUSED_TEXT``: a real database error, raised by a trigger, for the paths that must survive one."""
+    if connection.vendor != "postgresql":
+        pytest.fail("This test installs a PostgreSQL trigger; run with DATABASE_URL set.")
+    with connection.cursor() as cursor:
+        cursor.execute(_REFUSING_TRIGGER)
+
+
+def database_takes_every_message() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER refuse_one_message ON inbox_message")
+
+
+async def next_event(communicator: WebsocketCommunicator, name: str, seconds: float = 30) -> dict[str, Any]:
+    """The data of the next websocket event called ``name`` (others are skipped)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        left = deadline - time.monotonic()
+        assert left > 0, f"no {name} event within {seconds} s"
+        event = await communicator.receive_json_from(timeout=left)
+        if event["event"] == name:
+            return event["data"]
