@@ -258,6 +258,10 @@ X_TOKEN_REFRESH_MARGIN = env.int("X_TOKEN_REFRESH_MARGIN", default=300)
 X_WEBHOOK_MAX_BYTES = env.int("X_WEBHOOK_MAX_BYTES", default=1024 * 1024)
 # Seconds between polls of GET /2/dm_events per connected account; the poll also waits out X's rate limit.
 X_POLL_INTERVAL = env.int("X_POLL_INTERVAL", default=120)
+# Our webhook's public URL, as X must call it; empty: this site's /twitter/webhook/ as the request saw it.
+X_WEBHOOK_URL = env.str("X_WEBHOOK_URL", default="")
+# Seconds without a webhook delivery after which a connected account shows the silence alarm (0: never).
+X_WEBHOOK_SILENCE_ALARM = env.int("X_WEBHOOK_SILENCE_ALARM", default=6 * 3600)
 # Largest DM media file copied from X into our storage.
 X_MEDIA_MAX_BYTES = env.int("X_MEDIA_MAX_BYTES", default=25 * 1024 * 1024)
 

@@ -36,6 +36,10 @@ class XAccount(models.Model):
     poll_resume_at = models.DateTimeField(
         null=True, blank=True, help_text="X's rate limit says: no poll before this time."
     )
+    subscribed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When X last confirmed the account is subscribed to our webhook."
+    )
+    subscription_error = models.TextField(blank=True, help_text="Why the last (re)subscription failed.")
 
     class Meta:
         verbose_name = "X account"
@@ -50,6 +54,22 @@ class XAccount(models.Model):
     @property
     def is_connected(self) -> bool:
         return self.status == self.Status.CONNECTED
+
+
+class WebhookEndpoint(models.Model):
+    """Our webhook URL as registered with the X app (``POST /2/webhooks``), and what X last said of it."""
+
+    url = models.URLField(max_length=200, unique=True)
+    webhook_id = models.CharField(max_length=20, blank=True, help_text="X's id of the registration.")
+    valid = models.BooleanField(null=True, help_text="X's verdict after its last CRC; empty before any.")
+    registered_at = models.DateTimeField(null=True, blank=True)
+    validated_at = models.DateTimeField(null=True, blank=True, help_text="Last CRC X ran at our request.")
+    last_crc_at = models.DateTimeField(null=True, blank=True, help_text="Last CRC this server answered.")
+    error = models.TextField(blank=True, help_text="What X answered when registering or validating last failed.")
+    error_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.url
 
 
 class WebhookDelivery(models.Model):

@@ -9,4 +9,7 @@ urlpatterns = [
     path("connect/", views.account_connect, name="connect"),
     path("callback/", views.oauth_callback, name="callback"),
     path("<int:pk>/disconnect/", views.account_disconnect, name="disconnect"),
+    path("<int:pk>/subscribe/", views.account_subscribe, name="subscribe"),
+    path("webhook/register/", views.webhook_register, name="webhook_register"),
+    path("webhook/validate/", views.webhook_validate, name="webhook_validate"),
 ]

@@ -1,4 +1,5 @@
-"""Settings → X accounts: connect (OAuth 2.0 PKCE), reconnect and disconnect the business accounts."""
+"""Settings → X accounts: connect (OAuth 2.0 PKCE), reconnect and disconnect the business accounts, and
+keep their channel healthy (register the webhook, have X run the CRC again, resubscribe an account)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,27 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.decorators import admin_required
-from twitter_channel import connection
-from twitter_channel.models import XAccount
+from twitter_channel import connection, webhook_registration
+from twitter_channel.models import WebhookEndpoint, XAccount
 
 
 def _accounts_page(request: HttpRequest, *, error: str = "", status: int = 200) -> HttpResponse:
-    accounts = XAccount.objects.select_related("inbox", "connected_by").order_by("inbox__handle")
-    return render(request, "twitter_channel/x_accounts.html", {"accounts": accounts, "error": error}, status=status)
+    accounts = list(XAccount.objects.select_related("inbox", "connected_by").order_by("inbox__handle"))
+    for account in accounts:
+        account.silence = webhook_registration.account_silence(account)
+    url = _webhook_url(request)
+    context = {
+        "accounts": accounts,
+        "error": error,
+        "webhook_url": url,
+        "endpoint": WebhookEndpoint.objects.filter(url=url).first(),
+        "silence_alarm_hours": settings.X_WEBHOOK_SILENCE_ALARM / 3600,
+    }
+    return render(request, "twitter_channel/x_accounts.html", context, status=status)
+
+
+def _webhook_url(request: HttpRequest) -> str:
+    return settings.X_WEBHOOK_URL or request.build_absolute_uri(reverse("x_webhook"))
 
 
 @admin_required
@@ -62,4 +77,45 @@ def account_disconnect(request: HttpRequest, pk: int) -> HttpResponse:
             f"Disconnected @{handle} here, but X could not be told ({result.problem}). "
             "Remove Backchannel under “Connected apps” in that account's X settings.",
         )
+    return redirect("x_accounts:list")
+
+
+@admin_required
+@require_POST
+def webhook_register(request: HttpRequest) -> HttpResponse:
+    try:
+        endpoint = webhook_registration.endpoint_register(url=_webhook_url(request))
+    except webhook_registration.RegistrationFailed as failure:
+        messages.error(request, str(failure))
+    else:
+        verdict = "X's CRC passed" if endpoint.valid else "but X's CRC failed: check X_CONSUMER_SECRET"
+        messages.success(request, f"The webhook {endpoint.url} is registered with X ({verdict}).")
+    return redirect("x_accounts:list")
+
+
+@admin_required
+@require_POST
+def webhook_validate(request: HttpRequest) -> HttpResponse:
+    try:
+        endpoint = webhook_registration.endpoint_revalidate(url=_webhook_url(request))
+    except webhook_registration.RegistrationFailed as failure:
+        messages.error(request, str(failure))
+    else:
+        if endpoint.valid:
+            messages.success(request, "X ran the CRC again and it passed: the webhook is enabled.")
+        else:
+            messages.error(request, "X ran the CRC again and it failed: check X_CONSUMER_SECRET and the URL.")
+    return redirect("x_accounts:list")
+
+
+@admin_required
+@require_POST
+def account_subscribe(request: HttpRequest, pk: int) -> HttpResponse:
+    account = get_object_or_404(XAccount.objects.select_related("inbox"), pk=pk)
+    try:
+        webhook_registration.account_subscribe(account=account, url=_webhook_url(request))
+    except webhook_registration.RegistrationFailed as failure:
+        messages.error(request, str(failure))
+    else:
+        messages.success(request, f"X confirmed @{account.inbox.handle} is subscribed to the webhook.")
     return redirect("x_accounts:list")

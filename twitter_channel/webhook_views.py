@@ -18,6 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from twitter_channel import webhooks
 from twitter_channel.deliveries import delivery_receive
+from twitter_channel.webhook_registration import crc_answered
 
 NOT_CONFIGURED = (
     "X_CONSUMER_SECRET is not set on this server, so it can neither answer X's CRC nor check signatures. "
@@ -36,7 +37,7 @@ def _refusal(status: int, code: str, detail: str) -> JsonResponse:
 async def webhook(request: HttpRequest) -> JsonResponse:
     """Async: X's POSTs are the hottest path of the site; only storing the delivery leaves the event loop."""
     if request.method == "GET":
-        return _crc(request)
+        return await _crc(request)
     if request.method == "POST":
         return await _delivery(request)
     response = _refusal(
@@ -46,7 +47,7 @@ async def webhook(request: HttpRequest) -> JsonResponse:
     return response
 
 
-def _crc(request: HttpRequest) -> JsonResponse:
+async def _crc(request: HttpRequest) -> JsonResponse:
     secret = settings.X_CONSUMER_SECRET
     if not secret:
         return _refusal(503, "not_configured", NOT_CONFIGURED)
@@ -55,6 +56,10 @@ def _crc(request: HttpRequest) -> JsonResponse:
     if problem is not None:
         return _refusal(400, "bad_crc_token", problem)
     response = JsonResponse(webhooks.crc_response(consumer_secret=secret, crc_token=token))
+    try:
+        await sync_to_async(crc_answered)()
+    except DatabaseError:
+        log.exception("Could not record that a CRC was answered")  # the answer matters more than the record
     response["Cache-Control"] = "no-store"
     return response
 
