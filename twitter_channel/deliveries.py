@@ -3,8 +3,9 @@
 The endpoint (``webhook_views``) verifies a POST and calls ``delivery_receive``, which stores the body
 and answers at once. Processing is a drain: ``deliveries_drain`` (Celery task
 ``twitter_channel.webhook_deliveries_drain``) takes every delivery still ``received``, oldest first, in
-batches of one transaction each, and hands each event to the inbox. A burst of deliveries therefore costs
-one task and a few commits rather than one of each per POST. ``deliveries_sweep`` (beat, every minute)
+batches of one transaction each, and ``delivery_processing`` ingests the DMs of a batch together. A burst
+of deliveries therefore costs one task and a few statements per batch rather than a task, a commit and a
+dozen queries per POST. ``deliveries_sweep`` (beat, every minute)
 drains what a lost task left behind and tries failed deliveries again with backoff; ``delivery_process``
 processes one delivery on demand. A delivery is never deleted: one that failed keeps its body, and
 processing it again is safe (ingest is idempotent on X's event ids).

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
 from twitter_channel.client import XClient
@@ -106,8 +105,7 @@ def account_subscribe(*, account: XAccount, url: str) -> XAccount:
         reason = str(exc) if isinstance(exc, RegistrationFailed) else f"X did not subscribe {account.inbox}: {exc}"
         XAccount.objects.filter(pk=account.pk).update(subscription_error=reason)
         raise RegistrationFailed(reason) from exc
-    with transaction.atomic():
-        XAccount.objects.filter(pk=account.pk).update(subscribed_at=timezone.now(), subscription_error="")
+    XAccount.objects.filter(pk=account.pk).update(subscribed_at=timezone.now(), subscription_error="")
     account.refresh_from_db()
     return account
 
