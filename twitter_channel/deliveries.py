@@ -5,10 +5,9 @@ and answers at once. Processing is a drain: ``deliveries_drain`` (Celery task
 ``twitter_channel.webhook_deliveries_drain``) takes every delivery still ``received``, oldest first, in
 batches of one transaction each, and ``delivery_processing`` ingests the DMs of a batch together. A burst
 of deliveries therefore costs one task and a few statements per batch rather than a task, a commit and a
-dozen queries per POST. ``deliveries_sweep`` (beat, every minute)
-drains what a lost task left behind and tries failed deliveries again with backoff; ``delivery_process``
-processes one delivery on demand. A delivery is never deleted: one that failed keeps its body, and
-processing it again is safe (ingest is idempotent on X's event ids).
+dozen queries per POST. ``deliveries_sweep`` (beat, every minute) drains what a lost task left behind and
+tries failed deliveries again with backoff. A delivery is never deleted: one that failed keeps its body,
+and processing it again is safe (ingest is idempotent on X's event ids).
 """
 
 from __future__ import annotations
@@ -30,7 +29,6 @@ from twitter_channel.tasks import webhook_deliveries_drain as webhook_deliveries
 
 log = logging.getLogger(__name__)
 
-FINISHED = (WebhookDelivery.Status.PROCESSED, WebhookDelivery.Status.IGNORED)
 DRAIN_BATCH = 100
 # Set while a drain task is queued and has not started: the POSTs that arrive meanwhile enqueue nothing.
 DRAIN_QUEUED_KEY = "twitter_channel:webhook-drain-queued"
@@ -100,7 +98,7 @@ def deliveries_drain(*, batch_size: int = DRAIN_BATCH) -> DrainResult:
     One drain works at a time (PostgreSQL advisory lock per batch); a drain that finds the lock held
     returns at once, because the holder keeps going until nothing is left and looks once more after it
     lets go, so whatever committed while it held the lock is still taken. Rows are taken with
-    ``FOR UPDATE SKIP LOCKED``, so a ``delivery_process`` running beside it is left alone. A batch is
+    ``FOR UPDATE SKIP LOCKED``, so rows another transaction holds are left for later. A batch is
     processed by ``delivery_processing.deliveries_process``: one delivery that fails ends failed (body
     kept, reason in ``detail``) and the rest of the batch commits. A database error that rolls the
     transaction back (``OperationalError``) rolls the batch back and raises. Publishes (through the inbox
@@ -164,25 +162,6 @@ def deliveries_sweep(*, now: datetime | None = None) -> SweepResult:
     if not retried and not stale.exists():
         return SweepResult(retried=0, drained=0)
     return SweepResult(retried=retried, drained=deliveries_drain().deliveries)
-
-
-def delivery_process(*, delivery_id: int) -> WebhookDelivery | None:
-    """Process one stored delivery now, whatever drains are doing: every DM, typing and read event in it.
-
-    Safe to run twice: the delivery row is locked (``SELECT ... FOR UPDATE``) for the whole run, so a
-    second run waits and then returns early; a delivery already processed or ignored is left alone (a
-    failed one is tried again). What processing does is described in ``delivery_processing``. Returns
-    the delivery, None if it does not exist.
-    """
-    with transaction.atomic():
-        delivery = WebhookDelivery.objects.select_for_update().filter(pk=delivery_id).first()
-        if delivery is None:
-            log.warning("Webhook delivery %s does not exist (deleted?); nothing to process.", delivery_id)
-            return None
-        if delivery.status in FINISHED:
-            return delivery
-        _last_webhook_touch(deliveries_process([delivery]))
-    return delivery
 
 
 def _last_webhook_touch(heard: dict[int, datetime]) -> None:

@@ -1,6 +1,6 @@
 """Processing locked webhook deliveries: read each, ingest all their DMs together per account, then signals.
 
-Three steps for a batch (one delivery is a batch of one):
+Three steps for a batch:
 
 1. each delivery is read on its own (``_read``): parsed, routed by ``for_user_id`` to the X account whose
    inbox has that user id, revokes applied; one that cannot be read or routed ends failed or ignored
@@ -79,11 +79,11 @@ def _read_safely(delivery: WebhookDelivery, accounts: dict[str, XAccount | None]
         raise
     except Exception as exc:
         log.exception("Could not process webhook delivery %s", delivery.pk)
-        return _Work(delivery, _stopped(exc))
+        return _Work(delivery, _Outcome(status=WebhookDelivery.Status.FAILED, notes=[_stopped(exc)]))
 
 
-def _stopped(exc: Exception) -> _Outcome:
-    return _Outcome(status=WebhookDelivery.Status.FAILED, notes=[f"Processing stopped: {type(exc).__name__}: {exc}"])
+def _stopped(exc: Exception) -> str:
+    return f"Processing stopped: {type(exc).__name__}: {exc}"
 
 
 def _read(delivery: WebhookDelivery, accounts: dict[str, XAccount | None]) -> _Work:
@@ -180,7 +180,7 @@ def _ingest_per_account(works: list[_Work]) -> None:
             log.exception("Could not ingest the DMs of %d webhook deliveries", len(group))
             for work in group:
                 work.outcome.status = WebhookDelivery.Status.FAILED
-                work.outcome.notes.extend(_stopped(exc).notes)
+                work.outcome.notes.append(_stopped(exc))
             continue
         for result in results:
             owner[id(result.event)].outcome.created += result.created
@@ -200,7 +200,7 @@ def _finish(work: _Work) -> None:
         except Exception as exc:
             log.exception("Could not process the typing and read events of webhook delivery %s", work.delivery.pk)
             outcome.status = WebhookDelivery.Status.FAILED
-            outcome.notes.extend(_stopped(exc).notes)
+            outcome.notes.append(_stopped(exc))
     delivery = work.delivery
     delivery.status = outcome.status
     delivery.dm_events = outcome.dm_events

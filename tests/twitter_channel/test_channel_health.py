@@ -42,7 +42,8 @@ def test_registering_creates_the_webhook_x_checks_it_against_us_and_the_page_say
     assert (endpoint.webhook_id, endpoint.valid, endpoint.error) == (webhook.id, True, "")
     assert endpoint.last_crc_at is not None  # the sandbox's CRC reached our endpoint, which noted it
     page = admin_client.get("/settings/x-accounts/").content.decode()
-    assert f"Registered with X as {webhook.id}" in page and "valid" in page
+    assert f"Registered with X as {webhook.id}" in page
+    assert '<span class="status status-connected">valid</span>' in page
 
 
 def test_registering_again_adopts_the_existing_webhook_and_never_deletes_another_one(

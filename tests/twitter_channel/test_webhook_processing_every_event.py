@@ -21,7 +21,7 @@ from tests.twitter_channel.webhook_deliveries import (
     thread,
 )
 from tests.xsandbox import BUSINESS_ID
-from twitter_channel.deliveries import delivery_process
+from twitter_channel.deliveries import RETRY_BASE, deliveries_sweep
 from twitter_channel.models import WebhookDelivery
 
 pytestmark = pytest.mark.django_db
@@ -77,10 +77,11 @@ def test_an_event_that_cannot_be_stored_fails_the_delivery_which_can_be_processe
     assert f"event {FIRST_ID}: ProgrammingError: {REFUSAL}" in delivery.detail
     assert thread(account) == ["two"]
 
-    # when it is processed again once the database takes it
+    # when the sweeper tries it again once the database takes it
     database_takes_every_message()
     with TestCase.captureOnCommitCallbacks(execute=True):
-        again = delivery_process(delivery_id=delivery.pk)
+        deliveries_sweep(now=delivery.processed_at + RETRY_BASE)  # the sweeper's first retry is due
+    again = WebhookDelivery.objects.get(pk=delivery.pk)
 
     # then both are there, once each
     assert again.status == WebhookDelivery.Status.PROCESSED

@@ -28,7 +28,7 @@ from tests.twitter_channel.webhook_deliveries import (
 )
 from tests.xsandbox import BUSINESS_ID, CUSTOMER_ID
 from twitter_channel import delivery_processing
-from twitter_channel.deliveries import delivery_process
+from twitter_channel.deliveries import deliveries_drain
 from twitter_channel.models import WebhookDelivery
 
 pytestmark = pytest.mark.django_db
@@ -116,24 +116,24 @@ def test_the_echo_of_our_own_send_is_confirmed_not_duplicated(client: Client, pu
 # -- safe to run twice ----------------------------------------------------------------------------
 
 
-def test_processing_a_processed_delivery_again_changes_nothing(client: Client, published):
+def test_draining_again_leaves_a_processed_delivery_alone(client: Client, published):
     account_for()
     delivery = deliver(client, aaa(direct_message_events=[message(FIRST_ID, text="once")]))
     published.clear()
 
     with TestCase.captureOnCommitCallbacks(execute=True):
-        again = delivery_process(delivery_id=delivery.pk)
+        assert deliveries_drain().deliveries == 0
 
+    again = WebhookDelivery.objects.get(pk=delivery.pk)
     assert (again.status, again.attempts, again.messages_created) == ("processed", 1, 1)
     assert again.processed_at == delivery.processed_at
     assert published.sent == []
-    assert delivery_process(delivery_id=10**9) is None
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_workers_processing_one_delivery_at_once_ingest_it_once(monkeypatch: pytest.MonkeyPatch):
+def test_two_workers_draining_at_once_ingest_a_delivery_once(monkeypatch: pytest.MonkeyPatch):
     if connection.vendor != "postgresql":
-        pytest.fail("Row locks need PostgreSQL (SQLite ignores SELECT ... FOR UPDATE); run with DATABASE_URL set.")
+        pytest.fail("The drain lock is a PostgreSQL advisory lock; run with DATABASE_URL set.")
     # given a stored delivery, and an ingest slow enough for the two runs to overlap
     account_for()
     delivery = WebhookDelivery.objects.create(
@@ -149,10 +149,10 @@ def test_two_workers_processing_one_delivery_at_once_ingest_it_once(monkeypatch:
 
     monkeypatch.setattr(delivery_processing, "account_events_ingest", slow)
 
-    # when two workers run it at the same time
+    # when two workers drain at the same time
     def run() -> None:
         try:
-            delivery_process(delivery_id=delivery.pk)
+            deliveries_drain()
         finally:
             connection.close()
 
@@ -162,7 +162,7 @@ def test_two_workers_processing_one_delivery_at_once_ingest_it_once(monkeypatch:
     for worker in workers:
         worker.join(20)
 
-    # then one of them did the work and the other found it done
+    # then one of them did the work and the other left it to it
     delivery.refresh_from_db()
     assert calls == [1]
     assert (delivery.status, delivery.attempts, delivery.messages_created) == ("processed", 1, 1)
