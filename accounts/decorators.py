@@ -18,7 +18,7 @@ def admin_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not request.user.is_admin:
-            raise PermissionDenied("Only admins manage X accounts.")
+            raise PermissionDenied("Only admins may open this page.")
         return view(request, *args, **kwargs)
 
     return wrapper

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from allauth.account.models import EmailAddress
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import Team, TeamMembership, User
 
@@ -34,3 +35,19 @@ def team_member_add(*, team: Team, user: User) -> TeamMembership:
     """Add ``user`` to ``team``; adding someone who is already a member changes nothing."""
     membership, _ = TeamMembership.objects.get_or_create(team=team, user=user)
     return membership
+
+
+def presence_set(*, user: User, presence: str) -> User:
+    """Set ``user``'s own online/away/offline toggle and stamp ``presence_changed_at``.
+
+    Only ``online`` agents with an open websocket (``accounts.online``) get auto-assigned conversations;
+    the beat's ``inbox.auto_assign_all`` hands waiting ones to an agent who came back within a minute.
+    Changes the user row only; publishes nothing.
+    """
+    if presence not in User.Presence.values:
+        raise ValueError(f"Unknown presence {presence!r}; expected one of {User.Presence.values}.")
+    if user.presence != presence:
+        user.presence = presence
+        user.presence_changed_at = timezone.now()
+        user.save(update_fields=["presence", "presence_changed_at"])
+    return user

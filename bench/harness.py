@@ -26,12 +26,13 @@ BENCH_REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/3")
 CONSUMER_SECRET = "bench-consumer-secret"
 
 
-def bench_env() -> dict[str, str]:
+def bench_env(*, database_url: str = BENCH_DATABASE_URL, redis_url: str = BENCH_REDIS_URL) -> dict[str, str]:
+    """The environment of a benchmark's processes; a benchmark with data of its own passes its own URLs."""
     return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": BENCH_DATABASE_URL,
-        "REDIS_URL": BENCH_REDIS_URL,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
         "DJANGO_SECRET_KEY": "bench-only-" + "k" * 50,
         "DJANGO_HTTPS": "0",
         "DJANGO_DEBUG": "0",
@@ -49,8 +50,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def recreate_database() -> None:
-    url = urlsplit(BENCH_DATABASE_URL)
+def recreate_database(env: dict[str, str] | None = None) -> None:
+    """Drop, create and migrate the database of ``env`` (default: ``bench_env()``) and flush its Redis."""
+    env = env or bench_env()
+    url = urlsplit(env["DATABASE_URL"])
     name = url.path.lstrip("/")
     admin = urlunsplit(url._replace(path="/postgres"))
     import psycopg
@@ -58,14 +61,14 @@ def recreate_database() -> None:
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=bench_env(), check=True)
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
     import redis
 
-    redis.Redis.from_url(BENCH_REDIS_URL).flushdb()
+    redis.Redis.from_url(env["REDIS_URL"]).flushdb()
 
 
-def django_setup() -> None:
-    os.environ.update(bench_env())
+def django_setup(env: dict[str, str] | None = None) -> None:
+    os.environ.update(env or bench_env())
     sys.path.insert(0, str(ROOT))
     import django
 
@@ -87,7 +90,7 @@ def running_stack(*, web_workers: int = 1, celery_concurrency: int = 2, log_dir:
     commands = [
         [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port),
          "--workers", str(web_workers), "--log-level", "warning", "--no-access-log"],
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "-l", "WARNING", "-Q", "default",
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "-l", "WARNING", "-Q", "default,send",
          "--concurrency", str(celery_concurrency), "--without-gossip", "--without-mingle"],
     ]  # fmt: skip
     stack = Stack(base_url=f"http://127.0.0.1:{port}")

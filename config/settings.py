@@ -85,6 +85,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "twitter_channel.context_processors.x_account_alerts",
+                "inbox.context_processors.list_query",
+                "inbox.context_processors.unread_notifications",
             ],
         },
     },
@@ -151,6 +153,9 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
+# Agents' replies wait on their own queue, so a backlog of webhooks or polls never holds a reply back.
+# Every worker consumes both unless replies get workers of their own: `celery -A config worker -Q default,send`.
+CELERY_TASK_ROUTES = {"twitter_channel.reply_send": {"queue": "send"}}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
@@ -159,6 +164,12 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "poll-x-accounts": {"task": "twitter_channel.dm_poll_due", "schedule": 15.0},
     "sweep-webhook-deliveries": {"task": "twitter_channel.webhook_deliveries_sweep", "schedule": 60.0},
+    # Replies whose task was lost or whose worker died mid-send (twitter_channel/reconcile.py).
+    "sweep-replies": {"task": "twitter_channel.replies_sweep", "schedule": 30.0},
+    # Snoozed conversations whose time has come back to the open queue.
+    "wake-snoozed-conversations": {"task": "inbox.snoozes_wake", "schedule": 60.0},
+    # Conversations waiting in auto-assigning inboxes, handed to agents who came online or freed capacity.
+    "auto-assign-waiting-conversations": {"task": "inbox.auto_assign_all", "schedule": 60.0},
 }
 
 # AUTHENTICATION
@@ -264,6 +275,16 @@ X_WEBHOOK_URL = env.str("X_WEBHOOK_URL", default="")
 X_WEBHOOK_SILENCE_ALARM = env.int("X_WEBHOOK_SILENCE_ALARM", default=6 * 3600)
 # Largest DM media file copied from X into our storage.
 X_MEDIA_MAX_BYTES = env.int("X_MEDIA_MAX_BYTES", default=25 * 1024 * 1024)
+# Our limits on DM sends (twitter_channel/ratelimit.py), as <seconds>:<limit> pairs: per X account (each
+# account may set lower ones, e.g. today's tiers) and for the whole X app. Defaults: X's launch figures
+# (x-api.md §5). Checked when Django starts. Empty: no limit of ours (X's headers are still obeyed).
+X_DM_LIMITS_USER = env.str("X_DM_LIMITS_USER", default="900:200,86400:1000")
+X_DM_LIMITS_APP = env.str("X_DM_LIMITS_APP", default="86400:15000")
+# Seconds each permit counts beyond its window: covers the time from our permit to X receiving the request.
+X_DM_LIMIT_MARGIN = env.str("X_DM_LIMIT_MARGIN", default="2")
+# Seconds a new reply waits before it is sent, during which its author can undo it (0: off). Tasks run
+# inline (the quick start) have no window: see inbox.services.replies.undo_seconds.
+X_REPLY_UNDO_SECONDS = env.int("X_REPLY_UNDO_SECONDS", default=5)
 
 
 def _loopback_http(url: str) -> bool:

@@ -23,7 +23,7 @@ class InboxMembershipInline(admin.TabularInline):
 
 @admin.register(Inbox)
 class InboxAdmin(admin.ModelAdmin):
-    list_display = ("handle", "display_name", "x_user_id", "created_at")
+    list_display = ("handle", "display_name", "x_user_id", "auto_assign", "created_at")
     search_fields = ("handle", "display_name", "x_user_id")
     filter_horizontal = ("teams",)
     inlines = [InboxMembershipInline]

@@ -52,3 +52,31 @@ def participant_left_event(
     *, conversation: Conversation, x_user_id: str, x_event_id: str, at: datetime
 ) -> ConversationEvent:
     return _event(conversation, Kind.PARTICIPANT_LEFT, x_user_id=x_user_id, x_event_id=x_event_id, at=at.isoformat())
+
+
+def assigned_event(
+    *, conversation: Conversation, actor: User | None, old_assignee: User | None, new_assignee: User | None
+) -> ConversationEvent:
+    return _event(
+        conversation,
+        Kind.ASSIGNED,
+        actor=actor,
+        old_assignee_id=old_assignee.pk if old_assignee else None,
+        old_assignee_name=old_assignee.display_name if old_assignee else None,
+        new_assignee_id=new_assignee.pk if new_assignee else None,
+        new_assignee_name=new_assignee.display_name if new_assignee else None,
+    )
+
+
+def note_added_event(*, conversation: Conversation, actor: User, note_id: int) -> ConversationEvent:
+    return _event(conversation, Kind.NOTE_ADDED, actor=actor, note_id=note_id)
+
+
+def priority_changed_event(*, conversation: Conversation, actor: User, old: int, new: int) -> ConversationEvent:
+    return _event(conversation, Kind.PRIORITY_CHANGED, actor=actor, old=old, new=new)
+
+
+def labels_changed_event(
+    *, conversation: Conversation, actor: User, added: list[str], removed: list[str]
+) -> ConversationEvent:
+    return _event(conversation, Kind.LABELS_CHANGED, actor=actor, added=added, removed=removed)

@@ -22,6 +22,10 @@ class Inbox(models.Model):
         settings.AUTH_USER_MODEL, through="InboxMembership", related_name="inboxes", blank=True
     )
     teams = models.ManyToManyField("accounts.Team", related_name="inboxes", blank=True)
+    auto_assign = models.BooleanField(
+        default=False,
+        help_text="New conversations go round robin to online agents with free capacity.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -149,6 +153,9 @@ class Conversation(models.Model):
         ]
         indexes = [
             models.Index(fields=["inbox", "status", "-last_message_at"], name="conv_inbox_status_activity"),
+            # The list across every inbox an agent sees, by status or not: walked in order, stopped after a page.
+            models.Index(fields=["status", "-last_message_at", "-id"], name="conv_status_activity"),
+            models.Index(fields=["-last_message_at", "-id"], name="conv_activity"),
             models.Index(fields=["assignee", "status", "-last_message_at"], name="conv_assignee_status_activity"),
             models.Index(fields=["team", "status", "-last_message_at"], name="conv_team_status_activity"),
             models.Index(fields=["contact", "-last_message_at"], name="conv_contact_activity"),
@@ -234,6 +241,12 @@ class Message(models.Model):
     occurred_at = models.DateTimeField(help_text="X's time, or when the reply was written while X has not seen it.")
     delivery_state = models.CharField(max_length=10, choices=DeliveryState.choices, blank=True)
     error_detail = models.TextField(blank=True)
+    send_after = models.DateTimeField(
+        null=True, blank=True, help_text="A queued reply goes out no earlier: the undo window, or the rate limit's."
+    )
+    send_claimed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the attempt now 'sending' the reply began (to find crashed ones)."
+    )
     idempotency_key = models.CharField(max_length=64, null=True, blank=True, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -363,3 +376,56 @@ class ConversationEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} on {self.conversation_id}"
+
+
+class ConversationRead(models.Model):
+    """How far one agent has read a conversation: it is unread for them while a customer wrote after ``read_at``."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="reads")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversation_reads")
+    read_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["conversation", "user"], name="conversation_read_once")]
+
+    def __str__(self) -> str:
+        return f"{self.user} read {self.conversation_id} at {self.read_at:%Y-%m-%d %H:%M}"
+
+
+class Notification(models.Model):
+    """Something an agent should look at: a mention in a note, a conversation assigned to them."""
+
+    class Kind(models.TextChoices):
+        MENTION = "mention", "Mentioned in a note"
+        ASSIGNED = "assigned", "Assigned to you"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="notifications")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    text = models.CharField(max_length=300)
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "read_at", "-created_at"], name="notification_inbox_of_user")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} for {self.user}"
+
+
+class AutoAssignTurn(models.Model):
+    """When auto-assignment last gave one agent a conversation of one inbox: the least recent goes next."""
+
+    inbox = models.ForeignKey(Inbox, on_delete=models.CASCADE, related_name="auto_assign_turns")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="auto_assign_turns")
+    last_assigned_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["inbox", "user"], name="auto_assign_turn_once")]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.inbox} at {self.last_assigned_at:%Y-%m-%d %H:%M:%S}"

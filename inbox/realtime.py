@@ -8,7 +8,10 @@ anything bigger through views. Group names:
 - ``agent.<id>``: one agent's own notifications.
 
 Events: ``conversation.created``/``conversation.updated``, ``message.created``/``message.updated``,
-``customer.typing`` and ``customer.seen`` (what the customer does on X, from webhooks).
+``message.deleted`` (X's echo of a reply, stored before the send was recorded, folded into the reply;
+or a reply undone, ``replaced_by`` None),
+``note.created``, ``customer.typing`` and ``customer.seen`` (what the customer does on X, from webhooks).
+``agent.presence``: which agents view or reply to a conversation (``services/presence.py``).
 """
 
 from __future__ import annotations
@@ -168,4 +171,25 @@ def publish_customer_seen(conversation: Conversation, *, message_id: int | None)
             "message_id": message_id,
             "read_at": conversation.customer_read_at.isoformat() if conversation.customer_read_at else None,
         },
+    )
+
+
+PRESENCE_EVENT = "agent.presence"
+
+
+def presence_data(*, conversation_id: int, inbox_id: int, agents: list[dict[str, Any]]) -> dict[str, Any]:
+    """The data of ``agent.presence``: ``agents`` is the whole list, ``{"id", "name", "state"}`` each, by name."""
+    return {"conversation_id": conversation_id, "inbox_id": inbox_id, "agents": agents}
+
+
+def publish_presence(*, conversation_id: int, inbox_id: int, agents: list[dict[str, Any]]) -> None:
+    """``agent.presence``: who is viewing or replying to ``conversation_id`` now, sent whenever that changes.
+
+    Presence is not a database change, so this goes out at once (``publish`` defers only inside a
+    transaction, and presence services run outside one).
+    """
+    publish(
+        groups=[inbox_group(inbox_id)],
+        event=PRESENCE_EVENT,
+        data=presence_data(conversation_id=conversation_id, inbox_id=inbox_id, agents=agents),
     )

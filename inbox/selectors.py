@@ -17,14 +17,6 @@ def inboxes_visible_to(user: User) -> QuerySet[Inbox]:
     return Inbox.objects.filter(Q(members=user) | Q(teams__members=user)).distinct()
 
 
-def conversation_list_for_user(user: User, *, status: str | None = None) -> QuerySet[Conversation]:
-    """Conversations of the inboxes ``user`` may see, latest activity first."""
-    conversations = Conversation.objects.filter(inbox__in=inboxes_visible_to(user).values("pk"))
-    if status:
-        conversations = conversations.filter(status=status)
-    return conversations.select_related("inbox", "contact", "assignee").order_by("-last_message_at", "-pk")
-
-
 def conversation_thread(conversation: Conversation) -> QuerySet[Message]:
     """The thread in X's order: X's time, then X's event id, then arrival."""
     return (
@@ -42,4 +34,15 @@ def attachment_for_user(user: User, attachment_id: int) -> MessageAttachment | N
         )
         .only("pk", "file", "content_type", "stored_at", "download_error")
         .first()
+    )
+
+
+def assignable_agents(inbox_id: int) -> QuerySet[User]:
+    """Active agents, leads and admins who work ``inbox_id`` (members, directly or through a team)."""
+    return (
+        User.objects.filter(is_active=True)
+        .exclude(role=User.Role.SOCIAL)
+        .filter(Q(inbox_memberships__inbox_id=inbox_id) | Q(team_memberships__team__inboxes__id=inbox_id))
+        .distinct()
+        .order_by("name", "email")
     )

@@ -2,7 +2,8 @@
 
 Unit tests run tasks inline (``CELERY_TASK_ALWAYS_EAGER`` in tests/settings.py). A test that asks for
 ``celery_worker`` publishes its tasks to Redis instead, and a worker process started here
-(``python -m celery -A config worker``) consumes them against the same PostgreSQL test database. The
+(``python -m celery -A config worker``) consumes them, from every queue the app routes to, against the
+same PostgreSQL test database, with the X API pointed at the session's sandbox (never at X). The
 worker sees committed rows only, so such a test runs with ``transaction=True`` (the fixture makes sure
 of it; mark the test ``@pytest.mark.django_db(transaction=True)`` anyway, to say so).
 
@@ -28,6 +29,8 @@ from urllib.parse import quote
 
 import pytest
 
+from tests.xsandbox import Sandbox
+
 ROOT = Path(__file__).resolve().parents[1]
 READY_SECONDS = 60
 STOP_SECONDS = 15
@@ -37,11 +40,11 @@ T = TypeVar("T")
 
 @dataclass
 class CeleryWorker:
-    """The running worker: its process, its log, the queue it consumes and its node name (``name@host``)."""
+    """The running worker: its process, its log, the queues it consumes and its node name (``name@host``)."""
 
     process: subprocess.Popen[bytes]
     log_path: Path
-    queue: str
+    queues: tuple[str, ...]
     node: str = ""
 
     def log(self) -> str:
@@ -74,14 +77,15 @@ class CeleryWorker:
             time.sleep(interval)
 
     def wait_idle(self, *, seconds: float = 30) -> None:
-        """Wait until no task waits in the queue and the worker runs or holds none."""
+        """Wait until no task waits in the queues and the worker runs or holds none."""
         from config.celery import app
 
         def idle() -> None:
             with app.connection_for_write() as conn:
-                # on Redis, declaring a queue only reads its length
-                waiting = conn.default_channel.queue_declare(queue=self.queue, passive=False).message_count
-            assert waiting == 0, f"{waiting} task(s) still wait in the {self.queue!r} queue"
+                for queue in self.queues:
+                    # on Redis, declaring a queue only reads its length
+                    waiting = conn.default_channel.queue_declare(queue=queue, passive=False).message_count
+                    assert waiting == 0, f"{waiting} task(s) still wait in the {queue!r} queue"
             inspect = app.control.inspect(destination=[self.node], timeout=5, limit=1)
             held = {"active": inspect.active(), "reserved": inspect.reserved()}
             assert all(reply and reply.get(self.node) == [] for reply in held.values()), f"the worker holds {held}"
@@ -127,10 +131,12 @@ def _redis_url() -> str:
 
 
 def _purge() -> None:
-    """Drop every message waiting in the worker's queue: nothing carries over from one session to the next."""
+    """Drop every message waiting in the worker's queues: nothing carries over from one session to the next."""
     from config.celery import app
 
-    app.control.purge()
+    with app.connection_for_write() as conn:
+        for queue in _queues():  # app.control.purge() empties only the queues the app declared (`default`)
+            conn.default_channel.queue_purge(queue)
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -146,12 +152,31 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(STOP_SECONDS)
 
 
-def _start(folder: Path) -> CeleryWorker:
+def _queues() -> tuple[str, ...]:
+    """The default queue and every queue a task is routed to (``CELERY_TASK_ROUTES``), as production workers."""
     from django.conf import settings
 
+    routed = [route["queue"] for route in getattr(settings, "CELERY_TASK_ROUTES", {}).values() if "queue" in route]
+    return tuple(dict.fromkeys([settings.CELERY_TASK_DEFAULT_QUEUE, *routed]))
+
+
+def _sandbox_env(sandbox: Sandbox) -> dict[str, str]:
+    """Settings that point the worker's X client at the sandbox, as ``x_sandbox`` does in this process."""
+    app = sandbox.control("GET", "app")
+    return {
+        "X_API_BASE_URL": sandbox.base_url,
+        "X_AUTHORIZE_URL": f"{sandbox.base_url}/i/oauth2/authorize",
+        "X_CLIENT_ID": app["client_id"],
+        "X_CLIENT_SECRET": app["client_secret"],
+        "X_BEARER_TOKEN": app["bearer_token"],
+        "OAUTHLIB_INSECURE_TRANSPORT": "1",
+    }
+
+
+def _start(folder: Path, sandbox: Sandbox) -> CeleryWorker:
     redis_url = _redis_url()
     database_url = _database_url()
-    queue = settings.CELERY_TASK_DEFAULT_QUEUE
+    queues = _queues()
     _purge()  # what an earlier, interrupted run left in the queue
     node = f"tests-{os.getpid()}@%h"
     env = {
@@ -161,11 +186,12 @@ def _start(folder: Path) -> CeleryWorker:
         "REDIS_URL": redis_url,
         "BACKCHANNEL_TEST_CELERY_EAGER": "0",
         "PYTHONUNBUFFERED": "1",
+        **_sandbox_env(sandbox),
     }
     log_path = folder / "worker.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queue, "--concurrency", "1",
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", ",".join(queues), "--concurrency", "1",
              "--pool", "prefork", "-l", "INFO", "--without-gossip", "--without-mingle", "-n", node],
             cwd=ROOT,
             env=env,
@@ -174,7 +200,7 @@ def _start(folder: Path) -> CeleryWorker:
             # its own process group: a Ctrl-C in pytest reaches pytest only, which then stops the worker
             start_new_session=True,
         )  # fmt: skip
-    worker = CeleryWorker(process=process, log_path=log_path, queue=queue)
+    worker = CeleryWorker(process=process, log_path=log_path, queues=queues)
     ready = re.compile("(" + re.escape(node.removesuffix("%h")) + r"\S+) ready\.")
     deadline = time.monotonic() + READY_SECONDS
     while not (match := ready.search(worker.log())):
@@ -189,9 +215,11 @@ def _start(folder: Path) -> CeleryWorker:
 
 
 @pytest.fixture(scope="session")
-def celery_worker_process(django_db_setup, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CeleryWorker]:
+def celery_worker_process(
+    django_db_setup, sandbox_process: Sandbox, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[CeleryWorker]:
     """One worker for the session on the test database (started after ``django_db_setup``, stopped before)."""
-    worker = _start(tmp_path_factory.mktemp("celery-worker"))
+    worker = _start(tmp_path_factory.mktemp("celery-worker"), sandbox_process)
     try:
         yield worker
     finally:

@@ -72,7 +72,10 @@ def attachment_download(*, attachment_id: int) -> DownloadOutcome:
     stored. ``RateLimited`` and ``Transient`` propagate for the task to retry. The download happens
     outside any transaction; storing locks the attachment row, so two workers store one file.
     """
-    attachment = MessageAttachment.objects.select_related("message__conversation__inbox").get(pk=attachment_id)
+    found = MessageAttachment.objects.select_related("message__conversation__inbox").filter(pk=attachment_id)
+    attachment = found.first()
+    if attachment is None:  # its message is gone (an echo folded into the reply it echoed, inbox.services.replies)
+        return DownloadOutcome(stored=False, error="The attachment no longer exists.")
     if attachment.file:
         return DownloadOutcome(stored=True)
     url = _source_url(attachment)

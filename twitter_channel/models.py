@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 
 from twitter_channel.crypto import EncryptedAttribute
+from twitter_channel.rate_windows import dm_limits_validator
 
 
 class XAccount(models.Model):
@@ -40,6 +41,13 @@ class XAccount(models.Model):
         null=True, blank=True, help_text="When X last confirmed the account is subscribed to our webhook."
     )
     subscription_error = models.TextField(blank=True, help_text="Why the last (re)subscription failed.")
+    dm_limits = models.CharField(
+        max_length=200,
+        blank=True,
+        validators=[dm_limits_validator],
+        help_text="This account's own limits on DM sends, <seconds>:<limit> pairs such as 900:15,86400:1440 "
+        "(today's tiers are lower than the launch figures); empty: X_DM_LIMITS_USER.",
+    )
 
     class Meta:
         verbose_name = "X account"
@@ -98,3 +106,44 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"Delivery {self.pk} ({self.status})"
+
+
+class RateBudget(models.Model):
+    """One budget of the rate limiter (``ratelimit.py``): an X account's DM sends, or the whole app's.
+
+    Its row is the lock every permit takes (``SELECT … FOR UPDATE``); it also keeps a pause (after a 429)
+    and what X last reported in its rate-limit headers.
+    """
+
+    key = models.CharField(max_length=80, unique=True, help_text="dm_send:app, or dm_send:user:<X user id>.")
+    paused_until = models.DateTimeField(null=True, blank=True)
+    paused_reason = models.CharField(max_length=300, blank=True)
+    x_reported = models.JSONField(
+        default=dict, blank=True, help_text="X's headers per family: remaining, limit, reset, and our permit's time."
+    )
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class RatePermit(models.Model):
+    """One permit granted (one request to X about to be made), counted in every window of its budget."""
+
+    budget = models.ForeignKey(RateBudget, on_delete=models.CASCADE, related_name="permits")
+    at = models.DateTimeField()
+    ticket = models.CharField(max_length=64, blank=True, help_text="What it was for, e.g. reply:<message id>.")
+
+    class Meta:
+        indexes = [models.Index(fields=["budget", "at"], name="rate_permit_budget_at")]
+
+
+class RateWaiter(models.Model):
+    """A request waiting for a permit of an account's budget, in line by ``since``; ``slot`` is its estimate."""
+
+    budget = models.ForeignKey(RateBudget, on_delete=models.CASCADE, related_name="waiters")
+    ticket = models.CharField(max_length=64)
+    since = models.DateTimeField()
+    slot = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["budget", "ticket"], name="rate_waiter_once_per_budget")]

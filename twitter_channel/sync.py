@@ -51,7 +51,8 @@ def _includes(page: DmEventPage) -> dict[str, list[dict]]:
     }
 
 
-def _events(page: DmEventPage) -> list[DmEvent]:
+def page_events(page: DmEventPage) -> list[DmEvent]:
+    """The events of a ``GET /2/dm_events`` page parsed with its ``includes``; one X sent malformed is skipped."""
     includes = _includes(page)
     events = []
     for raw in page.events:
@@ -76,7 +77,7 @@ def account_backfill(
     pages = 0
     for page in client_for(account).dm_events_pages(max_results=page_size):
         pages += 1
-        events = _events(page)
+        events = page_events(page)
         collected.extend(e for e in events if e.created_at >= since)
         if events and min(e.created_at for e in events) < since:
             break
@@ -131,7 +132,7 @@ def account_poll(*, account_id: int, page_size: int = 100) -> SyncResult:
             page = client.dm_events_page(max_results=page_size, pagination_token=token)
             pages += 1
             rate = page.rate_limit
-            events = _events(page)
+            events = page_events(page)
             recent = [e for e in events if e.created_at >= since]
             collected.extend(recent)
             if _last_page(page, token) or len(recent) < len(events) or _reaches_stored(account, recent):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import time
+from datetime import datetime
 
 from celery import shared_task
 from django.db import OperationalError
@@ -110,3 +112,50 @@ def attachment_download(self, attachment_id: int) -> dict[str, object]:  # noqa:
             when = {"eta": exc.reset_at} if isinstance(exc, RateLimited) else {"countdown": backoff}
             raise self.retry(exc=exc, **when) from exc
     return {"stored": outcome.stored, "error": outcome.error}
+
+
+@shared_task(name="twitter_channel.reply_send", bind=True, acks_late=True, max_retries=None, ignore_result=True)
+def reply_send(self, message_id: int, failures: int = 0, unconfirmed_since: str | None = None) -> dict[str, str]:  # noqa: ANN001
+    """Send an agent's queued reply to X (``sending.reply_deliver``), on the ``send`` queue. Safe to run twice.
+
+    The row is claimed under its lock (``queued`` → ``sending``); a reply that is not queued is left
+    alone, so a duplicate or redelivered task sends nothing. No permit from the global rate limiter
+    (``ratelimit.py``) → retried at the reply's turn; rate limited by X → retried at X's reset; X not
+    answering → retried with backoff and jitter, ``sending.MAX_ATTEMPTS`` attempts in all, each retry
+    looking on X first for a send that may have got through. X refusing, or the account's token being
+    refused → ``failed`` with the reason. A reply still in its undo window (``send_after``) is retried
+    then. Tasks run inline (the quick start, ``CELERY_TASK_ALWAYS_EAGER``) cannot wait: the retries after
+    no answer follow at once, and a rate limit fails the reply with the time to send it again.
+
+    A worker lost in the middle (kill -9, OOM) leaves the reply ``sending``; this task redelivered finds
+    it so and sends nothing: ``replies_sweep`` reconciles it with X (``reconcile.py``). A reply whose
+    enqueue was lost stays ``queued`` until the same sweep enqueues it again.
+    """
+    from twitter_channel import sending
+
+    since = datetime.fromisoformat(unconfirmed_since) if unconfirmed_since else None
+    while True:
+        attempt = sending.reply_deliver(
+            message_id=message_id, failures=failures, unconfirmed_since=since, can_wait=not self.request.is_eager
+        )
+        if attempt.retry_at is None:
+            return {"outcome": attempt.outcome, "detail": attempt.detail}
+        failures, since = attempt.failures, attempt.unconfirmed_since
+        if attempt.outcome == "waiting" and self.request.is_eager:
+            time.sleep(max(0.0, (attempt.retry_at - datetime.now(attempt.retry_at.tzinfo)).total_seconds()))
+            continue
+        if not self.request.is_eager:
+            retry = {"message_id": message_id, "failures": failures,
+                     "unconfirmed_since": since.isoformat() if since else None}  # fmt: skip
+            raise self.retry(args=(), kwargs=retry, eta=attempt.retry_at)
+        # Inline there is no later: try again now (bounded by sending.MAX_ATTEMPTS).
+
+
+@shared_task(name="twitter_channel.replies_sweep", ignore_result=True)
+def replies_sweep() -> dict[str, int]:
+    """Beat, every 30 s: re-enqueue replies whose task was lost, reconcile those whose worker died (``reconcile``)."""
+    from twitter_channel import reconcile
+
+    result = reconcile.replies_sweep()
+    return {"requeued": result.requeued, "found": result.found, "resent": result.resent, "later": result.later,
+            "failed": result.failed}  # fmt: skip

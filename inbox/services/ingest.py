@@ -20,6 +20,7 @@ from inbox import events as activity
 from inbox import realtime
 from inbox.dm_events import DmEvent, DmEventType, DmMedia, XUserProfile
 from inbox.models import Contact, Conversation, Inbox, Message, MessageAttachment, Participant
+from inbox.services.auto_assign import auto_assign_enqueue
 from inbox.services.contacts import contacts_upsert, contacts_upsert_many
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ def dm_events_ingest(
     back the whole transaction (``OperationalError``: connection lost, deadlock) are always raised.
     Returns one result per event stored or found, oldest first.
     """
-    ordered = sorted(events, key=lambda e: (e.created_at, _sequence(e.x_event_id) or 0))
+    ordered = sorted(events, key=lambda e: (e.created_at, x_sequence_of(e.x_event_id) or 0))
     if len(ordered) > 1 and all(event.event_type == DmEventType.MESSAGE_CREATE for event in ordered):
         try:
             with transaction.atomic():
@@ -147,6 +148,8 @@ def _messages_ingest_together(inbox: Inbox, events: list[DmEvent]) -> list[Inges
         [Participant(conversation_id=c, contact_id=contact) for c, contact in sorted(members)], ignore_conflicts=True
     )
 
+    if created_conversations and inbox.auto_assign:
+        auto_assign_enqueue(inbox_id=inbox.pk)
     for conversation in conversations.values():
         if conversation.pk in created_conversations:
             realtime.publish_conversation(conversation, event="conversation.created", changed=[])
@@ -184,7 +187,8 @@ def dm_event_ingest(*, inbox: Inbox, event: DmEvent) -> IngestResult:
 
     Publishes after commit to the inbox's group: ``conversation.created`` or
     ``conversation.updated`` when the conversation changed, and ``message.created`` for a new
-    message. A duplicate publishes nothing.
+    message. A duplicate publishes nothing. A new conversation in an inbox with auto-assignment on
+    enqueues ``inbox.auto_assign_pending`` after commit (``services/auto_assign.py``).
     """
     with transaction.atomic():
         contacts = contacts_upsert(x_user_ids=_user_ids(inbox, event), profiles=event.users, seen_at=event.created_at)
@@ -203,6 +207,8 @@ def dm_event_ingest(*, inbox: Inbox, event: DmEvent) -> IngestResult:
 
         if conversation_created:
             realtime.publish_conversation(conversation, event="conversation.created", changed=[])
+            if inbox.auto_assign:
+                auto_assign_enqueue(inbox_id=inbox.pk)
         elif changed:
             realtime.publish_conversation(conversation, event="conversation.updated", changed=changed)
         realtime.publish_message(message)
@@ -258,7 +264,7 @@ def _message_new(inbox: Inbox, conversation: Conversation, event: DmEvent, conta
     return Message(
         conversation=conversation,
         x_event_id=event.x_event_id,
-        x_sequence=_sequence(event.x_event_id),
+        x_sequence=x_sequence_of(event.x_event_id),
         event_type=event.event_type.value,
         direction=direction,
         sender_contact=contacts.get(event.sender_id or ""),
@@ -307,7 +313,22 @@ def _echo_confirm(message: Message) -> None:
 
 def _conversation_apply(conversation: Conversation, message: Message, event: DmEvent) -> list[str]:
     """Fold a new, stored message into the conversation's summary fields and save; return the fields changed."""
-    changed, first_response_may_move = _conversation_fold(conversation, message, event)
+    return _summary_save(conversation, *_conversation_fold(conversation, message, event))
+
+
+def conversation_summary_apply(
+    *, conversation: Conversation, message: Message, at: datetime, preview: str
+) -> list[str]:
+    """Fold a stored message that did not come from X (a reply written here) into the conversation's summary.
+
+    The rules of ingest (last message time and preview, needs-reply, first response time) with ``at``
+    as the message's time; saves and returns the fields changed. The caller holds the conversation's
+    row lock and publishes.
+    """
+    return _summary_save(conversation, *_summary_fold(conversation, message, at=at, preview=preview))
+
+
+def _summary_save(conversation: Conversation, changed: set[str], first_response_may_move: bool) -> list[str]:
     if first_response_may_move:
         first_response = first_responses([conversation.pk])[conversation.pk]
         if first_response != conversation.first_response_at:
@@ -326,13 +347,16 @@ def _conversation_fold(conversation: Conversation, message: Message, event: DmEv
     """
     if event.event_type != DmEventType.MESSAGE_CREATE:
         return set(), False
-    at = event.created_at
+    return _summary_fold(conversation, message, at=event.created_at, preview=_preview(event))
+
+
+def _summary_fold(conversation: Conversation, message: Message, *, at: datetime, preview: str) -> tuple[set[str], bool]:
     inbound = message.direction == Message.Direction.INBOUND
     first_response_may_move = _first_response_may_move(conversation, inbound=inbound, at=at)
     changed: dict[str, object] = {}
 
     if conversation.last_message_at is None or at >= conversation.last_message_at:
-        changed.update(last_message_at=at, last_message_preview=_preview(event), needs_reply=inbound)
+        changed.update(last_message_at=at, last_message_preview=preview, needs_reply=inbound)
     if inbound:
         if conversation.last_inbound_at is None or at > conversation.last_inbound_at:
             changed["last_inbound_at"] = at
@@ -340,7 +364,7 @@ def _conversation_fold(conversation: Conversation, message: Message, event: DmEv
             changed["contact"] = message.sender_contact
         if conversation.status in _REOPENED_BY_CUSTOMER and at > conversation.status_changed_at:
             activity.conversation_reopened_event(
-                conversation=conversation, previous_status=conversation.status, x_event_id=event.x_event_id
+                conversation=conversation, previous_status=conversation.status, x_event_id=message.x_event_id or ""
             )
             changed.update(
                 status=Conversation.Status.OPEN,
@@ -412,12 +436,18 @@ def _membership_apply(participant: Participant, *, joined: bool, at: datetime) -
 
 
 def _preview(event: DmEvent) -> str:
-    text = " ".join(event.text.split())
-    if not text and event.attachments:
-        text = f"[{event.attachments[0].media_type.replace('_', ' ')}]"
+    return message_preview(text=event.text, media_type=event.attachments[0].media_type if event.attachments else "")
+
+
+def message_preview(*, text: str, media_type: str = "") -> str:
+    """The conversation list's one line for a message: its text on one line, or ``[photo]`` for media alone."""
+    text = " ".join(text.split())
+    if not text and media_type:
+        text = f"[{media_type.replace('_', ' ')}]"
     return text[:PREVIEW_LENGTH]
 
 
-def _sequence(x_event_id: str) -> int | None:
+def x_sequence_of(x_event_id: str) -> int | None:
+    """X's event id as a number for ordering (ids are time-ordered); None if it does not fit a bigint."""
     value = int(x_event_id)
     return value if value <= _MAX_BIGINT else None

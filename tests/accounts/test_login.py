@@ -3,7 +3,6 @@ from __future__ import annotations
 import pytest
 
 from accounts.models import User
-from inbox.services.conversations import conversation_status_set
 from inbox.services.demo import DEMO_PASSWORD, demo_seed
 from inbox.services.ingest import dm_event_ingest
 from tests.factories import PASSWORD, dm, make_agent, make_inbox
@@ -48,28 +47,6 @@ def test_public_sign_up_is_closed(client):
 
     assert "account/signup_closed.html" in [t.name for t in response.templates]
     assert not User.objects.filter(email="new@example.test").exists()
-
-
-def test_unknown_status_filter_is_a_clear_400(client):
-    client.force_login(make_agent())
-
-    response = client.get("/?status=closed")
-
-    assert response.status_code == 400
-    assert response.content.decode() == "Unknown status 'closed'; use one of: open, pending, snoozed, resolved."
-
-
-def test_status_filter_lists_only_that_status(client):
-    agent = make_agent()
-    inbox = make_inbox(members=(agent,))
-    dm_event_ingest(inbox=inbox, event=dm(inbox, "111", text="still open"))
-    resolved = dm_event_ingest(inbox=inbox, event=dm(inbox, "222", text="all done")).message.conversation
-    conversation_status_set(conversation_id=resolved.pk, status="resolved", actor=agent)
-    client.force_login(agent)
-
-    html = client.get("/?status=resolved").content.decode()
-
-    assert "all done" in html and "still open" not in html
 
 
 def test_pages_require_login(client):

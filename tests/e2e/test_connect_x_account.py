@@ -15,18 +15,7 @@ from twitter_channel.models import XAccount
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def x_env(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Sandbox:
-    """The live server (a spawned process) reads these from the environment, as `make run` sets them."""
-    app = sandbox.control("GET", "app")
-    monkeypatch.setenv("X_API_BASE_URL", sandbox.base_url)
-    monkeypatch.setenv("X_AUTHORIZE_URL", f"{sandbox.base_url}/i/oauth2/authorize")
-    monkeypatch.setenv("X_CLIENT_ID", app["client_id"])
-    monkeypatch.setenv("X_CLIENT_SECRET", app["client_secret"])
-    return sandbox
-
-
-def test_admin_connects_the_business_account(page: Page, x_env: Sandbox, live_server_url: str):
+def test_admin_connects_the_business_account(page: Page, x_env: Sandbox, live_server_url: str, screenshot):
     admin = make_agent(role=User.Role.ADMIN, email="ada@example.test", name="Ada Admin")
     page.goto(live_server_url + "/accounts/login/")
     page.get_by_label("Email").fill(admin.email)
@@ -53,4 +42,4 @@ def test_admin_connects_the_business_account(page: Page, x_env: Sandbox, live_se
     page.get_by_role("button", name="Cancel").click()
     expect(page.get_by_role("alert")).to_contain_text("You cancelled on X, so no account was connected.")
     page.set_viewport_size({"width": 390, "height": 844})
-    page.screenshot(path="/tmp/x-accounts-390.png", full_page=True)
+    screenshot(page, "x-accounts-390", full_page=True)

@@ -7,6 +7,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
+from inbox.models import Conversation
 from inbox.services.demo import DEMO_PASSWORD, demo_seed
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -24,10 +25,10 @@ def test_demo_agent_logs_in_and_sees_the_demo_conversations(page: Page, live_ser
     page.get_by_label("Password").fill(DEMO_PASSWORD)
     page.get_by_role("button", name="Sign In").click()
 
-    # then the conversation list shows the demo conversations, most recent first
-    expect(page.get_by_role("heading", name="Conversations")).to_be_visible()
-    rows = page.locator("table.conversations tbody tr")
-    expect(rows).to_have_count(seed.conversations)
+    # then the inbox opens on the open conversations, most recent first
+    expect(page.get_by_role("heading", name="All open")).to_be_visible()
+    rows = page.get_by_role("list", name="Conversations").locator("li.row")
+    expect(rows).to_have_count(Conversation.objects.filter(status=Conversation.Status.OPEN).count())
     expect(rows.first).to_contain_text("It's 28013. Still nothing today.")
     expect(page.get_by_text("María Fernández")).to_be_visible()
     expect(page.get_by_text("Alice Agent · Agent")).to_be_visible()
@@ -51,7 +52,7 @@ def test_logout_ends_the_session(page: Page, live_server_url: str):
     page.get_by_label("Email").fill(seed.agents[2].email)
     page.get_by_label("Password").fill(DEMO_PASSWORD)
     page.get_by_role("button", name="Sign In").click()
-    expect(page.get_by_role("heading", name="Conversations")).to_be_visible()
+    expect(page.get_by_role("heading", name="All open")).to_be_visible()
 
     page.get_by_role("button", name="Log out").click()
     page.goto(live_server_url + "/")

@@ -36,7 +36,7 @@ def reply_as_business(sandbox: Sandbox, text: str) -> None:
     assert response.status_code == 201, response.text
 
 
-def test_customer_writes_and_the_business_reply_appears_without_reload(page: Page, sandbox: Sandbox):
+def test_customer_writes_and_the_business_reply_appears_without_reload(page: Page, sandbox: Sandbox, screenshot):
     open_thread_as_maria(page, sandbox)
 
     page.get_by_label("Message", exact=True).fill("My parcel is late 📦 — order #4417")
@@ -52,12 +52,12 @@ def test_customer_writes_and_the_business_reply_appears_without_reload(page: Pag
     assert page.evaluate("window.stillTheSamePage") is True
 
     page.set_viewport_size({"width": 1280, "height": 800})
-    page.screenshot(path="/tmp/simulator-thread-1280.png")
+    screenshot(page, "simulator-thread-1280")
     page.set_viewport_size({"width": 390, "height": 844})
-    page.screenshot(path="/tmp/simulator-thread-390.png", full_page=True)
+    screenshot(page, "simulator-thread-390", full_page=True)
 
 
-def test_quick_reply_options_appear_live_and_answer_with_a_click(page: Page, sandbox: Sandbox):
+def test_quick_reply_options_appear_live_and_answer_with_a_click(page: Page, sandbox: Sandbox, screenshot):
     open_thread_as_maria(page, sandbox)
     options = [{"label": "Track my order", "metadata": "track"}, {"label": "Talk to a person", "metadata": "human"}]
 
@@ -67,20 +67,20 @@ def test_quick_reply_options_appear_live_and_answer_with_a_click(page: Page, san
     expect(page.get_by_role("list", name="Messages").get_by_text("Talk to a person")).to_be_visible()
     expect(page.get_by_role("button", name="Track my order")).to_have_count(0)
     page.set_viewport_size({"width": 1280, "height": 800})
-    page.screenshot(path="/tmp/simulator-quick-reply-1280.png")
+    screenshot(page, "simulator-quick-reply-1280")
 
 
-def test_deep_link_opens_compose_with_the_text_prefilled(page: Page, sandbox: Sandbox):
+def test_deep_link_opens_compose_with_the_text_prefilled(page: Page, sandbox: Sandbox, screenshot):
     text = "Hi @AcmeSupport! Order #4417 & café ☕ + 2\nsecond line"
 
     page.goto(sandbox.base_url + "/messages/compose?" + urlencode({"recipient_id": BUSINESS_ID, "text": text}))
 
     expect(page.get_by_role("heading", name=re.compile("Send a private message to Acme Support"))).to_be_visible()
     expect(page.get_by_label("Message")).to_have_value(text)
-    page.screenshot(path="/tmp/simulator-compose.png")
+    screenshot(page, "simulator-compose")
     page.get_by_label("You are").select_option("maria_codes")
     page.get_by_role("button", name="Send").click()
 
     expect(page).to_have_url(sandbox.base_url + THREAD)
     expect(page.get_by_role("list", name="Messages").get_by_text("second line")).to_be_visible()
-    page.screenshot(path="/tmp/simulator-after-compose-1280.png")
+    screenshot(page, "simulator-after-compose-1280")

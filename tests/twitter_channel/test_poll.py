@@ -117,7 +117,7 @@ def test_a_message_the_webhook_delivered_after_a_long_gap_does_not_end_the_poll_
     missed = [customer_writes(x_sandbox, f"Missed {n}") for n in range(1, 16)]
     newest = customer_writes(x_sandbox, "Delivered by the webhook")
     page = client_for(account).dm_event(newest)
-    account_events_ingest(account=account, events=sync._events(page))
+    account_events_ingest(account=account, events=sync.page_events(page))
 
     # when: pages of 10 — the first holds the stored newest message and 9 missed ones
     result = account_poll(account_id=account.pk, page_size=10)

@@ -1,0 +1,99 @@
+"""Replies whose send was interrupted: the writes behind ``twitter_channel.reconcile`` (the sweeper).
+
+A send attempt claims its reply (``replies.reply_mark_sending`` stamps ``send_claimed_at``) and renews
+the claim right before it calls X (``reply_claim_renew``). A reply still ``sending`` long after its last
+stamp lost its worker; the sweeper takes it over (``reply_claim_take_over``) and decides from what X has.
+A reply ``queued`` long past its send time lost its task; the sweeper takes it (``replies_stale_queued_take``)
+and enqueues the task again. Either way the rows are locked, so two sweeps never act on the same reply.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from inbox.models import Message
+
+State = Message.DeliveryState
+
+
+def reply_claim_renew(*, message_id: int, claimed_at: datetime | None) -> datetime | None:
+    """Renew a send attempt's claim just before it calls X: ``send_claimed_at`` = now, returned.
+
+    Only while the reply is still ``sending`` under the claim stamped at ``claimed_at`` (the attempt's
+    own); otherwise the sweeper took it over meanwhile and None is returned: the attempt must not call X.
+    One conditional UPDATE (the row is locked for that statement only). Publishes nothing: nothing the
+    agent sees has changed.
+    """
+    if claimed_at is None:
+        return None
+    now = timezone.now()
+    renewed = Message.objects.filter(pk=message_id, delivery_state=State.SENDING, send_claimed_at=claimed_at).update(
+        send_claimed_at=now
+    )
+    return now if renewed else None
+
+
+def reply_claim_take_over(*, message_id: int, claimed_before: datetime) -> Message | None:
+    """Take over a ``sending`` reply whose attempt's claim is older than ``claimed_before`` (its worker died).
+
+    Stamps ``send_claimed_at`` = now, the sweeper's own claim: an attempt still alive somewhere finds its
+    claim gone when it renews it and stops before calling X, and another sweep leaves the reply alone for
+    a lease. A reply claimed before claims were stamped counts from its last change. Returns the message
+    (with its conversation), or None when it is no longer such a reply or its row is locked (someone is
+    working on it). Locks the message row (skipping it if locked). Publishes nothing: it stays ``sending``.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        message = (
+            Message.objects.select_for_update(of=("self",), skip_locked=True)
+            .select_related("conversation")
+            .filter(pk=message_id, direction=Message.Direction.OUTBOUND, delivery_state=State.SENDING)
+            .filter(_claimed_before(claimed_before))
+            .first()
+        )
+        if message is None:
+            return None
+        message.send_claimed_at = now
+        message.save(update_fields=["send_claimed_at", "updated_at"])
+        return message
+
+
+def replies_stale_sending(*, claimed_before: datetime, limit: int) -> list[tuple[int, int]]:
+    """``(id, inbox id)`` of ``sending`` replies whose claim is older than ``claimed_before``, oldest first (a read)."""
+    stale = Message.objects.filter(direction=Message.Direction.OUTBOUND, delivery_state=State.SENDING).filter(
+        _claimed_before(claimed_before)
+    )
+    ordered = stale.order_by(Coalesce("send_claimed_at", "updated_at"), "pk")
+    return list(ordered.values_list("pk", "conversation__inbox_id")[:limit])
+
+
+def replies_stale_queued_take(*, due_before: datetime, limit: int) -> list[Message]:
+    """Take ``queued`` replies due (``send_after``, else their creation) before ``due_before``: their task is lost.
+
+    Each gets ``send_after`` = now, so the next sweeps leave it alone until it is stale again (one extra
+    task per grace period at most, however long the reply waits). Returns them, oldest due first; the
+    caller enqueues the send task for each after commit. Locks their rows, skipping locked ones (a claim
+    under way). Publishes nothing: the reply stays ``queued``.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        taken = list(
+            Message.objects.select_for_update(skip_locked=True)
+            .filter(direction=Message.Direction.OUTBOUND, delivery_state=State.QUEUED)
+            .annotate(due=Coalesce("send_after", "created_at"))
+            .filter(due__lt=due_before)
+            .order_by("due", "pk")[:limit]
+        )
+        for message in taken:
+            message.send_after = now
+            message.save(update_fields=["send_after", "updated_at"])
+        return taken
+
+
+def _claimed_before(moment: datetime) -> Q:
+    return Q(send_claimed_at__lt=moment) | Q(send_claimed_at__isnull=True, updated_at__lt=moment)

@@ -1,0 +1,170 @@
+"""Template filters that show X's data safely: DM text with its links, relative times, profile URLs.
+
+DM text is hostile input. Everything from X is escaped; the only markup added here is links built from
+X's own entities, and only to http(s) addresses, opening in a new tab without a referrer or opener.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from urllib.parse import quote, urlsplit
+
+from django import template
+from django.utils import timezone
+from django.utils.html import escape, format_html
+from django.utils.safestring import SafeString, mark_safe
+
+register = template.Library()
+
+LINK = '<a href="{}" target="_blank" rel="noopener noreferrer nofollow">{}</a>'
+
+
+def _web_url(value: object) -> str | None:
+    if not isinstance(value, str):
+        return None
+    parts = urlsplit(value.strip())
+    return value.strip() if parts.scheme in ("http", "https") and parts.netloc else None
+
+
+@register.filter
+def web_url(value: object) -> str:
+    """``value`` when it is an http(s) URL, else an empty string (so ``javascript:`` never lands in an href)."""
+    return _web_url(value) or ""
+
+
+def _spans(entities: Mapping[str, object], length: int) -> list[tuple[int, int, str | None, str]]:
+    """(start, end, href or None to drop the text, label) for links and mentions, in order, not overlapping."""
+    spans: list[tuple[int, int, str | None, str]] = []
+    urls = entities.get("urls") if isinstance(entities, Mapping) else None
+    for url in urls if isinstance(urls, Sequence) else ():
+        if not isinstance(url, Mapping) or not isinstance(url.get("start"), int) or not isinstance(url.get("end"), int):
+            continue
+        if url.get("media"):
+            spans.append((url["start"], url["end"], None, ""))
+            continue
+        href = _web_url(url.get("expanded_url")) or _web_url(url.get("url"))
+        if href:
+            label = url.get("display_url") or url.get("expanded_url") or href
+            spans.append((url["start"], url["end"], href, str(label)))
+    mentions = entities.get("mentions") if isinstance(entities, Mapping) else None
+    for mention in mentions if isinstance(mentions, Sequence) else ():
+        if isinstance(mention, Mapping) and isinstance(mention.get("username"), str):
+            start, end = mention.get("start"), mention.get("end")
+            if isinstance(start, int) and isinstance(end, int):
+                username = mention["username"]
+                spans.append((start, end, f"https://x.com/{quote(username)}", f"@{username}"))
+    spans = sorted(s for s in spans if 0 <= s[0] < s[1] <= length)
+    kept: list[tuple[int, int, str | None, str]] = []
+    for span in spans:
+        if not kept or span[0] >= kept[-1][1]:
+            kept.append(span)
+    return kept
+
+
+@register.filter
+def dm_text(text: str, entities: Mapping[str, object] | None = None) -> SafeString:
+    """DM text, escaped, with X's t.co links shown as their real address and the attachment link hidden."""
+    text = text or ""
+    pieces: list[str] = []
+    position = 0
+    for start, end, href, label in _spans(entities or {}, len(text)):
+        pieces.append(escape(text[position:start]))
+        if href is not None:
+            pieces.append(format_html(LINK, href, label))
+        position = end
+    pieces.append(escape(text[position:]))
+    return mark_safe("".join(pieces).strip())  # noqa: S308  every piece above is escaped or format_html
+
+
+@register.filter
+def ago(value: datetime | None) -> str:
+    """A short relative time: "now", "5m", "3h", "2d", or the date for anything older than a week."""
+    if value is None:
+        return ""
+    seconds = (timezone.now() - value).total_seconds()
+    if seconds < 60:
+        return "now"
+    if seconds < 3600:
+        return f"{int(seconds // 60)}m"
+    if seconds < 86400:
+        return f"{int(seconds // 3600)}h"
+    if seconds < 7 * 86400:
+        return f"{int(seconds // 86400)}d"
+    local = timezone.localtime(value)
+    return f"{local:%b} {local.day}" + (f", {local.year}" if local.year != timezone.localtime().year else "")
+
+
+@register.filter
+def initials(name: str) -> str:
+    words = [w for w in (name or "").replace("@", " ").split() if w]
+    return "".join(w[0] for w in words[:2]).upper() or "?"
+
+
+@register.simple_tag
+def snooze_options() -> list[tuple[str, str]]:
+    """(label, ISO time) of the snooze choices, in the server's time zone: an hour, tomorrow, next Monday."""
+    now = timezone.localtime()
+    nine = now.replace(hour=9, minute=0, second=0, microsecond=0)
+    tomorrow = nine + timedelta(days=1)
+    monday = nine + timedelta(days=7 - now.weekday())
+    return [
+        ("For 1 hour", (now + timedelta(hours=1)).replace(microsecond=0).isoformat()),
+        (f"Until tomorrow {tomorrow:%H:%M}", tomorrow.isoformat()),
+        (f"Until Monday {monday:%H:%M}", monday.isoformat()),
+    ]
+
+
+@register.simple_tag
+def assignable_agents(conversation: object) -> list[object]:
+    """Who a lead may assign ``conversation`` to (one query; the header shows it to leads and admins only)."""
+    from inbox import selectors
+
+    return list(selectors.assignable_agents(conversation.inbox_id))
+
+
+@register.simple_tag
+def labels_for(conversation: object) -> list[tuple[object, bool]]:
+    """Every label, and whether ``conversation`` has it (for the header's label picker)."""
+    from inbox.models import Label
+
+    chosen = {label.pk for label in conversation.labels.all()}
+    return [(label, label.pk in chosen) for label in Label.objects.all()]
+
+
+@register.filter
+def css_color(value: str) -> str:
+    """``value`` if it is a hex colour (#rgb to #rrggbbaa), else a neutral grey: it goes into a style attribute."""
+    return value if isinstance(value, str) and re.fullmatch(r"#[0-9a-fA-F]{3,8}", value) else "#6b7280"
+
+
+STATUS_NAMES = {"open": "Open", "pending": "Pending", "snoozed": "Snoozed", "resolved": "Resolved"}
+PRIORITY_NAMES = {0: "none", 1: "low", 2: "medium", 3: "high", 4: "urgent"}
+
+
+@register.filter
+def activity_text(event: object) -> str:
+    """One line of a conversation's activity log, in words (escaped by the template like any text)."""
+    who = event.actor.display_name if event.actor else "Backchannel"
+    p = event.parameters
+    kind = event.kind
+    if kind == "reopened":
+        return f"Reopened: the customer wrote while it was {STATUS_NAMES.get(p.get('previous_status'), 'closed')}"
+    if kind == "status_changed":
+        until = " until the customer writes" if p.get("new") == "snoozed" and not p.get("snoozed_until") else ""
+        if event.actor is None and p.get("old") == "snoozed":
+            return "The snooze ended: open again"
+        old, new = STATUS_NAMES.get(p.get("old"), "?"), STATUS_NAMES.get(p.get("new"), "?")
+        return f"{who} changed the status from {old} to {new}{until}"
+    if kind == "assigned":
+        if p.get("new_assignee_name"):
+            return f"{who} assigned it to {p['new_assignee_name']}"
+        return f"{who} unassigned {p.get('old_assignee_name') or 'it'}"
+    if kind == "priority_changed":
+        return f"{who} set the priority to {PRIORITY_NAMES.get(p.get('new'), '?')}"
+    if kind == "labels_changed":
+        parts = [f"added {', '.join(p['added'])}" if p.get("added") else "",
+                 f"removed {', '.join(p['removed'])}" if p.get("removed") else ""]  # fmt: skip
+        return f"{who} {' and '.join(x for x in parts if x)} (labels)"
+    return f"{who}: {event.get_kind_display()}"

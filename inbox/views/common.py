@@ -1,0 +1,43 @@
+"""What the inbox views share: fragment detection, plain-text errors, the visible conversation."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+
+from inbox.models import Conversation
+from inbox.thread_selectors import conversation_for_user
+
+FRAGMENT_HEADER = "X-Fragment"
+
+
+def wants_fragment(request: HttpRequest) -> bool:
+    """True for the page's own fetches (they send ``X-Fragment: 1``); plain form posts get a redirect."""
+    return request.headers.get(FRAGMENT_HEADER) == "1"
+
+
+def plain_error(message: str, status: int = 400) -> HttpResponse:
+    return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
+
+
+def visible_conversation(request: HttpRequest, conversation_id: int) -> Conversation:
+    conversation = conversation_for_user(request.user, conversation_id)
+    if conversation is None:
+        raise Http404("No such conversation in your inboxes.")
+    return conversation
+
+
+def conversation_url(conversation_id: int, request: HttpRequest) -> str:
+    url = reverse("inbox:conversation", args=[conversation_id])
+    query = request.POST.get("return_query") or ""
+    return f"{url}?{query}" if query and "\n" not in query else url
+
+
+def refused(request: HttpRequest, conversation_id: int, message: str, status: int = 400) -> HttpResponse:
+    """A refused action: the message as plain text for the page's scripts, a flash message otherwise."""
+    if wants_fragment(request):
+        return plain_error(message, status)
+    messages.error(request, message)
+    return redirect(conversation_url(conversation_id, request))

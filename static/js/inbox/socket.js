@@ -1,0 +1,77 @@
+// The agent's websocket: JSON events in, actions out. Reconnects with jittered exponential backoff and
+// tells the page when it is back, so the page can fetch whatever it missed meanwhile.
+
+const CLOSE_UNAUTHENTICATED = 4401;
+
+export class LiveSocket {
+  constructor(path, { onEvent, onOpen, onStatus }) {
+    this.path = path;
+    this.onEvent = onEvent;
+    this.onOpen = onOpen;
+    this.onStatus = onStatus;
+    this.attempt = 0;
+    this.opened = false;
+    this.suspended = false;
+    this.ws = null;
+    this.timer = null;
+  }
+
+  connect() {
+    const scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
+    const ws = new WebSocket(scheme + window.location.host + this.path);
+    this.ws = ws;
+    ws.addEventListener("open", () => {
+      const reconnected = this.opened;
+      this.opened = true;
+      this.attempt = 0;
+      this.onStatus("open");
+      this.onOpen(reconnected);
+    });
+    ws.addEventListener("message", (event) => {
+      let message;
+      try {
+        message = JSON.parse(event.data);
+      } catch {
+        return;
+      }
+      this.onEvent(message);
+    });
+    ws.addEventListener("close", (event) => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      if (event.code === CLOSE_UNAUTHENTICATED) {
+        window.location.reload(); // logged out elsewhere: the login page takes over
+        return;
+      }
+      this.onStatus("closed");
+      if (!this.suspended) this.retryLater();
+    });
+  }
+
+  retryLater() {
+    const ceiling = Math.min(10000, 500 * 2 ** this.attempt);
+    this.attempt += 1;
+    this.timer = window.setTimeout(() => this.connect(), ceiling / 2 + Math.random() * (ceiling / 2));
+  }
+
+  get isOpen() {
+    return this.ws !== null && this.ws.readyState === WebSocket.OPEN;
+  }
+
+  send(action) {
+    if (this.isOpen) this.ws.send(JSON.stringify(action));
+  }
+
+  // Drop the connection and stay offline until resume(): what a network outage does, on demand
+  // (handy to see the page catch up, and used by the browser tests).
+  suspend() {
+    this.suspended = true;
+    window.clearTimeout(this.timer);
+    if (this.ws) this.ws.close();
+  }
+
+  resume() {
+    this.suspended = false;
+    if (!this.ws) this.connect();
+  }
+}

@@ -1,0 +1,499 @@
+"""Agent presence ("who else is viewing or replying") over the inbox websocket, on Redis and without it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from asgiref.sync import sync_to_async
+from channels.layers import channel_layers
+from channels.testing import WebsocketCommunicator
+from django.db import connection
+from django.test import Client
+
+from accounts.models import User
+from config.asgi import application
+from inbox.models import Conversation
+from inbox.services import presence
+from inbox.services.ingest import dm_event_ingest
+from tests.factories import dm, make_agent, make_inbox
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/1"
+ORIGIN = (b"origin", b"http://localhost")
+NOT_VISIBLE = "Conversation {} does not exist or is not in one of your inboxes."
+
+
+@pytest.fixture
+def redis_mode(settings):
+    """Presence and the channel layer on Redis, as in production."""
+    settings.REDIS_URL = REDIS_URL
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_timeout": settings.CHANNEL_LAYER_SOCKET_TIMEOUT}],
+                "prefix": "backchannel",  # what a second process started with tests.settings uses
+            },
+        }
+    }
+    channel_layers.backends.clear()
+    presence._redis_store(REDIS_URL).clear()
+    yield redis.Redis.from_url(REDIS_URL, decode_responses=True)
+    presence._redis_store(REDIS_URL).clear()
+    channel_layers.backends.clear()
+
+
+@pytest.fixture
+def local_mode(settings):
+    """The quick start: no Redis at all, in-memory channel layer."""
+    settings.REDIS_URL = ""
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    channel_layers.backends.clear()
+    presence._local_store.clear()
+    yield
+    presence._local_store.clear()
+    channel_layers.backends.clear()
+
+
+@dataclass
+class Team:
+    alice: User
+    bob: User
+    outsider: User  # an agent of another inbox only
+    conversation: Conversation
+
+
+def make_team_and_conversation() -> Team:
+    alice, bob, outsider = make_agent(name="Alice"), make_agent(name="Bob"), make_agent(name="Olga")
+    inbox = make_inbox(members=(alice, bob))
+    make_inbox(members=(outsider,))
+    conversation = dm_event_ingest(inbox=inbox, event=dm(inbox, "2244994945")).message.conversation
+    return Team(alice=alice, bob=bob, outsider=outsider, conversation=conversation)
+
+
+@pytest.fixture
+async def team() -> Team:
+    return await sync_to_async(make_team_and_conversation)()
+
+
+@sync_to_async
+def session_cookie_for(user: User) -> bytes:
+    client = Client()
+    client.force_login(user)
+    return f"sessionid={client.cookies['sessionid'].value}".encode()
+
+
+async def connect(user: User) -> WebsocketCommunicator:
+    headers = [ORIGIN, (b"cookie", await session_cookie_for(user))]
+    communicator = WebsocketCommunicator(application, "/ws/inbox/", headers=headers)
+    connected, _ = await communicator.connect(timeout=5)
+    assert connected
+    return communicator
+
+
+async def announce(communicator: WebsocketCommunicator, conversation: Conversation, state: str) -> None:
+    await communicator.send_json_to({"action": "presence", "conversation_id": conversation.pk, "state": state})
+
+
+async def presence_event(communicator: WebsocketCommunicator, timeout: float = 5) -> dict[str, Any]:
+    received = await communicator.receive_json_from(timeout=timeout)
+    assert received["event"] == "agent.presence", received
+    return received["data"]
+
+
+def listed(team: Team, *agents: tuple[User, str]) -> dict[str, Any]:
+    return {
+        "conversation_id": team.conversation.pk,
+        "inbox_id": team.conversation.inbox_id,
+        "agents": [{"id": user.pk, "name": user.name, "state": state} for user, state in agents],
+    }
+
+
+def presence_key(conversation: Conversation) -> str:
+    return f"{presence.KEY_PREFIX}:conversation:{conversation.pk}"
+
+
+# On Redis, through the whole ASGI application ------------------------------------------------------------
+
+
+async def test_the_other_agents_of_the_inbox_see_who_views_replies_and_leaves(redis_mode, team):
+    # given Alice and Bob connected
+    alice, bob = await connect(team.alice), await connect(team.bob)
+
+    # when Alice opens the conversation, then Bob (and Alice's own socket) get the list
+    await announce(alice, team.conversation, "viewing")
+    assert await presence_event(bob) == listed(team, (team.alice, "viewing"))
+    assert await presence_event(alice) == listed(team, (team.alice, "viewing"))
+
+    # when she types
+    await announce(alice, team.conversation, "replying")
+    assert await presence_event(bob) == listed(team, (team.alice, "replying"))
+
+    # when she navigates away
+    await announce(alice, team.conversation, "left")
+    assert await presence_event(bob) == listed(team)
+    assert redis_mode.hlen(presence_key(team.conversation)) == 0
+
+    await alice.disconnect()
+    assert await bob.receive_nothing(timeout=0.5)  # she had left already: nothing more to tell
+    await bob.disconnect()
+
+
+async def test_closing_the_socket_removes_the_agent(redis_mode, team):
+    alice, bob = await connect(team.alice), await connect(team.bob)
+    await announce(alice, team.conversation, "replying")
+    assert await presence_event(bob) == listed(team, (team.alice, "replying"))
+
+    await alice.disconnect()
+
+    assert await presence_event(bob) == listed(team)
+    assert redis_mode.hlen(presence_key(team.conversation)) == 0
+    await bob.disconnect()
+
+
+async def test_the_list_is_sorted_by_name(redis_mode, team):
+    alice, bob = await connect(team.alice), await connect(team.bob)
+
+    await announce(bob, team.conversation, "replying")
+    assert await presence_event(alice) == listed(team, (team.bob, "replying"))
+    await announce(alice, team.conversation, "viewing")
+
+    assert await presence_event(alice) == listed(team, (team.alice, "viewing"), (team.bob, "replying"))
+    await alice.disconnect()
+    await bob.disconnect()
+
+
+async def test_a_second_tab_keeps_the_agent_present(redis_mode, team):
+    # given Alice viewing in one tab, Bob watching
+    first_tab, bob = await connect(team.alice), await connect(team.bob)
+    await announce(first_tab, team.conversation, "viewing")
+    assert await presence_event(bob) == listed(team, (team.alice, "viewing"))
+
+    # when she opens it in a second tab: still one Alice, viewing, so nothing to tell
+    second_tab = await connect(team.alice)
+    await announce(second_tab, team.conversation, "viewing")
+    assert await bob.receive_nothing(timeout=0.5)
+    assert redis_mode.hlen(presence_key(team.conversation)) == 2  # one field per connection
+
+    # when she types in the second tab, she is replying
+    await announce(second_tab, team.conversation, "replying")
+    assert await presence_event(bob) == listed(team, (team.alice, "replying"))
+
+    # when the second tab closes, the first still views
+    await second_tab.disconnect()
+    assert await presence_event(bob) == listed(team, (team.alice, "viewing"))
+
+    # when the first closes too, she is gone
+    await first_tab.disconnect()
+    assert await presence_event(bob) == listed(team)
+    await bob.disconnect()
+
+
+async def test_an_agent_of_another_inbox_is_neither_told_nor_allowed_to_announce(redis_mode, team):
+    alice, bob, outsider = await connect(team.alice), await connect(team.bob), await connect(team.outsider)
+
+    # not told
+    await announce(alice, team.conversation, "viewing")
+    assert await presence_event(bob) == listed(team, (team.alice, "viewing"))
+    assert await outsider.receive_nothing(timeout=0.5)
+
+    # not allowed, and told exactly what a missing conversation would tell
+    for state in ("viewing", "replying", "left"):
+        await announce(outsider, team.conversation, state)
+        assert await outsider.receive_json_from() == {
+            "event": "error",
+            "detail": NOT_VISIBLE.format(team.conversation.pk),
+        }
+    await outsider.send_json_to({"action": "presence_query", "conversation_id": team.conversation.pk})
+    assert (await outsider.receive_json_from())["detail"] == NOT_VISIBLE.format(team.conversation.pk)
+    await outsider.send_json_to({"action": "presence", "conversation_id": 987654321, "state": "viewing"})
+    assert (await outsider.receive_json_from())["detail"] == NOT_VISIBLE.format(987654321)
+
+    # nothing was published or stored
+    assert await bob.receive_nothing(timeout=0.5)
+    assert redis_mode.hlen(presence_key(team.conversation)) == 1
+    for communicator in (alice, bob, outsider):
+        await communicator.disconnect()
+
+
+async def test_a_heartbeat_that_changes_nothing_publishes_nothing(redis_mode, team):
+    alice, bob = await connect(team.alice), await connect(team.bob)
+    await announce(alice, team.conversation, "viewing")
+    assert await presence_event(bob) == listed(team, (team.alice, "viewing"))
+
+    await announce(alice, team.conversation, "viewing")
+    assert await bob.receive_nothing(timeout=0.5)
+
+    await announce(alice, team.conversation, "replying")
+    assert await presence_event(bob) == listed(team, (team.alice, "replying"))
+    await announce(alice, team.conversation, "replying")
+    assert await bob.receive_nothing(timeout=0.5)
+    await alice.disconnect()
+    await bob.disconnect()
+
+
+async def test_presence_query_answers_the_asking_socket_only(redis_mode, team):
+    alice, bob = await connect(team.alice), await connect(team.bob)
+    await announce(alice, team.conversation, "replying")
+    await presence_event(alice)
+    await presence_event(bob)
+
+    await bob.send_json_to({"action": "presence_query", "conversation_id": team.conversation.pk})
+
+    assert await presence_event(bob) == listed(team, (team.alice, "replying"))
+    assert await alice.receive_nothing(timeout=0.5)
+    await alice.disconnect()
+    await bob.disconnect()
+
+
+def announce_from_another_process(team: Team) -> None:
+    """A second Backchannel process (another host, say) announces Alice, then exits without leaving."""
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "REDIS_URL": REDIS_URL,
+        "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+    }
+    code = textwrap.dedent(
+        f"""
+        import django
+        django.setup()
+        from accounts.models import User
+        from inbox.services import presence
+        presence.presence_set(
+            user=User.objects.get(pk={team.alice.pk}),
+            connection="specific.other-host!gone",
+            conversation_id={team.conversation.pk},
+            state="replying",
+        )
+        """
+    )
+    subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+
+
+async def test_presence_announced_by_another_process_is_shared_and_expires_after_it_dies(redis_mode, team, monkeypatch):
+    if connection.vendor != "postgresql":
+        pytest.fail("A second process cannot share the in-memory SQLite test database; run with DATABASE_URL set.")
+    monkeypatch.setattr(presence, "SWEEP_INTERVAL", 0.2)
+    bob = await connect(team.bob)
+
+    # when another process announces Alice and dies without leaving
+    await asyncio.to_thread(announce_from_another_process, team)
+
+    # then Bob, here, is told through Redis, and reads the same list
+    assert await presence_event(bob) == listed(team, (team.alice, "replying"))
+    await bob.send_json_to({"action": "presence_query", "conversation_id": team.conversation.pk})
+    assert await presence_event(bob) == listed(team, (team.alice, "replying"))
+
+    # and once the entry expires, this process's sweep removes it and tells Bob
+    monkeypatch.setattr(presence, "_clock", lambda: time.time() + presence.PRESENCE_TTL + 1)
+    assert await presence_event(bob) == listed(team)
+    assert redis_mode.exists(presence_key(team.conversation)) == 0
+    assert redis_mode.smembers(f"{presence.KEY_PREFIX}:conversations") == set()
+    await bob.disconnect()
+
+
+async def test_expired_entries_are_ignored_when_read_before_any_sweep(redis_mode, team, monkeypatch):
+    alice, bob = await connect(team.alice), await connect(team.bob)
+    await announce(alice, team.conversation, "viewing")  # and no heartbeat after it
+    assert await presence_event(bob) == listed(team, (team.alice, "viewing"))
+
+    monkeypatch.setattr(presence, "_clock", lambda: time.time() + presence.PRESENCE_TTL + 1)
+    await bob.send_json_to({"action": "presence_query", "conversation_id": team.conversation.pk})
+
+    assert await presence_event(bob) == listed(team)
+    assert redis_mode.hlen(presence_key(team.conversation)) == 1  # not swept yet (every 10 s)
+    await alice.disconnect()
+    assert await presence_event(bob) == listed(team)  # her entry may still be on screens: told again
+    await bob.disconnect()
+
+
+async def test_heartbeats_keep_an_agent_present_through_sweeps(redis_mode, team, monkeypatch):
+    monkeypatch.setattr(presence, "PRESENCE_TTL", 1.0)
+    monkeypatch.setattr(presence, "SWEEP_INTERVAL", 0.1)
+    alice, bob = await connect(team.alice), await connect(team.bob)
+    await announce(alice, team.conversation, "viewing")
+    assert await presence_event(bob) == listed(team, (team.alice, "viewing"))
+
+    for _ in range(10):  # 2 s, well past the TTL, with a heartbeat every 0.2 s
+        await asyncio.sleep(0.2)
+        await announce(alice, team.conversation, "viewing")
+
+    assert await bob.receive_nothing(timeout=0.2)
+    await alice.disconnect()
+    assert await presence_event(bob) == listed(team)
+    await bob.disconnect()
+
+
+def test_a_sweep_keeps_an_entry_refreshed_after_it_was_read(redis_mode, settings):
+    # given an entry the sweep read as expired, refreshed by a heartbeat before the sweep deletes it
+    store = presence._redis_store(REDIS_URL)
+    key = f"{presence.KEY_PREFIX}:conversation:77"
+    stale = presence.Entry(user_id=1, name="Alice", state="viewing", inbox_id=5, expires=1.0)
+    store.put(77, "specific.tab!1", stale)
+    store.put(77, "specific.tab!1", presence.Entry(user_id=1, name="Alice", state="viewing", inbox_id=5, expires=9e9))
+
+    # when the sweep's delete runs with what it read
+    deleted, _ = store._sweep_script(
+        keys=[key, f"{presence.KEY_PREFIX}:conversations"], args=[77, "specific.tab!1", stale.dumps()]
+    )
+
+    # then the fresh entry stays
+    assert deleted == []
+    assert redis_mode.hlen(key) == 1
+
+
+async def test_bad_input_gets_a_precise_error_and_the_socket_stays_open(redis_mode, team):
+    alice, bob = await connect(team.alice), await connect(team.bob)
+    cid = team.conversation.pk
+    need_id = "'conversation_id' is required: the id of a conversation, an integer."
+    not_int = "'conversation_id' must be an integer, not {}."
+    states = "expected 'viewing', 'replying' or 'left'."
+    actions = "known actions: 'ping', 'presence', 'presence_query'."
+
+    def viewing(conversation_id: Any) -> dict[str, Any]:
+        return {"action": "presence", "conversation_id": conversation_id, "state": "viewing"}
+
+    cases = [
+        ({"action": "presence", "state": "viewing"}, need_id),
+        (viewing(str(cid)), not_int.format(f"'{cid}'")),
+        (viewing(True), not_int.format("True")),
+        (viewing(1.5), not_int.format("1.5")),
+        (viewing(None), not_int.format("None")),
+        ({"action": "presence", "conversation_id": cid}, "'state' is required: 'viewing', 'replying' or 'left'."),
+        ({"action": "presence", "conversation_id": cid, "state": "typing"}, f"Unknown state 'typing'; {states}"),
+        ({"action": "presence", "conversation_id": cid, "state": ["viewing"]}, f"Unknown state ['viewing']; {states}"),
+        (viewing(2**70), NOT_VISIBLE.format(2**70)),
+        ({"action": "presence_query"}, need_id),
+        ({"action": "presence_query", "conversation_id": "x" * 100}, not_int.format("'" + "x" * 36 + "...")),
+        ({"action": "launch"}, f"Unknown action 'launch'; {actions}"),
+        ([1, 2], f"Unknown action None; {actions}"),
+    ]
+
+    for content, detail in cases:
+        await alice.send_json_to(content)
+        assert await alice.receive_json_from() == {"event": "error", "detail": detail}, content
+
+    await alice.send_json_to({"action": "ping"})
+    assert await alice.receive_json_from() == {"event": "pong"}
+    assert await bob.receive_nothing(timeout=0.5)
+    await alice.disconnect()
+    await bob.disconnect()
+
+
+# The quick start: no Redis ----------------------------------------------------------------------------------
+
+
+async def test_presence_works_over_the_in_memory_layer_without_redis(local_mode, team):
+    alice, bob = await connect(team.alice), await connect(team.bob)
+
+    await announce(alice, team.conversation, "viewing")
+    assert await presence_event(bob) == listed(team, (team.alice, "viewing"))
+    await alice.disconnect()
+
+    assert await presence_event(bob) == listed(team)
+    await bob.disconnect()
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    now = [1_000_000.0]
+    monkeypatch.setattr(presence, "_clock", lambda: now[0])
+    return now
+
+
+def test_without_redis_presence_is_kept_per_connection_and_changes_alone_are_published(local_mode, published, clock):
+    # given
+    team = make_team_and_conversation()
+    cid, alice = team.conversation.pk, team.alice
+
+    def set_(tab: str, state: str) -> None:
+        presence.presence_set(user=alice, connection=tab, conversation_id=cid, state=state)
+
+    def agents() -> list[list[dict[str, Any]]]:
+        lists = [data["agents"] for data in published.of("agent.presence")]
+        published.clear()
+        return lists
+
+    # when / then
+    set_("tab-1", "viewing")
+    assert agents() == [[{"id": alice.pk, "name": "Alice", "state": "viewing"}]]
+    set_("tab-2", "viewing")
+    set_("tab-1", "viewing")
+    assert agents() == []
+    set_("tab-2", "replying")
+    assert agents() == [[{"id": alice.pk, "name": "Alice", "state": "replying"}]]
+    clock[0] += 1
+    set_("tab-1", "viewing")  # the other tab's later heartbeat: she still replies in tab 2
+    assert agents() == []
+    set_("tab-2", "left")
+    assert agents() == [[{"id": alice.pk, "name": "Alice", "state": "viewing"}]]
+    presence.presence_disconnect(connection="tab-1", conversation_ids=[cid])
+    assert agents() == [[]]
+    assert presence._local_store.entries(cid) == {}
+
+
+def test_without_redis_expired_entries_are_ignored_then_swept_once(local_mode, published, clock):
+    team = make_team_and_conversation()
+    cid = team.conversation.pk
+    presence.presence_set(user=team.alice, connection="tab-1", conversation_id=cid, state="viewing")
+    presence.presence_set(user=team.bob, connection="tab-2", conversation_id=cid, state="viewing")
+    published.clear()
+
+    # when Alice's tab stops beating and Bob's goes on
+    clock[0] += presence.PRESENCE_TTL - 1
+    presence.presence_set(user=team.bob, connection="tab-2", conversation_id=cid, state="viewing")
+    clock[0] += 2
+
+    # then her entry is ignored when read
+    assert [a.name for a in presence.presence_get(user=team.bob, conversation_id=cid).agents] == ["Bob"]
+    assert published.sent == []
+    # and swept once, which tells everyone
+    assert presence.presence_sweep() == 1
+    assert [data["agents"] for data in published.of("agent.presence")] == [
+        [{"id": team.bob.pk, "name": "Bob", "state": "viewing"}]
+    ]
+    assert presence.presence_sweep() == 0
+    assert set(presence._local_store.entries(cid)) == {"tab-2"}
+
+
+def test_without_redis_an_agent_returning_after_expiry_is_told(local_mode, published, clock):
+    # given Alice's entry expired, and a later change told everyone the list without her
+    team = make_team_and_conversation()
+    cid = team.conversation.pk
+    presence.presence_set(user=team.alice, connection="tab-1", conversation_id=cid, state="viewing")
+    clock[0] += presence.PRESENCE_TTL + 1
+    presence.presence_set(user=team.bob, connection="tab-2", conversation_id=cid, state="viewing")
+    published.clear()
+
+    # when her tab beats again
+    presence.presence_set(user=team.alice, connection="tab-1", conversation_id=cid, state="viewing")
+
+    # then she is listed again
+    assert [[a["name"] for a in data["agents"]] for data in published.of("agent.presence")] == [["Alice", "Bob"]]
+
+
+def test_an_unknown_state_is_refused_by_the_service(local_mode):
+    team = make_team_and_conversation()
+
+    with pytest.raises(presence.PresenceError, match="Unknown state 'away'"):
+        presence.presence_set(user=team.alice, connection="tab", conversation_id=team.conversation.pk, state="away")

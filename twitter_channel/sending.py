@@ -1,0 +1,330 @@
+"""Sending agents' replies to X: one attempt of the ``twitter_channel.reply_send`` task.
+
+The inbox stores a reply ``queued`` (``inbox.services.replies``) and asks for the task by name. An
+attempt claims the row (``sending``), uploads the attachment if there is one, and posts the message as
+the X account of the reply's inbox: to the customer (``POST /2/dm_conversations/with/:id/messages``) in
+a one-to-one conversation, into the conversation (``POST /2/dm_conversations/:id/messages``) in a group.
+Right before the POST it takes a permit from the global rate limiter (``ratelimit.py``); without one
+the reply goes back to ``queued`` with ``send_after`` at its turn ("Goes out at 14:05:10 UTC (rate
+limit: 200 per 15 minutes used)") and the task retries then. X's rate-limit headers on every answer go
+back to the limiter (``observe``). What happens next is decided by what X answered:
+
+- accepted → ``sent`` with X's event id;
+- 429 → the account's sending paused until X's reset (every reply of it waits), this one back to
+  ``queued`` until then (the task retries then), the time shown to the agent;
+- no answer, 5xx, a reset connection → back to ``queued`` and retried with exponential backoff and
+  jitter, ``MAX_ATTEMPTS`` attempts in all, then ``failed``;
+- X refused (4xx) → ``failed`` with X's reason; the account's token refused → ``failed``, "reconnect".
+
+A send X did not answer may still have reached X (X did the work and the answer was lost, or it timed
+out). So after one, every later attempt first looks for the message among the conversation's latest
+events on X (same sender, same text, same attachment or none, not older than the first such attempt)
+and records that one instead of sending again. This costs one ``GET`` of the DM lookup window.
+
+A worker that dies during an attempt (kill -9, OOM, host lost) leaves the reply ``sending``; a task
+redelivered after that finds it so and sends nothing. The sweeper (``reconcile.py``) owns such replies,
+and its rule needs every attempt to renew its claim right before the ``POST``: an attempt whose claim
+the sweeper took over meanwhile stops there, without calling X.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.core.exceptions import ImproperlyConfigured
+from django.utils import timezone
+
+from inbox.dm_events import DmEvent
+from inbox.models import Conversation, Message
+from inbox.reply_input import kind_for
+from inbox.services import replies
+from inbox.services.reply_recovery import reply_claim_renew
+from twitter_channel import ratelimit
+from twitter_channel.client import XClient
+from twitter_channel.models import XAccount
+from twitter_channel.sync import page_events
+from twitter_channel.tokens import client_for
+from twitter_channel.x_errors import AuthError, NotFound, PermanentError, RateLimited, Transient, XError
+from twitter_channel.x_results import SentMessage
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+BACKOFF_SECONDS = 15
+BACKOFF_MAX_SECONDS = 600
+# How many of the conversation's newest events are searched for a send X did not answer, and how far
+# X's clock may be behind ours.
+LOOKUP_EVENTS = 50
+CLOCK_SKEW = timedelta(minutes=2)
+# A turn for a permit this close is waited for in the worker: cheaper than a retry through the broker.
+INLINE_WAIT_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What one attempt came to: ``sent``, ``failed``, ``retry`` (at ``retry_at``), ``waiting`` (not due
+    before ``retry_at``: the undo window) or ``skipped`` (not queued, or taken over by the sweeper).
+
+    ``failures`` counts the attempts X did not answer so far; ``unconfirmed_since`` is when the first
+    send X did not answer began (None if none): later attempts look on X before sending.
+    """
+
+    outcome: str
+    detail: str = ""
+    retry_at: datetime | None = None
+    failures: int = 0
+    unconfirmed_since: datetime | None = None
+
+
+def backoff(failures: int) -> float:
+    """Seconds to wait after the ``failures``-th attempt X did not answer: doubling, capped, with jitter."""
+    ceiling = min(BACKOFF_MAX_SECONDS, BACKOFF_SECONDS * 2 ** max(failures - 1, 0))
+    return random.uniform(ceiling / 2, ceiling)
+
+
+def reply_deliver(
+    *, message_id: int, failures: int = 0, unconfirmed_since: datetime | None = None, can_wait: bool = True
+) -> Attempt:
+    """One attempt to send reply ``message_id`` to X; returns what the task should do next.
+
+    Does nothing unless the reply is ``queued`` (so a task run twice sends once). No transaction is
+    held while X is called: each change of state is its own (``inbox.services.replies``), and so is
+    each publish. ``can_wait`` False (tasks run inline, the quick start) turns a rate limit into
+    ``failed`` with the time to send it again, rather than a wait nobody would come back from.
+    """
+    try:
+        message = replies.reply_mark_sending(message_id=message_id)
+    except replies.ReplyNotDue as exc:  # its undo window (or a wait for X) is not over: come back then
+        return Attempt("waiting", retry_at=exc.send_after, failures=failures, unconfirmed_since=unconfirmed_since)
+    if message is None:
+        if not Message.objects.filter(pk=message_id, delivery_state__in=["queued", "sending"]).exists():
+            ratelimit.wait_cancel(ticket=_ticket(message_id))  # undone or deleted while in line: let the next go
+        return Attempt("skipped")
+    conversation = message.conversation
+    account = XAccount.objects.select_related("inbox").filter(inbox_id=conversation.inbox_id).first()
+    if account is None:
+        return _failed(message_id, "This inbox has no X account any more; the reply cannot be sent.")
+    handle = account.inbox.handle
+    started = timezone.now()
+    paused_until: datetime | None = None
+    client = client_for(account)
+    try:
+        if unconfirmed_since is not None:
+            found = already_at_x(client, account, message, since=unconfirmed_since)
+            if found is not None:
+                log.info("Reply %s had reached X as %s; not sending it again", message_id, found.x_event_id)
+                replies.reply_mark_sent(message_id=message_id, x_event_id=found.x_event_id, sent_at=found.created_at)
+                return Attempt("sent")
+        try:
+            media_id = _upload(client, message)
+        except OSError as exc:  # our stored copy is gone or unreadable: nothing to send
+            return _failed(message_id, f"The attached file could not be read from our storage: {exc}")
+        # The permit last, right before the POST: its window starts now (ratelimit.py's margin covers the rest).
+        permit = _permit_take(account, message_id, can_wait=can_wait)
+        if isinstance(permit, ratelimit.Wait):
+            return _over_budget(message_id, handle, permit, failures, unconfirmed_since, can_wait=can_wait)
+        if reply_claim_renew(message_id=message_id, claimed_at=message.send_claimed_at) is None:
+            log.warning("Reply %s was taken over by the sweeper (this attempt took too long); not sent", message_id)
+            return Attempt("skipped", "taken over by the sweeper")
+        try:
+            sent = _post(client, account, conversation, message.text, media_id)
+        except XError as exc:
+            ratelimit.observe(account=account, rate_limit=exc.rate_limit, permit=permit)
+            if isinstance(exc, RateLimited):  # the whole account waits for X's reset, not only this reply
+                paused_until = ratelimit.pause(account=account, until=exc.reset_at)
+            if isinstance(exc, Transient):
+                unconfirmed_since = unconfirmed_since or started
+            raise
+        replies.reply_mark_sent(message_id=message_id, x_event_id=sent.dm_event_id, sent_at=timezone.now())
+        ratelimit.observe(account=account, rate_limit=sent.rate_limit, permit=permit)
+        return Attempt("sent")
+    except RateLimited as exc:  # the POST's (the account is paused), or the upload's or lookup's own limit
+        retry_at = paused_until or exc.reset_at
+        return _rate_limited(message_id, handle, retry_at, failures, unconfirmed_since, can_wait=can_wait)
+    except ImproperlyConfigured as exc:  # malformed DM limits (ratelimit.py): nothing was sent
+        return _failed(message_id, f"Sending is not configured correctly: {exc}")
+    except Transient as exc:
+        return _not_answered(message_id, exc, failures + 1, unconfirmed_since)
+    except AuthError as exc:  # includes AccountNeedsReconnection
+        return _failed(
+            message_id,
+            f"Reconnect @{handle} under Settings → X accounts: X refused its access ({_reason(exc)}). "
+            "Then send the reply again.",
+        )
+    except PermanentError as exc:
+        return _failed(message_id, f"X refused this reply: {_reason(exc)}")
+    except ValueError as exc:  # the client's own checks, before any request
+        return _failed(message_id, f"This reply cannot be sent to X: {exc}")
+    finally:
+        client.close()
+
+
+def _ticket(message_id: int) -> str:
+    return f"reply:{message_id}"
+
+
+def _permit_take(account: XAccount, message_id: int, *, can_wait: bool) -> ratelimit.Granted | ratelimit.Wait:
+    """A permit for the reply; a turn less than ``INLINE_WAIT_SECONDS`` away is waited for here."""
+    ticket = _ticket(message_id) if can_wait else ""
+    deadline = time.monotonic() + INLINE_WAIT_SECONDS
+    while True:
+        permit = ratelimit.permit_take(account=account, ticket=ticket)
+        if isinstance(permit, ratelimit.Granted) or not can_wait:
+            return permit
+        pause = (permit.until - timezone.now()).total_seconds()
+        if time.monotonic() + pause > deadline:
+            return permit
+        time.sleep(max(pause, 0.0))
+
+
+def _post(
+    client: XClient, account: XAccount, conversation: Conversation, text: str, media_id: str | None
+) -> SentMessage:
+    """Post the message as ``account``: to the customer in a one-to-one conversation, into the group otherwise."""
+    if conversation.kind == Conversation.Kind.GROUP:
+        return client.dm_send_to_conversation(conversation.x_conversation_id, text=text, media_id=media_id)
+    return client.dm_send_to_participant(_recipient(account, conversation), text=text, media_id=media_id)
+
+
+def _recipient(account: XAccount, conversation: Conversation) -> str:
+    if conversation.contact_id is not None:
+        return conversation.contact.x_user_id
+    others = [i for i in conversation.x_conversation_id.split("-") if i != account.inbox.x_user_id]
+    if len(others) != 1:
+        raise ValueError(f"conversation {conversation.x_conversation_id} names no other person")
+    return others[0]
+
+
+def _upload(client: XClient, message: Message) -> str | None:
+    """Upload the reply's attachment (our stored copy) to X; its media id, or None without one."""
+    attachment = message.attachments.first()
+    if attachment is None:
+        return None
+    kind = kind_for(attachment.content_type)
+    with attachment.file.open("rb") as stored:
+        data = stored.read()
+    return client.media_upload(data, media_type=kind.content_type, media_category=kind.category).media_id
+
+
+def already_at_x(client: XClient, account: XAccount, message: Message, *, since: datetime) -> DmEvent | None:
+    """The event of ``message`` on X if an earlier, unanswered send did reach it; the oldest such, else None.
+
+    Looks at the conversation's ``LOOKUP_EVENTS`` newest messages on X for one sent by ``account``, with
+    the reply's text (t.co links expanded) and an attachment exactly when the reply has one, created no
+    earlier than ``since`` minus ``CLOCK_SKEW``, and not already recorded for another reply of ours. Used
+    by a retry here and by the sweeper (``reconcile.py``). Raises the client's errors, except that a
+    conversation X does not know yet means None.
+    """
+    conversation = message.conversation
+    try:
+        if conversation.kind == Conversation.Kind.GROUP:
+            page = client.conversation_events_page(
+                conversation.x_conversation_id, event_types=["MessageCreate"], max_results=LOOKUP_EVENTS
+            )
+        else:
+            page = client.participant_events_page(
+                _recipient(account, conversation), event_types=["MessageCreate"], max_results=LOOKUP_EVENTS
+            )
+    except NotFound:  # no such conversation on X yet: nothing of ours reached it
+        return None
+    taken = set(
+        Message.objects.filter(conversation=conversation, idempotency_key__isnull=False, x_event_id__isnull=False)
+        .exclude(pk=message.pk)
+        .values_list("x_event_id", flat=True)
+    )
+    has_media = message.attachments.exists()
+    wanted = _comparable(message.text)
+    matches = [
+        event
+        for event in page_events(page)
+        if event.sender_id == account.inbox.x_user_id
+        and event.x_event_id not in taken
+        and event.created_at >= since - CLOCK_SKEW
+        and bool(event.attachments) == has_media
+        and _comparable(_visible_text(event)) == wanted
+    ]
+    return min(matches, key=lambda e: (e.created_at, int(e.x_event_id))) if matches else None
+
+
+def _visible_text(event: DmEvent) -> str:
+    """The text as it was written: X's t.co links expanded, the link X appends for an attachment removed."""
+    text = event.text
+    for url in event.entities.get("urls", []):
+        short = url.get("url") or ""
+        if short:
+            text = text.replace(short, "" if url.get("media") else url.get("expanded_url") or short)
+    return text
+
+
+def _comparable(text: str) -> str:
+    return " ".join(text.replace("\x00", "").split())
+
+
+def _rate_limited(
+    message_id: int,
+    handle: str,
+    retry_at: datetime,
+    failures: int,
+    unconfirmed_since: datetime | None,
+    *,
+    can_wait: bool,
+) -> Attempt:
+    when = _clock(retry_at)
+    if not can_wait:
+        return _failed(message_id, f"X's rate limit for @{handle} is used up until {when}; send the reply again then.")
+    detail = f"X's rate limit for @{handle} is used up; the reply goes out at {when}."
+    replies.reply_requeue(message_id=message_id, detail=detail, send_after=retry_at)
+    return Attempt("retry", detail, retry_at, failures, unconfirmed_since)
+
+
+def _over_budget(
+    message_id: int,
+    handle: str,
+    wait: ratelimit.Wait,
+    failures: int,
+    unconfirmed_since: datetime | None,
+    *,
+    can_wait: bool,
+) -> Attempt:
+    """No permit now (ratelimit.py): back to ``queued`` with ``send_after`` at the reply's turn, retried then."""
+    when = _clock(wait.until)
+    if not can_wait:
+        detail = f"The rate limit for @{handle} is used up until {when} ({wait.reason}); send the reply again then."
+        return _failed(message_id, detail)
+    first = f"; {wait.ahead} earlier {'reply goes' if wait.ahead == 1 else 'replies go'} first" if wait.ahead else ""
+    detail = f"Goes out at {when} ({wait.reason}{first})."
+    replies.reply_requeue(message_id=message_id, detail=detail, send_after=wait.until)
+    return Attempt("retry", detail, wait.until, failures, unconfirmed_since)
+
+
+def _not_answered(message_id: int, exc: Transient, failures: int, unconfirmed_since: datetime | None) -> Attempt:
+    if failures >= MAX_ATTEMPTS:
+        detail = f"X did not answer after {failures} attempts (last: {exc})."
+        if unconfirmed_since is not None:
+            detail += " It may have reached the customer anyway: look at the conversation on X before sending it again."
+        return _failed(message_id, detail)
+    retry_at = timezone.now() + timedelta(seconds=backoff(failures))
+    detail = f"X did not answer ({exc}); trying again at {_clock(retry_at)}."
+    replies.reply_requeue(message_id=message_id, detail=detail, send_after=retry_at)
+    return Attempt("retry", detail, retry_at, failures, unconfirmed_since)
+
+
+def _failed(message_id: int, detail: str) -> Attempt:
+    replies.reply_mark_failed(message_id=message_id, detail=detail)
+    log.warning("Reply %s failed: %s", message_id, detail)
+    return Attempt("failed", detail)
+
+
+def _reason(exc: PermanentError | AuthError) -> str:
+    return exc.detail or exc.title or str(exc)
+
+
+def _clock(moment: datetime) -> str:
+    moment = moment.astimezone(UTC)
+    if moment.date() == datetime.now(UTC).date():
+        return moment.strftime("%H:%M:%S UTC")
+    return moment.strftime("%d %b %Y %H:%M:%S UTC")
