@@ -46,3 +46,18 @@ def assignable_agents(inbox_id: int) -> QuerySet[User]:
         .distinct()
         .order_by("name", "email")
     )
+
+
+def bulk_assignees(user: User) -> QuerySet[User]:
+    """Whom ``user`` may assign many conversations to at once: for leads and admins, the active agents who
+    work any inbox ``user`` sees; for agents nobody (they take conversations for themselves only)."""
+    if not (user.is_admin or user.role == User.Role.LEAD):
+        return User.objects.none()
+    inboxes = inboxes_visible_to(user).values("pk")
+    return (
+        User.objects.filter(is_active=True)
+        .exclude(role=User.Role.SOCIAL)
+        .filter(Q(inbox_memberships__inbox__in=inboxes) | Q(team_memberships__team__inboxes__in=inboxes))
+        .distinct()
+        .order_by("name", "email")
+    )

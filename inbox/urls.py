@@ -1,7 +1,7 @@
 from django.urls import path
 
 from inbox import media_views
-from inbox.views import actions, audit, notifications, pages, thread
+from inbox.views import actions, audit, bulk, notifications, pages, thread
 
 app_name = "inbox"
 
@@ -10,6 +10,7 @@ urlpatterns = [
     path("list/", pages.list_fragment, name="list"),
     path("list/<int:conversation_id>/", pages.row_fragment, name="row"),
     path("counts/", pages.counts_fragment, name="counts"),
+    path("bulk/", bulk.bulk_apply, name="bulk"),
     path("c/<int:conversation_id>/", pages.inbox_page, name="conversation"),
     path("c/<int:conversation_id>/thread/", thread.thread_fragment, name="thread"),
     path("c/<int:conversation_id>/header/", thread.header_fragment, name="header"),

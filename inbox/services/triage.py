@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from django.db import transaction
 
@@ -38,14 +38,35 @@ def conversation_labels_set(*, conversation_id: int, label_ids: Iterable[int], a
     """Make the conversation's labels exactly ``label_ids``. Locks the conversation row; writes a
     ``labels_changed`` activity row (added and removed names) and publishes ``conversation.updated``."""
     wanted = set(label_ids)
-    labels = {label.pk: label for label in Label.objects.filter(pk__in=wanted)}
-    unknown = wanted - set(labels)
+    return _labels_change(conversation_id=conversation_id, actor=actor, known=wanted, wanted=lambda _current: wanted)
+
+
+def conversation_labels_change(
+    *, conversation_id: int, actor: User, add: Iterable[int] = (), remove: Iterable[int] = ()
+) -> Conversation:
+    """Add and take away labels, keeping the others (the list's bulk label actions). Same lock, activity
+    row and event as ``conversation_labels_set``."""
+    added, removed = set(add), set(remove)
+    return _labels_change(
+        conversation_id=conversation_id,
+        actor=actor,
+        known=added | removed,
+        wanted=lambda current: (current | added) - removed,
+    )
+
+
+def _labels_change(
+    *, conversation_id: int, actor: User, known: set[int], wanted: Callable[[set[int]], set[int]]
+) -> Conversation:
+    labels = {label.pk: label for label in Label.objects.filter(pk__in=known)}
+    unknown = known - set(labels)
     if unknown:
         raise TriageError(f"No such label: {', '.join(str(pk) for pk in sorted(unknown))}.")
     with transaction.atomic():
         conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
         current = {label.pk: label for label in conversation.labels.all()}
-        added, removed = wanted - set(current), set(current) - wanted
+        target = wanted(set(current))
+        added, removed = target - set(current), set(current) - target
         if not added and not removed:
             return conversation
         conversation.labels.add(*added)

@@ -134,6 +134,14 @@ def labels_for(conversation: object) -> list[tuple[object, bool]]:
 
 
 @register.filter
+def may_write(user: object) -> bool:
+    """Whether ``user`` may change conversations (everyone but social managers): the list's checkboxes."""
+    from inbox import permissions
+
+    return bool(getattr(user, "is_authenticated", False)) and permissions.may_write(user)
+
+
+@register.filter
 def css_color(value: str) -> str:
     """``value`` if it is a hex colour (#rgb to #rrggbbaa), else a neutral grey: it goes into a style attribute."""
     return value if isinstance(value, str) and re.fullmatch(r"#[0-9a-fA-F]{3,8}", value) else "#6b7280"

@@ -11,8 +11,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from inbox import list_selectors, thread_selectors
+from inbox import list_selectors, permissions, selectors, thread_selectors
 from inbox.list_selectors import SEARCH_MIN_LENGTH, BadCursor
+from inbox.models import Label
 from inbox.queues import QueueView, UnknownView, view_for
 from inbox.views.common import plain_error, visible_conversation
 
@@ -62,10 +63,18 @@ def inbox_page(request: HttpRequest, conversation_id: int | None = None) -> Http
         "page": page,
         "ws_path": "/ws/inbox/",
         "debug": settings.DEBUG,
+        "bulk": _bulk_choices(request.user),
     }
     if conversation_id is not None:
         context.update(thread_context(request, visible_conversation(request, conversation_id)))
     return render(request, "inbox/page.html", context)
+
+
+def _bulk_choices(user: Any) -> dict[str, Any] | None:
+    """What the list's bulk action menu offers ``user`` (None: social managers get no menu)."""
+    if not permissions.may_write(user):
+        return None
+    return {"agents": list(selectors.bulk_assignees(user)), "labels": list(Label.objects.all())}
 
 
 @require_GET

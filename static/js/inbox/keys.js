@@ -1,4 +1,4 @@
-// Keyboard shortcuts: j/k next and previous conversation, r reply, e resolve, a assign to me,
+// Keyboard shortcuts: j/k next and previous conversation, r reply, e resolve, a assign to me, x select,
 // / search, ? the cheat sheet. Keys typed into a field stay in the field.
 
 function typingInField(target) {
@@ -20,6 +20,7 @@ export function bindShortcuts(app) {
       r: () => app.composer.focus(),
       e: () => press('#thread-header [data-shortcut="e"]'),
       a: () => press('#thread-header [data-shortcut="a"]'),
+      x: () => app.bulk.toggleOpen(),
       "/": () => document.getElementById("search").focus(),
       "?": () => document.getElementById("cheatsheet").showModal(),
     };

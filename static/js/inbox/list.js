@@ -94,6 +94,7 @@ export class ConversationList {
     const existing = document.getElementById(`row-${conversationId}`);
     if (html === null) {
       existing?.remove();
+      this.highlight();
       return;
     }
     const row = fragment(html).querySelector("li.row");
@@ -103,7 +104,10 @@ export class ConversationList {
     const more = this.element.querySelector(".load-more");
     if (after) this.element.insertBefore(row, after);
     else if (!more) this.element.appendChild(row);
-    else return; // older than everything loaded: it will come with "Load more"
+    else {
+      this.highlight();
+      return; // older than everything loaded: it will come with "Load more"
+    }
     this.element.querySelector(".list-empty")?.remove();
     this.highlight();
   }
@@ -130,6 +134,7 @@ export class ConversationList {
       if (selected) link.setAttribute("aria-current", "true");
       else link.removeAttribute("aria-current");
     }
+    this.app.bulk?.sync();
   }
 
   // The conversation `step` rows away from the open one (or the first row when none is open).

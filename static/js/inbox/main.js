@@ -2,6 +2,7 @@
 // Everything shown is rendered by the server; live events only say what changed, and the page fetches
 // the changed piece. After a lost connection it fetches the list, the counts and the thread again.
 
+import { BulkActions } from "./bulk.js";
 import { Composer } from "./composer.js";
 import { postForm } from "./http.js";
 import { bindShortcuts } from "./keys.js";
@@ -23,6 +24,7 @@ class InboxApp {
     this.list = new ConversationList(this);
     this.thread = new Thread(this);
     this.composer = new Composer(this);
+    this.bulk = new BulkActions(this);
     this.socket = new LiveSocket(root.dataset.wsPath, {
       onEvent: (message) => this.received(message).catch((error) => console.warn(error)),
       onOpen: (reconnected) => this.connected(reconnected),
