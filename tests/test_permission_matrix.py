@@ -93,6 +93,39 @@ def test_conversation_urls_for_each_role_in_own_and_other_inboxes(client, role):
     )
 
 
+def manage_requests():
+    """The /manage/ pages (GET) and changes (POST) on a fresh agent, team and inbox; the team is deleted last."""
+    from tests.factories import make_team
+
+    agent, team, inbox = make_agent(), make_team(), make_inbox()
+    gets = [
+        reverse("manage:agents"),
+        reverse("manage:agent_invite"),
+        reverse("manage:agent", args=[agent.pk]),
+        reverse("manage:teams"),
+        reverse("manage:team", args=[team.pk]),
+        reverse("manage:inboxes"),
+        reverse("manage:inbox", args=[inbox.pk]),
+    ]
+    posts = [
+        (reverse("manage:agent_invite"), {"email": "invitee@example.test", "role": "agent"}),
+        (reverse("manage:agent", args=[agent.pk]), {"name": "N", "role": "lead", "capacity": "3"}),
+        (reverse("manage:agent_memberships", args=[agent.pk]), {"teams": [team.pk], "inboxes": [inbox.pk]}),
+        (reverse("manage:agent_invite_resend", args=[agent.pk]), {}),
+        (reverse("manage:agent_deactivate", args=[agent.pk]), {}),
+        (reverse("manage:agent_reactivate", args=[agent.pk]), {}),
+        (reverse("manage:teams"), {"name": "New team"}),
+        (reverse("manage:team", args=[team.pk]), {"name": "Renamed"}),
+        (reverse("manage:team_members", args=[team.pk]), {"members": [agent.pk]}),
+        (reverse("manage:team_inboxes", args=[team.pk]), {"inboxes": [inbox.pk]}),
+        (reverse("manage:inbox_members", args=[inbox.pk]), {"members": [agent.pk]}),
+        (reverse("manage:inbox_teams", args=[inbox.pk]), {"teams": [team.pk]}),
+        (reverse("manage:inbox_auto_assign", args=[inbox.pk]), {"auto_assign": "on"}),
+        (reverse("manage:team_delete", args=[team.pk]), {}),
+    ]
+    return agent, gets, posts
+
+
 @pytest.mark.parametrize("role", ROLES)
 def test_admin_pages_are_for_admins_only_and_the_rest_for_everyone(client, role):
     client.force_login(make_agent(role=role))
@@ -100,6 +133,14 @@ def test_admin_pages_are_for_admins_only_and_the_rest_for_everyone(client, role)
 
     for url in [reverse("inbox:audit"), reverse("x_accounts:list")]:
         assert client.get(url).status_code == (200 if is_admin else 403), url
+    target, manage_gets, manage_posts = manage_requests()
+    for url in manage_gets:
+        assert client.get(url).status_code == (200 if is_admin else 403), url
+    for url, data in manage_posts:
+        status = client.post(url, data).status_code
+        assert status in ({302, 400} if is_admin else {403}), (url, status)
+    target.refresh_from_db()
+    assert (target.role == User.Role.LEAD) == is_admin
     for url in [reverse("inbox:home"), reverse("inbox:counts"), reverse("inbox:list"), reverse("inbox:notifications")]:
         assert client.get(url).status_code == 200, url
 

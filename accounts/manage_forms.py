@@ -1,0 +1,126 @@
+"""The forms of the ``/manage/`` pages. They check the input's shape; ``accounts.staffing`` decides."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from accounts.models import Team, User
+from accounts.staffing import MAX_CAPACITY
+from inbox.models import Inbox
+
+ROLE_HELP = (
+    "Admin: everything, including these pages and X accounts. Team lead: works their inboxes and assigns "
+    "conversations to anyone there. Agent: works their inboxes and takes conversations. "
+    "Social manager: reads conversations of their inboxes, changes nothing."
+)
+
+
+class AgentChoiceField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj: User) -> str:
+        label = f"{obj.display_name} ({obj.email})"
+        return label if obj.is_active else f"{label}, deactivated"
+
+
+class InboxChoiceField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj: Inbox) -> str:
+        return f"@{obj.handle} ({obj.display_name})" if obj.display_name else f"@{obj.handle}"
+
+
+def _teams_field(help_text: str = "") -> forms.ModelMultipleChoiceField:
+    return forms.ModelMultipleChoiceField(
+        Team.objects.order_by("name"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Teams",
+        help_text=help_text,
+    )
+
+
+def _inboxes_field(help_text: str = "") -> InboxChoiceField:
+    return InboxChoiceField(
+        Inbox.objects.order_by("handle"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Inboxes",
+        help_text=help_text,
+    )
+
+
+def _members_field(help_text: str = "") -> AgentChoiceField:
+    return AgentChoiceField(
+        User.objects.order_by("-is_active", "name", "email"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Members",
+        help_text=help_text,
+    )
+
+
+def _role_field() -> forms.ChoiceField:
+    return forms.ChoiceField(choices=User.Role.choices, initial=User.Role.AGENT, label="Role", help_text=ROLE_HELP)
+
+
+def _name_field(help_text: str) -> forms.CharField:
+    return forms.CharField(max_length=150, required=False, label="Name", help_text=help_text)
+
+
+def ids(cleaned: dict[str, Any], field: str) -> list[int]:
+    return [row.pk for row in cleaned.get(field) or ()]
+
+
+class InviteForm(forms.Form):
+    email = forms.EmailField(label="Email address", help_text="The invitation goes here; it is also their login.")
+    name = _name_field("How colleagues see them. Optional.")
+    role = _role_field()
+    teams = _teams_field("They work the inboxes of their teams.")
+    inboxes = _inboxes_field("Inboxes they work directly, besides their teams'.")
+
+
+class AgentProfileForm(forms.Form):
+    name = _name_field("How colleagues see them.")
+    role = _role_field()
+    capacity = forms.IntegerField(
+        min_value=0,
+        max_value=MAX_CAPACITY,
+        label="Capacity",
+        help_text="Most open conversations auto-assignment gives them at once (0: none).",
+    )
+
+
+class AgentMembershipsForm(forms.Form):
+    teams = _teams_field("They work the inboxes of their teams.")
+    inboxes = _inboxes_field("Inboxes they work directly. Conversations of inboxes they lose go back to the queue.")
+
+
+class ConfirmForm(forms.Form):
+    """No fields: the button is the confirmation. Carries the refusal, if any, as a non-field error."""
+
+
+class TeamNameForm(forms.Form):
+    name = forms.CharField(max_length=100, label="Team name")
+
+
+class TeamMembersForm(forms.Form):
+    members = _members_field("Members work every inbox of the team.")
+
+
+class TeamInboxesForm(forms.Form):
+    inboxes = _inboxes_field("Every member of the team works these inboxes.")
+
+
+class InboxMembersForm(forms.Form):
+    members = _members_field("People who work this inbox directly; members of its teams work it too.")
+
+
+class InboxTeamsForm(forms.Form):
+    teams = _teams_field("Every member of these teams works this inbox.")
+
+
+class InboxAutoAssignForm(forms.Form):
+    auto_assign = forms.BooleanField(
+        required=False,
+        label="Auto-assign new conversations",
+        help_text="Round robin to online agents of this inbox who have free capacity.",
+    )
