@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
-from inbox.models import Label, Message, MessageAttachment
+from inbox.models import Conversation, Label, Message, MessageAttachment
 from inbox.services.attachments import attachment_file_store
 from inbox.services.ingest import dm_event_ingest
 from inbox.services.replies import reply_create, reply_mark_failed
@@ -153,3 +153,27 @@ def test_anonymous_visitors_are_sent_to_the_login_page(client):
     for method, url, data in [*reads, *writes, ("GET", reverse("inbox:home"), {})]:
         response = getattr(client, method.lower())(url, data)
         assert response.status_code == 302 and response["Location"].startswith("/accounts/login/"), url
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_bulk_actions_change_only_what_the_role_may_change_in_its_own_inboxes(client, role):
+    """Bulk actions answer per conversation: the request is allowed, each conversation the role may not
+    change is listed as refused and left as it was; social managers are refused outright (403)."""
+    user, conversations = world(role)
+    client.force_login(user)
+    ids = {where: conversation.pk for where, (conversation, _message, _failed) in conversations.items()}
+
+    response = client.post(
+        reverse("inbox:bulk"),
+        {"conversation": list(ids.values()), "choice": "status:pending"},
+        headers={"X-Fragment": "1"},
+    )
+
+    pending = set(Conversation.objects.filter(status="pending").values_list("pk", flat=True))
+    if role == User.Role.SOCIAL:
+        assert response.status_code == 403 and pending == set()
+        return
+    assert response.status_code == 200
+    expected = {ids["own"], ids["other"]} if role == User.Role.ADMIN else {ids["own"]}
+    assert pending == expected
+    assert set(response.json()["refused"]) == {str(pk) for pk in ids.values()} - {str(pk) for pk in expected}
