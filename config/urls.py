@@ -13,6 +13,7 @@ urlpatterns = [
     path("settings/x-accounts/", include("twitter_channel.urls")),
     path("twitter/webhook/", webhook_views.webhook, name="x_webhook"),
     path("x/budget/<int:inbox_id>/", budget_views.send_budget, name="x_send_budget"),
+    path("handoff/", include("twitter_channel.handoff_urls")),
     path("manage/", include("accounts.manage_urls")),
     path("", include("inbox.urls")),
 ]

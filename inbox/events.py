@@ -80,3 +80,7 @@ def labels_changed_event(
     *, conversation: Conversation, actor: User, added: list[str], removed: list[str]
 ) -> ConversationEvent:
     return _event(conversation, Kind.LABELS_CHANGED, actor=actor, added=added, removed=removed)
+
+
+def started_from_event(*, conversation: Conversation, post_id: str, summary: str, message_id: int) -> ConversationEvent:
+    return _event(conversation, Kind.STARTED_FROM, post_id=post_id, summary=summary, message_id=message_id)

@@ -144,6 +144,12 @@ class Conversation(models.Model):
         max_length=20, blank=True, help_text="X's id of the last message the customer has read (“seen”)."
     )
     customer_read_at = models.DateTimeField(null=True, blank=True, help_text="When the customer read it, X's time.")
+    origin_post_id = models.CharField(
+        max_length=20, blank=True, help_text="The public post whose “Send a private message” link started it."
+    )
+    origin_summary = models.CharField(
+        max_length=200, blank=True, help_text="Which link and campaign started it, in words (“Link K7Q2 · Spring”)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -361,6 +367,7 @@ class ConversationEvent(models.Model):
         PARTICIPANT_JOINED = "participant_joined", "Participant joined"
         PARTICIPANT_LEFT = "participant_left", "Participant left"
         NOTE_ADDED = "note_added", "Note added"
+        STARTED_FROM = "started_from", "Started from a public post"
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=32, choices=Kind.choices)

@@ -80,6 +80,7 @@ LOGGED_KINDS = [
     ConversationEvent.Kind.TEAM_ASSIGNED,
     ConversationEvent.Kind.PRIORITY_CHANGED,
     ConversationEvent.Kind.LABELS_CHANGED,
+    ConversationEvent.Kind.STARTED_FROM,
 ]
 
 

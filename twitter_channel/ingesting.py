@@ -10,6 +10,7 @@ from django.db import transaction
 from inbox.dm_events import DmEvent
 from inbox.models import MessageAttachment
 from inbox.services.ingest import IngestResult, dm_events_ingest
+from twitter_channel.handoff import handoff_attribute
 from twitter_channel.models import XAccount
 
 
@@ -24,12 +25,15 @@ def account_events_ingest(
     ``on_error`` is ``dm_events_ingest``'s: given, an event the database refuses is handed to it and the
     others are stored; without it, that event's error is raised.
 
-    Then, after commit, enqueues ``twitter_channel.attachment_download`` for every attachment of a newly
-    created message that X says where to fetch and that has no stored file yet.
+    Then attributes new customer DMs to the "Send a private message" links that started them
+    (``handoff.handoff_attribute``), and, after commit, enqueues ``twitter_channel.attachment_download``
+    for every attachment of a newly created message that X says where to fetch and that has no stored
+    file yet.
     """
     events = list(events)
     with_media = {event.x_event_id for event in events if event.attachments}
     results = dm_events_ingest(inbox=account.inbox, events=events, on_error=on_error)
+    handoff_attribute(account=account, results=results)
     created = [r.message.pk for r in results if r.created and r.message.x_event_id in with_media]
     if created:
         attachments_download_enqueue(message_ids=created)

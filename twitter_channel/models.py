@@ -147,3 +147,99 @@ class RateWaiter(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["budget", "ticket"], name="rate_waiter_once_per_budget")]
+
+
+class HandoffLink(models.Model):
+    """A "Send a private message" link a social manager put (or will put) in a public reply.
+
+    Its ``ref_code`` travels in the prefilled DM text; a DM carrying it, or arriving through the public
+    reply (``initiated_via``) or the link's welcome message, is attributed to the link (``HandoffStart``).
+    """
+
+    class Host(models.TextChoices):
+        TWITTER = "twitter.com", "twitter.com (the form X documents for the button)"
+        X = "x.com", "x.com"
+
+    account = models.ForeignKey(XAccount, on_delete=models.CASCADE, related_name="handoff_links")
+    ref_code = models.CharField(max_length=12, unique=True)
+    campaign = models.CharField(max_length=100, blank=True)
+    post_id = models.CharField(max_length=20, blank=True, help_text="The customer's public post being answered.")
+    post_author = models.CharField(max_length=50, blank=True, help_text="Its author's @handle, without the @.")
+    reply_post_id = models.CharField(
+        max_length=20, blank=True, help_text="Our public reply carrying the link, once posted (X's initiated_via)."
+    )
+    reply_text = models.TextField(blank=True, help_text="The public reply, without the link.")
+    prefill_text = models.TextField(blank=True, help_text="The DM text the customer finds typed, with the code.")
+    welcome_message_id = models.CharField(max_length=20, blank=True)
+    host = models.CharField(max_length=16, choices=Host.choices, default=Host.TWITTER)
+    batch = models.ForeignKey("HandoffBatch", on_delete=models.SET_NULL, null=True, blank=True, related_name="links")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["account", "reply_post_id"], name="handoff_reply_post"),
+            models.Index(fields=["account", "post_id"], name="handoff_post"),
+            models.Index(fields=["account", "welcome_message_id"], name="handoff_welcome"),
+            models.Index(fields=["campaign", "-created_at"], name="handoff_campaign"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Link {self.ref_code}"
+
+
+class HandoffStart(models.Model):
+    """A conversation a handoff link started: the first DM that carried the link's code or came through it."""
+
+    class MatchedBy(models.TextChoices):
+        REF_CODE = "ref_code", "Reference code in the DM"
+        POST = "post", "X's initiated_via post"
+        WELCOME_MESSAGE = "welcome_message", "The link's welcome message"
+
+    link = models.ForeignKey(HandoffLink, on_delete=models.CASCADE, related_name="starts")
+    conversation = models.ForeignKey("inbox.Conversation", on_delete=models.CASCADE, related_name="handoff_starts")
+    message = models.ForeignKey("inbox.Message", on_delete=models.CASCADE, related_name="+")
+    matched_by = models.CharField(max_length=20, choices=MatchedBy.choices)
+    started_at = models.DateTimeField(help_text="When the customer sent that DM (X's time).")
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [models.UniqueConstraint(fields=["link", "conversation"], name="handoff_start_once")]
+
+    def __str__(self) -> str:
+        return f"{self.link} started {self.conversation_id}"
+
+
+class HandoffBatch(models.Model):
+    """A bulk generation job: public posts in, one reply with its own link per post out (as CSV)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    account = models.ForeignKey(XAccount, on_delete=models.CASCADE, related_name="handoff_batches")
+    campaign = models.CharField(max_length=100, blank=True)
+    reply_template = models.TextField()
+    prefill_template = models.TextField(blank=True)
+    host = models.CharField(max_length=16, choices=HandoffLink.Host.choices, default=HandoffLink.Host.TWITTER)
+    rows = models.JSONField(default=list, help_text="The input rows, then each row's outcome.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    total = models.PositiveIntegerField(default=0)
+    processed = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Batch {self.pk} ({self.get_status_display()})"

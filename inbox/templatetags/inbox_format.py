@@ -134,6 +134,24 @@ def labels_for(conversation: object) -> list[tuple[object, bool]]:
 
 
 @register.filter
+def duration_words(value: timedelta | None) -> str:
+    """A duration the way a support lead reads it: 45 s, 12 min, 3 h 5 min, 2 d 4 h."""
+    if value is None:
+        return ""
+    seconds = max(0, int(value.total_seconds()))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, hours, days = seconds // 60, seconds // 3600, seconds // 86400
+    if hours == 0:
+        return f"{minutes} min"
+    if days == 0:
+        rest = minutes - hours * 60
+        return f"{hours} h {rest} min" if rest else f"{hours} h"
+    rest = hours - days * 24
+    return f"{days} d {rest} h" if rest else f"{days} d"
+
+
+@register.filter
 def may_write(user: object) -> bool:
     """Whether ``user`` may change conversations (everyone but social managers): the list's checkboxes."""
     from inbox import permissions
