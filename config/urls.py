@@ -14,6 +14,6 @@ urlpatterns = [
     path("twitter/webhook/", webhook_views.webhook, name="x_webhook"),
     path("x/budget/<int:inbox_id>/", budget_views.send_budget, name="x_send_budget"),
     path("handoff/", include("twitter_channel.handoff_urls")),
-    path("manage/", include("accounts.manage_urls")),
+    path("manage/", include("inbox.manage_urls")),
     path("", include("inbox.urls")),
 ]

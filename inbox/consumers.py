@@ -21,12 +21,14 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from accounts import online
+from accounts.models import User
 from inbox import realtime, selectors
 from inbox.services import presence
 
 logger = logging.getLogger(__name__)
 
 CLOSE_UNAUTHENTICATED = 4401
+CLOSE_RECONNECT = 4000  # what the agent may see changed: the page reconnects at once
 KNOWN_ACTIONS = ("ping", "presence", "presence_query")
 
 
@@ -35,6 +37,11 @@ def _groups_of(user: Any) -> list[str]:
     return [realtime.agent_group(user.pk)] + [
         realtime.inbox_group(pk) for pk in selectors.inboxes_visible_to(user).values_list("pk", flat=True)
     ]
+
+
+@database_sync_to_async
+def _is_active(user_id: int) -> bool:
+    return User.objects.filter(pk=user_id, is_active=True).exists()
 
 
 _presence_set = database_sync_to_async(presence.presence_set)
@@ -127,7 +134,16 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"event": realtime.PRESENCE_EVENT, "data": current.data()})
 
     async def inbox_event(self, message: dict[str, Any]) -> None:
+        if message["event"] == realtime.ACCESS_CHANGED_EVENT:
+            await self._access_changed()
+            return
         await self.send_json({"event": message["event"], "data": message["data"]})
+
+    async def _access_changed(self) -> None:
+        """Close, so the page reconnects with the groups the agent now may join; a deactivated agent's
+        page is told to log in again."""
+        active = await _is_active(self.scope["user"].pk)
+        await self.close(code=CLOSE_RECONNECT if active else CLOSE_UNAUTHENTICATED)
 
 
 def _conversation_id(content: dict[str, Any]) -> int:

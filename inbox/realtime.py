@@ -193,3 +193,15 @@ def publish_presence(*, conversation_id: int, inbox_id: int, agents: list[dict[s
         event=PRESENCE_EVENT,
         data=presence_data(conversation_id=conversation_id, inbox_id=inbox_id, agents=agents),
     )
+
+
+ACCESS_CHANGED_EVENT = "access.changed"
+
+
+def publish_access_changed(*, user_ids: Iterable[int]) -> None:
+    """Tell these agents' open websockets that what they may see changed (deactivated, a role, a team or
+    an inbox membership): each socket closes so the page reconnects, joins the groups it now may, and
+    fetches its list again (or, for a deactivated agent, goes to the login page)."""
+    ids = sorted(set(user_ids))
+    if ids:
+        publish(groups=[agent_group(pk) for pk in ids], event=ACCESS_CHANGED_EVENT, data={})

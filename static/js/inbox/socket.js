@@ -2,6 +2,7 @@
 // tells the page when it is back, so the page can fetch whatever it missed meanwhile.
 
 const CLOSE_UNAUTHENTICATED = 4401;
+const CLOSE_RECONNECT = 4000; // the server says: what you may see changed, connect again now
 
 export class LiveSocket {
   constructor(path, { onEvent, onOpen, onStatus }) {
@@ -44,6 +45,7 @@ export class LiveSocket {
         return;
       }
       this.onStatus("closed");
+      if (event.code === CLOSE_RECONNECT) this.attempt = 0;
       if (!this.suspended) this.retryLater();
     });
   }

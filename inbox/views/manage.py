@@ -1,7 +1,7 @@
 """Manage (admins only): invite agents and set their roles, teams and inboxes; deactivate them; manage
 teams and who works each inbox.
 
-Each view checks the form and calls one ``accounts.staffing`` service. A change is a POST that
+Each view checks the form and calls one ``inbox.services.staffing`` service. A change is a POST that
 redirects back with a flash message; bad input or a refused change re-renders the page with the
 form's message and status 400.
 """
@@ -18,10 +18,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts import manage_selectors as selectors
-from accounts import staffing
 from accounts.decorators import admin_required
-from accounts.manage_forms import (
+from accounts.models import Team, User
+from inbox import manage_selectors as selectors
+from inbox.manage_forms import (
     AgentMembershipsForm,
     AgentProfileForm,
     ConfirmForm,
@@ -34,9 +34,9 @@ from accounts.manage_forms import (
     TeamNameForm,
     ids,
 )
-from accounts.models import Team, User
-from accounts.staffing import InvitationNotSent, ManagementError
 from inbox.models import Inbox
+from inbox.services import staffing
+from inbox.services.staffing import InvitationNotSent, ManagementError
 
 OfResult = str | Callable[[Any], str]
 
@@ -96,7 +96,7 @@ def _agent_page(request: HttpRequest, agent: User, **forms_: forms.Form) -> Http
         "status_form": forms_.get("status_form") or ConfirmForm(),
         "invitation_form": forms_.get("invitation_form") or ConfirmForm(),
     }
-    return render(request, "accounts/manage/agent.html", context)
+    return render(request, "inbox/manage/agent.html", context)
 
 
 @admin_required
@@ -105,14 +105,14 @@ def agent_list(request: HttpRequest) -> HttpResponse:
     agents = list(selectors.agent_list())
     for agent in agents:
         agent.team_inboxes = selectors.agent_team_inboxes(agent)
-    return render(request, "accounts/manage/agents.html", {"section": "agents", "agents": agents})
+    return render(request, "inbox/manage/agents.html", {"section": "agents", "agents": agents})
 
 
 @admin_required
 @require_http_methods(["GET", "POST"])
 def agent_invite(request: HttpRequest) -> HttpResponse:
     def page(form: forms.Form) -> HttpResponse:
-        return render(request, "accounts/manage/invite.html", {"section": "agents", "form": form})
+        return render(request, "inbox/manage/invite.html", {"section": "agents", "form": form})
 
     if request.method == "GET":
         return page(InviteForm())
@@ -249,7 +249,7 @@ def _team_page(request: HttpRequest, team: Team, **forms_: forms.Form) -> HttpRe
         or TeamInboxesForm(initial={"inboxes": [i.pk for i in team.inboxes.all()]}),
         "delete_form": forms_.get("delete_form") or ConfirmForm(),
     }
-    return render(request, "accounts/manage/team.html", context)
+    return render(request, "inbox/manage/team.html", context)
 
 
 @admin_required
@@ -259,7 +259,7 @@ def team_list(request: HttpRequest) -> HttpResponse:
 
     def page(form: forms.Form) -> HttpResponse:
         context = {"section": "teams", "teams": selectors.team_list(), "form": form}
-        return render(request, "accounts/manage/teams.html", context)
+        return render(request, "inbox/manage/teams.html", context)
 
     if request.method == "GET":
         return page(TeamNameForm())
@@ -352,13 +352,13 @@ def _inbox_page(request: HttpRequest, inbox: Inbox, **forms_: forms.Form) -> Htt
         "auto_assign_form": forms_.get("auto_assign_form")
         or InboxAutoAssignForm(initial={"auto_assign": inbox.auto_assign}),
     }
-    return render(request, "accounts/manage/inbox.html", context)
+    return render(request, "inbox/manage/inbox.html", context)
 
 
 @admin_required
 @require_GET
 def inbox_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "accounts/manage/inboxes.html", {"section": "inboxes", "inboxes": selectors.inbox_list()})
+    return render(request, "inbox/manage/inboxes.html", {"section": "inboxes", "inboxes": selectors.inbox_list()})
 
 
 @admin_required

@@ -34,6 +34,7 @@ from django.urls import reverse
 
 from accounts.models import Team, TeamMembership, User
 from accounts.services import presence_set, user_create
+from inbox import realtime
 from inbox import selectors as inbox_selectors
 from inbox.models import Conversation, Inbox, InboxMembership
 from inbox.services.assignment import AssignmentConflict, conversation_assign
@@ -129,6 +130,7 @@ def agent_update(*, user: User, actor: User, name: str, role: str, capacity: int
             _guard_admin_leaving(locked, active_admin_ids=admin_ids, actor=actor, change="demote")
         locked.name, locked.role, locked.capacity = name, role, capacity
         locked.save(update_fields=["name", "role", "capacity"])
+        realtime.publish_access_changed(user_ids=[locked.pk])
     _release_unworkable(user_ids=[locked.pk], actor=actor)
     return locked
 
@@ -144,6 +146,7 @@ def agent_memberships_set(*, user: User, actor: User, team_ids: Iterable[int], i
         locked = User.objects.select_for_update().get(pk=user.pk)
         _set_rows(TeamMembership.objects.filter(user=locked), "team_id", {t.pk for t in teams}, user=locked)
         _set_rows(InboxMembership.objects.filter(user=locked), "inbox_id", {i.pk for i in inboxes}, user=locked)
+        realtime.publish_access_changed(user_ids=[locked.pk])
     _release_unworkable(user_ids=[locked.pk], actor=actor)
     return locked
 
@@ -166,6 +169,7 @@ def agent_deactivate(*, user: User, actor: User) -> int:
             locked.is_active = False
             locked.save(update_fields=["is_active"])
         presence_set(user=locked, presence=User.Presence.OFFLINE)
+        realtime.publish_access_changed(user_ids=[locked.pk])
     return _release_unworkable(user_ids=[locked.pk], actor=actor)
 
 
@@ -222,6 +226,7 @@ def team_delete(*, team: Team, actor: User) -> None:
         locked = Team.objects.select_for_update().get(pk=team.pk)
         member_ids = list(locked.memberships.values_list("user_id", flat=True))
         locked.delete()
+        realtime.publish_access_changed(user_ids=member_ids)
     _release_unworkable(user_ids=member_ids, actor=actor)
 
 
@@ -234,6 +239,7 @@ def team_members_set(*, team: Team, actor: User, user_ids: Iterable[int]) -> Tea
         locked = Team.objects.select_for_update().get(pk=team.pk)
         before = set(locked.memberships.values_list("user_id", flat=True))
         _set_rows(locked.memberships.all(), "user_id", {u.pk for u in users}, team=locked)
+        realtime.publish_access_changed(user_ids=before ^ {u.pk for u in users})
     _release_unworkable(user_ids=sorted(before - {u.pk for u in users}), actor=actor)
     return locked
 
@@ -247,6 +253,7 @@ def team_inboxes_set(*, team: Team, actor: User, inbox_ids: Iterable[int]) -> Te
         locked = Team.objects.select_for_update().get(pk=team.pk)
         locked.inboxes.set(inboxes)
         member_ids = list(locked.memberships.values_list("user_id", flat=True))
+        realtime.publish_access_changed(user_ids=member_ids)
     _release_unworkable(user_ids=member_ids, actor=actor)
     return locked
 
@@ -263,6 +270,7 @@ def inbox_members_set(*, inbox: Inbox, actor: User, user_ids: Iterable[int]) -> 
         locked = Inbox.objects.select_for_update().get(pk=inbox.pk)
         before = set(locked.memberships.values_list("user_id", flat=True))
         _set_rows(locked.memberships.all(), "user_id", {u.pk for u in users}, inbox=locked)
+        realtime.publish_access_changed(user_ids=before ^ {u.pk for u in users})
     _release_unworkable(user_ids=sorted(before - {u.pk for u in users}), actor=actor)
     return locked
 
@@ -274,9 +282,14 @@ def inbox_teams_set(*, inbox: Inbox, actor: User, team_ids: Iterable[int]) -> In
     teams = _teams(team_ids)
     with transaction.atomic():
         locked = Inbox.objects.select_for_update().get(pk=inbox.pk)
-        removed = set(locked.teams.values_list("pk", flat=True)) - {t.pk for t in teams}
+        current = set(locked.teams.values_list("pk", flat=True))
+        removed = current - {t.pk for t in teams}
         locked.teams.set(teams)
         user_ids = list(TeamMembership.objects.filter(team_id__in=removed).values_list("user_id", flat=True))
+        changed = current ^ {t.pk for t in teams}
+        realtime.publish_access_changed(
+            user_ids=TeamMembership.objects.filter(team_id__in=changed).values_list("user_id", flat=True)
+        )
     _release_unworkable(user_ids=sorted(set(user_ids)), actor=actor)
     return locked
 

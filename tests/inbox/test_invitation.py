@@ -11,10 +11,10 @@ from django.core.mail import EmailMessage
 from django.test import RequestFactory
 from django.urls import reverse
 
-from accounts import staffing
 from accounts.models import User
-from accounts.staffing import InvitationNotSent, ManagementError
 from inbox.models import InboxMembership
+from inbox.services import staffing
+from inbox.services.staffing import InvitationNotSent, ManagementError
 from tests.factories import make_agent, make_inbox, make_team
 
 pytestmark = pytest.mark.django_db

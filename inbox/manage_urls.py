@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from accounts import manage_views as views
+from inbox.views import manage as views
 
 app_name = "manage"
 

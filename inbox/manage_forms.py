@@ -1,4 +1,4 @@
-"""The forms of the ``/manage/`` pages. They check the input's shape; ``accounts.staffing`` decides."""
+"""The forms of the ``/manage/`` pages. They check the input's shape; ``inbox.services.staffing`` decides."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 from django import forms
 
 from accounts.models import Team, User
-from accounts.staffing import MAX_CAPACITY
 from inbox.models import Inbox
+from inbox.services.staffing import MAX_CAPACITY
 
 ROLE_HELP = (
     "Admin: everything, including these pages and X accounts. Team lead: works their inboxes and assigns "

@@ -1,4 +1,4 @@
-"""accounts.staffing: agents' roles and memberships, deactivation handing conversations back, teams, inboxes."""
+"""inbox.services.staffing: agents' roles and memberships, deactivation handing conversations back, teams, inboxes."""
 
 from __future__ import annotations
 
@@ -8,15 +8,15 @@ from celery import current_app
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
-from accounts import staffing
 from accounts.models import Team, TeamMembership, User
-from accounts.staffing import ManagementError
 from config.asgi import application
-from inbox.consumers import CLOSE_UNAUTHENTICATED
+from inbox.consumers import CLOSE_RECONNECT, CLOSE_UNAUTHENTICATED
 from inbox.models import Conversation, ConversationEvent, Inbox, InboxMembership
+from inbox.services import staffing
 from inbox.services.assignment import conversation_assign
 from inbox.services.auto_assign import PENDING_TASK
 from inbox.services.ingest import dm_event_ingest
+from inbox.services.staffing import ManagementError
 from tests.factories import PASSWORD, dm, make_agent, make_inbox, make_team
 
 pytestmark = pytest.mark.django_db
@@ -158,6 +158,29 @@ async def test_the_websocket_refuses_a_deactivated_agent():
     # then it is closed on them
     assert not connected
     assert code == CLOSE_UNAUTHENTICATED
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_an_open_websocket_is_closed_when_its_agent_is_deactivated_or_given_an_inbox():
+    admin = await sync_to_async(make_agent)(role=User.Role.ADMIN)
+    leaving, joining = await sync_to_async(make_agent)(), await sync_to_async(make_agent)()
+    inbox = await sync_to_async(make_inbox)(members=(leaving,))
+    sockets = {}
+    for user in (leaving, joining):
+        cookie = await sync_to_async(_session_cookie)(user)
+        headers = [(b"origin", b"http://localhost"), (b"cookie", cookie)]
+        sockets[user.pk] = WebsocketCommunicator(application, "/ws/inbox/", headers=headers)
+        assert (await sockets[user.pk].connect(timeout=5))[0]
+
+    await sync_to_async(staffing.inbox_members_set)(inbox=inbox, actor=admin, user_ids=[leaving.pk, joining.pk])
+    closed = await sockets[joining.pk].receive_output(timeout=5)
+    await sync_to_async(staffing.agent_deactivate)(user=leaving, actor=admin)
+    gone = await sockets[leaving.pk].receive_output(timeout=5)
+
+    assert closed == {"type": "websocket.close", "code": CLOSE_RECONNECT}
+    assert gone == {"type": "websocket.close", "code": CLOSE_UNAUTHENTICATED}
+    for socket in sockets.values():
+        await socket.disconnect()
 
 
 def _session_cookie(user: User) -> bytes:
