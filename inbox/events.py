@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from accounts.models import User
+from accounts.models import Team, User
 from inbox.models import Conversation, ConversationEvent
 
 Kind = ConversationEvent.Kind
@@ -65,6 +65,20 @@ def assigned_event(
         old_assignee_name=old_assignee.display_name if old_assignee else None,
         new_assignee_id=new_assignee.pk if new_assignee else None,
         new_assignee_name=new_assignee.display_name if new_assignee else None,
+    )
+
+
+def team_assigned_event(
+    *, conversation: Conversation, actor: User | None, old_team: Team | None, new_team: Team | None
+) -> ConversationEvent:
+    return _event(
+        conversation,
+        Kind.TEAM_ASSIGNED,
+        actor=actor,
+        old_team_id=old_team.pk if old_team else None,
+        old_team_name=old_team.name if old_team else None,
+        new_team_id=new_team.pk if new_team else None,
+        new_team_name=new_team.name if new_team else None,
     )
 
 

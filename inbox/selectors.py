@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Q, QuerySet
 
-from accounts.models import User
+from accounts.models import Team, User
 from inbox.models import Conversation, Inbox, Message, MessageAttachment
 
 
@@ -61,3 +61,10 @@ def bulk_assignees(user: User) -> QuerySet[User]:
         .distinct()
         .order_by("name", "email")
     )
+
+
+def bulk_teams(user: User) -> QuerySet[Team]:
+    """The teams a lead or admin may move conversations to in bulk: those working an inbox they see."""
+    if not (user.is_admin or user.role == User.Role.LEAD):
+        return Team.objects.none()
+    return Team.objects.filter(inboxes__in=inboxes_visible_to(user).values("pk")).distinct().order_by("name")

@@ -25,6 +25,7 @@ urlpatterns = [
     path("c/<int:conversation_id>/read/", actions.mark_read, name="read"),
     path("c/<int:conversation_id>/assign/", actions.assign, name="assign"),
     path("c/<int:conversation_id>/status/", actions.set_status, name="status"),
+    path("c/<int:conversation_id>/team/", actions.set_team, name="team"),
     path("c/<int:conversation_id>/priority/", actions.set_priority, name="priority"),
     path("c/<int:conversation_id>/labels/", actions.set_labels, name="labels"),
     path("notifications/", notifications.notification_list, name="notifications"),

@@ -61,6 +61,7 @@ def requests_for(conversation, message, failed, label):
         ("POST", reverse("inbox:add_note", args=[c]), {"body": "note"}),
         ("POST", reverse("inbox:assign", args=[c]), {"assignee": "me"}),
         ("POST", reverse("inbox:status", args=[c]), {"status": "pending"}),
+        ("POST", reverse("inbox:team", args=[c]), {"team": "none"}),
         ("POST", reverse("inbox:priority", args=[c]), {"priority": "2"}),
         ("POST", reverse("inbox:labels", args=[c]), {"label": [label.pk]}),
         ("POST", reverse("inbox:retry", args=[c, failed.pk]), {}),
@@ -79,10 +80,10 @@ def test_conversation_urls_for_each_role_in_own_and_other_inboxes(client, role):
         reads, writes = requests_for(conversation, message, failed, label)
         sees = where == "own" or role == User.Role.ADMIN
         for kind, requests in (("read", reads), ("write", writes)):
-            allowed = sees and (kind == "read" or role != User.Role.SOCIAL)
             for method, url, data in requests:
                 response = getattr(client, method.lower())(url, data, headers={"X-Fragment": "1"})
-                if url.endswith("/undo/"):  # only the author, a lead or an admin may undo a reply
+                allowed = sees and (kind == "read" or role != User.Role.SOCIAL)
+                if url.endswith(("/undo/", "/team/")):  # undo: the author, a lead or an admin; teams: leads, admins
                     allowed = allowed and role in (User.Role.ADMIN, User.Role.LEAD)
                 expected = ALLOWED if allowed else DENIED
                 if response.status_code not in expected:

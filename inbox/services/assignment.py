@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from accounts.models import User
+from accounts.models import Team, User
 from inbox import events as activity
 from inbox import realtime, selectors
 from inbox.models import Conversation, Notification
@@ -96,3 +96,28 @@ def _check_allowed(
         raise AssignmentError("Agents can only assign conversations to themselves; ask a lead to reassign.")
     if current is not None and current.pk != actor.pk:
         raise AssignmentConflict(current)
+
+
+def conversation_team_set(*, conversation_id: int, team: Team | None, actor: User) -> Conversation:
+    """Put a conversation in ``team``'s queue (None: no team), keeping its assignee.
+
+    Leads and admins only; the team must work the conversation's inbox, so its members can see it.
+    Locks the conversation row; writes a ``team_assigned`` activity row and publishes
+    ``conversation.updated`` after commit when the team changed.
+    """
+    if not (actor.is_admin or actor.role == User.Role.LEAD):
+        raise AssignmentError("Only leads and admins move conversations between teams.")
+    with transaction.atomic():
+        conversation = (
+            Conversation.objects.select_for_update(of=("self",)).select_related("inbox").get(pk=conversation_id)
+        )
+        if conversation.team_id == (team.pk if team else None):
+            return conversation
+        if team is not None and not conversation.inbox.teams.filter(pk=team.pk).exists():
+            raise AssignmentError(f"Team {team.name} does not work @{conversation.inbox.handle}.")
+        old = Team.objects.filter(pk=conversation.team_id).first() if conversation.team_id else None
+        conversation.team = team
+        conversation.save(update_fields=["team", "updated_at"])
+        activity.team_assigned_event(conversation=conversation, actor=actor, old_team=old, new_team=team)
+        realtime.publish_conversation(conversation, event="conversation.updated", changed=["team_id"])
+        return conversation

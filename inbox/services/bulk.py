@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from accounts.models import User
+from accounts.models import Team, User
 from inbox import permissions, selectors
 from inbox.models import Conversation, Label
-from inbox.services.assignment import AssignmentError, conversation_assign
+from inbox.services.assignment import AssignmentError, conversation_assign, conversation_team_set
 from inbox.services.conversations import ConversationStatusError, conversation_status_set
 from inbox.services.triage import TriageError, conversation_labels_change
 
@@ -25,14 +25,17 @@ class BulkError(ValueError):
 
 @dataclass(frozen=True)
 class BulkAction:
-    kind: str  # "assign", "status", "label_add" or "label_remove"
+    kind: str  # "assign", "team", "status", "label_add" or "label_remove"
     assignee: User | None = None
+    team: Team | None = None
     status: str = ""
     label: Label | None = None
 
     def describe(self) -> str:
         if self.kind == "assign":
             return f"assigned to {self.assignee.display_name}" if self.assignee else "unassigned"
+        if self.kind == "team":
+            return f"moved to team {self.team.name}" if self.team else "taken out of their team"
         if self.kind == "status":
             return f"marked {Conversation.Status(self.status).label.lower()}"
         verb = "labelled" if self.kind == "label_add" else "unlabelled"
@@ -64,6 +67,13 @@ def bulk_action_parse(*, kind: str, value: str, actor: User) -> BulkAction:
         if assignee is None:
             raise BulkError(f"No active agent {value!r} to assign to.")
         return BulkAction(kind, assignee=assignee)
+    if kind == "team":
+        if value in ("", "none"):
+            return BulkAction(kind)
+        team = Team.objects.filter(pk=int(value)).first() if value.isdigit() else None
+        if team is None:
+            raise BulkError(f"No such team: {value!r}.")
+        return BulkAction(kind, team=team)
     if kind == "status":
         if value not in BULK_STATUSES:
             raise BulkError(f"Unknown status {value!r}; bulk actions set one of {', '.join(BULK_STATUSES)}.")
@@ -73,7 +83,7 @@ def bulk_action_parse(*, kind: str, value: str, actor: User) -> BulkAction:
         if label is None:
             raise BulkError(f"No such label: {value!r}.")
         return BulkAction(kind, label=label)
-    raise BulkError(f"Unknown bulk action {kind!r}; use assign, status, label_add or label_remove.")
+    raise BulkError(f"Unknown bulk action {kind!r}; use assign, team, status, label_add or label_remove.")
 
 
 def conversations_bulk_apply(*, actor: User, conversation_ids: Iterable[int], action: BulkAction) -> BulkOutcome:
@@ -113,6 +123,8 @@ def conversations_bulk_apply(*, actor: User, conversation_ids: Iterable[int], ac
 def _applier(action: BulkAction, actor: User) -> Callable[[int], object]:
     if action.kind == "assign":
         return lambda pk: conversation_assign(conversation_id=pk, assignee=action.assignee, actor=actor)
+    if action.kind == "team":
+        return lambda pk: conversation_team_set(conversation_id=pk, team=action.team, actor=actor)
     if action.kind == "status":
         return lambda pk: conversation_status_set(conversation_id=pk, status=action.status, actor=actor)
     if action.kind == "label_add":

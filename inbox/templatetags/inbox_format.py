@@ -125,6 +125,12 @@ def assignable_agents(conversation: object) -> list[object]:
 
 
 @register.simple_tag
+def teams_for(conversation: object) -> list[object]:
+    """The teams that work ``conversation``'s inbox (the header's team picker, for leads and admins)."""
+    return list(conversation.inbox.teams.all())
+
+
+@register.simple_tag
 def labels_for(conversation: object) -> list[tuple[object, bool]]:
     """Every label, and whether ``conversation`` has it (for the header's label picker)."""
     from inbox.models import Label
@@ -187,6 +193,10 @@ def activity_text(event: object) -> str:
         if p.get("new_assignee_name"):
             return f"{who} assigned it to {p['new_assignee_name']}"
         return f"{who} unassigned {p.get('old_assignee_name') or 'it'}"
+    if kind == "team_assigned":
+        if p.get("new_team_name"):
+            return f"{who} moved it to team {p['new_team_name']}"
+        return f"{who} took it out of team {p.get('old_team_name') or '?'}"
     if kind == "priority_changed":
         return f"{who} set the priority to {PRIORITY_NAMES.get(p.get('new'), '?')}"
     if kind == "labels_changed":

@@ -15,10 +15,10 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
-from accounts.models import User
+from accounts.models import Team, User
 from inbox import permissions, thread_selectors
 from inbox.models import Message
-from inbox.services.assignment import AssignmentConflict, AssignmentError, conversation_assign
+from inbox.services.assignment import AssignmentConflict, AssignmentError, conversation_assign, conversation_team_set
 from inbox.services.conversations import ConversationStatusError, conversation_status_set
 from inbox.services.notes import NoteError, note_create
 from inbox.services.reads import conversation_mark_read
@@ -230,3 +230,22 @@ def set_labels(request: HttpRequest, conversation_id: int) -> HttpResponse:
         return refused(request, conversation_id, str(exc))
     conversation = visible_conversation(request, conversation_id)
     return _done(request, conversation_id, "inbox/_thread_header.html", {"conversation": conversation}, "Labels saved.")
+
+
+@require_POST
+@login_required
+def set_team(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    """``team``: a team's id, or ``none`` to take the conversation out of its team."""
+    conversation = visible_conversation(request, conversation_id)
+    raw = request.POST.get("team", "")
+    try:
+        if raw in ("", "none"):
+            team = None
+        elif not raw.isdigit() or (team := Team.objects.filter(pk=int(raw)).first()) is None:
+            return refused(request, conversation_id, f"No such team: {raw!r}.")
+        conversation_team_set(conversation_id=conversation.pk, team=team, actor=request.user)
+    except AssignmentError as exc:
+        return refused(request, conversation_id, str(exc), 403)
+    conversation = visible_conversation(request, conversation_id)
+    flash = f"Moved to team {conversation.team.name}." if conversation.team else "No team."
+    return _done(request, conversation_id, "inbox/_thread_header.html", {"conversation": conversation}, flash)

@@ -74,7 +74,11 @@ def _bulk_choices(user: Any) -> dict[str, Any] | None:
     """What the list's bulk action menu offers ``user`` (None: social managers get no menu)."""
     if not permissions.may_write(user):
         return None
-    return {"agents": list(selectors.bulk_assignees(user)), "labels": list(Label.objects.all())}
+    return {
+        "agents": list(selectors.bulk_assignees(user)),
+        "teams": list(selectors.bulk_teams(user)),
+        "labels": list(Label.objects.all()),
+    }
 
 
 @require_GET

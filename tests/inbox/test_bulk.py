@@ -122,8 +122,8 @@ def test_conversations_of_other_inboxes_are_refused_and_left_alone(client, team)
     [
         ([], "status:resolved", "Select at least one conversation."),
         (["abc"], "status:resolved", "Conversations are selected by id."),
-        ([1], "", "Unknown bulk action ''; use assign, status, label_add or label_remove."),
-        ([1], "delete:1", "Unknown bulk action 'delete'; use assign, status, label_add or label_remove."),
+        ([1], "", "Unknown bulk action ''; use assign, team, status, label_add or label_remove."),
+        ([1], "delete:1", "Unknown bulk action 'delete'; use assign, team, status, label_add or label_remove."),
         ([1], "status:snoozed", "Unknown status 'snoozed'; bulk actions set one of open, pending, resolved."),
         ([1], "assign:12345678", "No active agent '12345678' to assign to."),
         ([1], "label_add:x", "No such label: 'x'."),

@@ -177,7 +177,7 @@ class InboxApp {
         const item = form.closest("li.item");
         if (item) this.thread.remove(item.id);
         this.composer.restore(form.dataset.text || "");
-      } else if (["assign", "status", "priority", "labels"].includes(action)) {
+      } else if (["assign", "team", "status", "priority", "labels"].includes(action)) {
         this.thread.replaceHeader(html);
         this.list.refreshCounts();
         await this.list.upsert(this.conversationId);
