@@ -1,7 +1,7 @@
 from django.urls import path
 
 from inbox import media_views
-from inbox.views import actions, audit, bulk, notifications, pages, thread
+from inbox.views import actions, audit, bulk, notifications, pages, reports, thread
 
 app_name = "inbox"
 
@@ -30,6 +30,7 @@ urlpatterns = [
     path("c/<int:conversation_id>/labels/", actions.set_labels, name="labels"),
     path("notifications/", notifications.notification_list, name="notifications"),
     path("audit/", audit.audit_log, name="audit"),
+    path("reports/", reports.team_report, name="reports"),
     path("notifications/read/", notifications.notifications_read, name="notifications_read"),
     path("media/dm/<int:attachment_id>/", media_views.attachment, name="attachment"),
 ]

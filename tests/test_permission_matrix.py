@@ -144,6 +144,11 @@ def test_admin_pages_are_for_admins_only_and_the_rest_for_everyone(client, role)
     assert (target.role == User.Role.LEAD) == is_admin
     for url in [reverse("inbox:home"), reverse("inbox:counts"), reverse("inbox:list"), reverse("inbox:notifications")]:
         assert client.get(url).status_code == 200, url
+    leads = role in (User.Role.ADMIN, User.Role.LEAD)
+    assert client.get(reverse("inbox:reports")).status_code == (200 if leads else 403)
+    makes_links = role != User.Role.AGENT
+    for name in ("page", "links", "button"):
+        assert client.get(reverse(f"handoff:{name}")).status_code == (200 if makes_links else 403), name
 
 
 def test_anonymous_visitors_are_sent_to_the_login_page(client):
