@@ -11,7 +11,7 @@ from django.db.models import Count, Min, OuterRef, QuerySet, Subquery
 from accounts.models import User
 from inbox import selectors as inbox_selectors
 from inbox.models import Message
-from twitter_channel.models import HandoffLink, HandoffStart, XAccount
+from twitter_channel.models import HandoffBatch, HandoffLink, HandoffStart, XAccount
 
 HANDOFF_ROLES = (User.Role.ADMIN, User.Role.LEAD, User.Role.SOCIAL)
 NOT_ALLOWED = "Only social managers, leads and admins make “Send a private message” links."
@@ -88,3 +88,9 @@ def link_results(links: list[HandoffLink]) -> list[LinkResult]:
 
 def link_conversations(link: HandoffLink) -> QuerySet[HandoffStart]:
     return link.starts.select_related("conversation__contact").order_by("-started_at")
+
+
+def handoff_batches_visible(user: User) -> QuerySet[HandoffBatch]:
+    """The batches of the X accounts ``user`` sees (whoever made them), newest first."""
+    accounts = handoff_accounts(user).values("pk")
+    return HandoffBatch.objects.filter(account__in=accounts).select_related("account__inbox", "created_by")

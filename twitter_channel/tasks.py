@@ -159,3 +159,33 @@ def replies_sweep() -> dict[str, int]:
     result = reconcile.replies_sweep()
     return {"requeued": result.requeued, "found": result.found, "resent": result.resent, "later": result.later,
             "failed": result.failed}  # fmt: skip
+
+
+@shared_task(
+    name="twitter_channel.handoff_batch_generate", bind=True, acks_late=True, max_retries=5, ignore_result=True
+)
+def handoff_batch_generate(self, batch_id: int) -> dict[str, object]:  # noqa: ANN001
+    """Generate a bulk batch's replies and links (``handoff_batches.handoff_batch_run``), on the default queue.
+
+    Safe to run twice or redelivered: committed rows are skipped, a chunk cut short rolls back whole. The
+    database unreachable or a deadlock → retried with backoff; then, or on any other error, the batch is
+    marked ``failed`` (its rows made so far stay downloadable) and the error raised for the log.
+    """
+    from twitter_channel import handoff_batches
+    from twitter_channel.models import HandoffBatch
+
+    try:
+        batch = handoff_batches.handoff_batch_run(batch_id=batch_id)
+    except HandoffBatch.DoesNotExist:
+        log.warning("Handoff batch %s no longer exists", batch_id)
+        return {"error": "no such batch"}
+    except OperationalError as exc:
+        if self.request.retries < self.max_retries and not self.request.is_eager:
+            raise self.retry(exc=exc, countdown=min(300, 5 * 2**self.request.retries)) from exc
+        handoff_batches.handoff_batch_fail(batch_id=batch_id, error="The database did not answer; try a new batch.")
+        raise
+    except Exception as exc:
+        error = f"Generation stopped ({type(exc).__name__}); the rows made so far are in the CSV."
+        handoff_batches.handoff_batch_fail(batch_id=batch_id, error=error)
+        raise
+    return {"status": batch.status, "processed": batch.processed, "total": batch.total}
