@@ -214,11 +214,13 @@ def _start(folder: Path, sandbox: Sandbox) -> CeleryWorker:
     return worker
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def celery_worker_process(
     django_db_setup, sandbox_process: Sandbox, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[CeleryWorker]:
-    """One worker for the session on the test database (started after ``django_db_setup``, stopped before)."""
+    """One worker per test module on the test database, stopped when the module ends: left running, it
+    would take the tasks meant for the worker processes other modules start themselves
+    (``worker_processes.Workers``), such as the one a test kills in the middle of a send."""
     worker = _start(tmp_path_factory.mktemp("celery-worker"), sandbox_process)
     try:
         yield worker
