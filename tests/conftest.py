@@ -12,6 +12,22 @@ import pytest
 multiprocessing.set_start_method("spawn", force=True)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def empty_test_redis() -> None:
+    """Start from an empty test Redis database (the suite owns the ``REDIS_URL`` database it is given).
+
+    Each run recreates the test database, so conversation and user ids start again at 1; entries an
+    earlier run left in Redis under those ids (presence, sockets counted online) would otherwise show
+    up as agents viewing conversations of this run until they expire.
+    """
+    from django.conf import settings
+
+    if settings.REDIS_URL:
+        import redis
+
+        redis.Redis.from_url(settings.REDIS_URL).flushdb()
+
+
 @dataclass
 class Published:
     """Everything ``inbox.realtime`` sent to the channel layer, in order."""

@@ -365,6 +365,7 @@ def test_priority_and_labels_from_the_header_show_in_the_list(browser: Browser, 
     x_live.customer_writes("I want my money back")
     page = x_live.login(browser.new_context(viewport={"width": 1280, "height": 800}), alice)
     open_inbox(page, x_live, f"/c/{Conversation.objects.get().pk}/")
+    expect(rows(page).first).not_to_have_class(re.compile(r"\bunread\b"))  # opening it marked it read
 
     page.get_by_label("Priority").select_option(label="High")
     expect(page.locator("#thread-header")).to_contain_text("High priority")
@@ -372,7 +373,7 @@ def test_priority_and_labels_from_the_header_show_in_the_list(browser: Browser, 
     page.get_by_role("checkbox", name="Refund").check()
     page.get_by_role("button", name="Save labels").click()
 
-    expect(page.locator("#thread-header .label-chip")).to_have_text("Refund")
+    expect(page.locator("#thread-header .thread-meta .label-chip")).to_have_text("Refund")
     expect(rows(page).first.locator(".label-chip")).to_have_text("Refund")
     expect(rows(page).first).to_contain_text("High")
     conversation = Conversation.objects.get()

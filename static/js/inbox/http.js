@@ -35,9 +35,12 @@ export function getFragment(url) {
 }
 
 export function postForm(url, formData) {
+  // An empty FormData goes out as a multipart body with no parts, which Django refuses (400); send an
+  // empty urlencoded body instead.
+  const empty = formData instanceof FormData && formData.entries().next().done;
   return send(url, {
     method: "POST",
-    body: formData,
+    body: empty ? new URLSearchParams() : formData,
     headers: { "X-Fragment": "1", "X-CSRFToken": csrfToken() },
   });
 }

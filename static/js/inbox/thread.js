@@ -108,14 +108,23 @@ export class Thread {
     this.replaceHeader(html);
   }
 
-  // A new header (someone changed the conversation), keeping the menus the agent has open.
+  // A new header (someone changed the conversation), keeping the menus the agent has open and what they
+  // ticked in them: a live update must not undo a choice the agent is about to save.
   replaceHeader(html) {
     const current = document.getElementById("thread-header");
     if (!current) return;
-    const open = [...current.querySelectorAll("details[open]")].map((menu) => menu.className);
+    const open = new Map([...current.querySelectorAll("details[open]")].map((menu) => [menu.className, menu]));
     const next = fragment(html);
     for (const menu of next.querySelectorAll("details")) {
-      if (open.includes(menu.className)) menu.open = true;
+      const before = open.get(menu.className);
+      if (!before) continue;
+      menu.open = true;
+      for (const box of before.querySelectorAll("input[type=checkbox]")) {
+        const same = [...menu.querySelectorAll("input[type=checkbox]")].find(
+          (other) => other.name === box.name && other.value === box.value,
+        );
+        if (same) same.checked = box.checked;
+      }
     }
     current.replaceWith(next);
   }
