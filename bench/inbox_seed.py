@@ -178,10 +178,11 @@ SEED_CONVERSATIONS = """
 INSERT INTO inbox_conversation (inbox_id, x_conversation_id, kind, contact_id, status, status_changed_at,
                                 snoozed_until, priority, assignee_id, team_id, last_message_at,
                                 last_message_preview, last_inbound_at, first_response_at, resolved_at,
-                                needs_reply, customer_read_event_id, customer_read_at, created_at, updated_at)
+                                needs_reply, customer_read_event_id, customer_read_at, origin_post_id, origin_summary,
+                                created_at, updated_at)
 SELECT p.inbox_id, p.x_conversation_id, 'one_to_one', ct.id, p.status, to_timestamp(p.last_epoch),
        p.snoozed_until, p.priority, p.assignee_id, p.team_id, to_timestamp(p.last_epoch),
-       '', NULL, NULL, NULL, false, '', NULL, to_timestamp(p.first_epoch), to_timestamp(p.last_epoch)
+       '', NULL, NULL, NULL, false, '', NULL, '', '', to_timestamp(p.first_epoch), to_timestamp(p.last_epoch)
 FROM seed_plan p JOIN inbox_contact ct ON ct.x_user_id = p.contact_x_id
 ORDER BY p.n
 """
