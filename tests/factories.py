@@ -10,6 +10,7 @@ from accounts.services import team_member_add, user_create
 from inbox.dm_events import DmEvent, DmEventType, XUserProfile
 from inbox.models import Inbox
 from inbox.services.inboxes import inbox_member_add, inbox_team_add, inbox_upsert
+from twitter_channel.models import XAccount
 
 PASSWORD = "correct horse battery staple"
 BASE_TIME = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -32,6 +33,16 @@ def make_inbox(*, members: tuple[User, ...] = (), teams: tuple[Team, ...] = (), 
     for team in teams:
         inbox_team_add(inbox=inbox, team=team)
     return inbox
+
+
+def make_x_account(inbox: Inbox | None = None, **fields: object) -> XAccount:
+    """A connected X account for ``inbox`` (a new inbox by default); its tokens are stored, never used."""
+    now = datetime.now(UTC)
+    fields.setdefault("scopes", "dm.read dm.write")
+    account = XAccount(inbox=inbox or make_inbox(), status_changed_at=now, connected_at=now, **fields)
+    account.access_token, account.refresh_token = "access", "refresh"
+    account.save()
+    return account
 
 
 def make_team(*, members: tuple[User, ...] = ()) -> Team:

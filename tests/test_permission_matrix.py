@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
 
 from accounts.models import User
 from inbox.models import Conversation, Label, Message, MessageAttachment
 from inbox.services.attachments import attachment_file_store
 from inbox.services.ingest import dm_event_ingest
 from inbox.services.replies import reply_create, reply_mark_failed
-from tests.factories import dm, make_agent, make_inbox
-from twitter_channel.models import XAccount
+from tests.factories import dm, make_agent, make_inbox, make_x_account
 
 pytestmark = pytest.mark.django_db
 
@@ -33,10 +31,7 @@ def world(role: str):
         attachment_file_store(attachment_id=attachment.pk, content=b"GIF89a;", content_type="image/gif", name="a.gif")
         failed = reply_create(conversation_id=message.conversation_id, author=author, text="x", client_token=f"{name}")
         reply_mark_failed(message_id=failed.pk, detail="X refused it.")
-        now = timezone.now()
-        account = XAccount(inbox=inbox, status_changed_at=now, connected_at=now, scopes="dm.read dm.write")
-        account.access_token, account.refresh_token = "access", "refresh"
-        account.save()
+        make_x_account(inbox)
         conversations[name] = (message.conversation, message, failed)
     return user, conversations
 

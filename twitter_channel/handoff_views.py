@@ -122,11 +122,16 @@ def _visible_link(request: HttpRequest, link_id: int) -> HandoffLink:
 @require_GET
 @handoff_required
 def link_detail(request: HttpRequest, link_id: int) -> HttpResponse:
-    link = _visible_link(request, link_id)
-    context = _link_context(link)
-    context["result"] = selectors.link_results([link])[0]
-    context["starts"] = selectors.link_conversations(link)[:100]
-    return render(request, "twitter_channel/handoff/link.html", context)
+    return _link_page(request, _visible_link(request, link_id))
+
+
+def _link_page(request: HttpRequest, link: HandoffLink, *, error: str = "", status: int = 200) -> HttpResponse:
+    context = _link_context(link) | {
+        "result": selectors.link_results([link])[0],
+        "starts": selectors.link_conversations(link)[:100],
+        "error": error,
+    }
+    return render(request, "twitter_channel/handoff/link.html", context, status=status)
 
 
 @require_POST
@@ -137,9 +142,7 @@ def link_reply_post(request: HttpRequest, link_id: int) -> HttpResponse:
     try:
         handoff_reply_post_set(link=link, post=request.POST.get("post", ""))
     except HandoffError as exc:
-        context = _link_context(link) | {"result": selectors.link_results([link])[0], "error": str(exc)}
-        context["starts"] = selectors.link_conversations(link)[:100]
-        return render(request, "twitter_channel/handoff/link.html", context, status=400)
+        return _link_page(request, link, error=str(exc), status=400)
     return redirect("handoff:link", link_id=link.pk)
 
 

@@ -6,12 +6,11 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
-from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from inbox import permissions
 from inbox.services.bulk import BulkError, bulk_action_parse, conversations_bulk_apply
-from inbox.views.common import plain_error, wants_fragment
+from inbox.views.common import list_url, plain_error, wants_fragment
 
 
 @require_POST
@@ -35,17 +34,11 @@ def bulk_apply(request: HttpRequest) -> HttpResponse:
         refused = {str(pk): reason for pk, reason in outcome.refused.items()}
         return JsonResponse({"changed": outcome.changed, "refused": refused, "summary": outcome.summary()})
     (messages.warning if outcome.refused else messages.success)(request, outcome.summary())
-    return redirect(_list_url(request))
+    return redirect(list_url(request))
 
 
 def _failed(request: HttpRequest, message: str, status: int = 400) -> HttpResponse:
     if wants_fragment(request):
         return plain_error(message, status)
     messages.error(request, message)
-    return redirect(_list_url(request))
-
-
-def _list_url(request: HttpRequest) -> str:
-    query = request.POST.get("return_query", "")
-    home = reverse("inbox:home")
-    return f"{home}?{query}" if query and "\n" not in query else home
+    return redirect(list_url(request))

@@ -30,7 +30,15 @@ def visible_conversation(request: HttpRequest, conversation_id: int) -> Conversa
 
 
 def conversation_url(conversation_id: int, request: HttpRequest) -> str:
-    url = reverse("inbox:conversation", args=[conversation_id])
+    return _with_return_query(reverse("inbox:conversation", args=[conversation_id]), request)
+
+
+def list_url(request: HttpRequest) -> str:
+    """The list the agent posted from (its view and search), for a plain form post's redirect."""
+    return _with_return_query(reverse("inbox:home"), request)
+
+
+def _with_return_query(url: str, request: HttpRequest) -> str:
     query = request.POST.get("return_query") or ""
     return f"{url}?{query}" if query and "\n" not in query else url
 

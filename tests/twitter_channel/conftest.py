@@ -14,6 +14,31 @@ from tests.factories import make_agent
 from tests.xsandbox import BUSINESS_ID, Sandbox
 
 
+@pytest.fixture(autouse=True)
+def media_root(settings, tmp_path):
+    """Every test keeps media files (DM attachments, reply images) in a folder of its own."""
+    settings.MEDIA_ROOT = tmp_path
+    return tmp_path
+
+
+@pytest.fixture
+def account(x_sandbox: Sandbox, published):
+    """@AcmeSupport connected through the sandbox (a module that needs another account defines its own)."""
+    from tests.twitter_channel.test_tokens import connect_through_sandbox
+
+    return connect_through_sandbox(x_sandbox)
+
+
+@pytest.fixture
+def agent(account):
+    """An agent who works ``account``'s inbox."""
+    from inbox.services.inboxes import inbox_member_add
+
+    agent = make_agent(name="Sam Support")
+    inbox_member_add(inbox=account.inbox, user=agent)
+    return agent
+
+
 @pytest.fixture
 def x_sandbox(sandbox: Sandbox, settings, monkeypatch: pytest.MonkeyPatch) -> Sandbox:
     """Settings that make Backchannel talk to the sandbox, as `make run` does."""

@@ -6,11 +6,10 @@ import csv
 import io
 
 import pytest
-from django.utils import timezone
 
 from accounts.models import User
 from inbox.services.inboxes import inbox_member_add
-from tests.factories import make_agent, make_inbox
+from tests.factories import make_agent, make_inbox, make_x_account
 from twitter_channel import handoff_batches
 from twitter_channel.handoff_batches import handoff_batch_create
 from twitter_channel.models import HandoffBatch, XAccount
@@ -19,11 +18,7 @@ URL = "https://x.com/{}/status/{}"
 
 
 def connected_account() -> XAccount:
-    now = timezone.now()
-    account = XAccount(inbox=make_inbox(x_user_id="783214"), status_changed_at=now, connected_at=now)
-    account.access_token, account.refresh_token = "access", "refresh"
-    account.save()
-    return account
+    return make_x_account(make_inbox(x_user_id="783214"))
 
 
 def social_manager_of(account: XAccount) -> User:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
 
-from tests.factories import make_agent, make_inbox
+from tests.factories import make_agent, make_inbox, make_x_account
 from twitter_channel import ratelimit
 from twitter_channel.models import XAccount
 
@@ -14,11 +13,7 @@ pytestmark = pytest.mark.django_db
 
 
 def connected(inbox) -> XAccount:
-    now = timezone.now()
-    account = XAccount(inbox=inbox, status_changed_at=now, connected_at=now, scopes="dm.read dm.write")
-    account.access_token, account.refresh_token = "access", "refresh"
-    account.save()
-    return account
+    return make_x_account(inbox)
 
 
 def test_an_agent_sees_the_accounts_budget_after_a_send(client):

@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from inbox.models import Conversation, ConversationEvent
-from tests.factories import dm, make_agent, make_inbox
+from tests.factories import dm, make_agent, make_inbox, make_x_account
 from twitter_channel.deeplinks import dm_link_parse
 from twitter_channel.handoff import (
     HandoffError,
@@ -30,12 +30,7 @@ CUSTOMER = "4242"
 
 @pytest.fixture
 def account() -> XAccount:
-    inbox = make_inbox(x_user_id="783214")
-    now = timezone.now()
-    account = XAccount(inbox=inbox, status_changed_at=now, connected_at=now, scopes="dm.read dm.write")
-    account.access_token, account.refresh_token = "access", "refresh"
-    account.save()
-    return account
+    return make_x_account(make_inbox(x_user_id="783214"))
 
 
 def receive(account: XAccount, text: str, **fields):
@@ -145,11 +140,7 @@ def test_the_welcome_message_finds_the_newest_link_that_uses_it(account):
 
 
 def test_codes_of_another_account_and_ordinary_messages_attribute_nothing(account):
-    other_inbox = make_inbox()
-    now = timezone.now()
-    other = XAccount(inbox=other_inbox, status_changed_at=now, connected_at=now)
-    other.access_token, other.refresh_token = "a", "r"
-    other.save()
+    other = make_x_account()
     foreign = handoff_link_create(account=other, created_by=None)
 
     receive(account, f"Ref {foreign.ref_code}")

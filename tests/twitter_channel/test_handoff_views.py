@@ -12,28 +12,20 @@ from django.utils import timezone
 
 from accounts.models import User
 from inbox.models import Message
-from tests.factories import dm, make_agent, make_inbox
+from tests.factories import dm, make_agent, make_inbox, make_x_account
 from twitter_channel.handoff import handoff_link_create
 from twitter_channel.ingesting import account_events_ingest
-from twitter_channel.models import HandoffLink, XAccount
+from twitter_channel.models import HandoffLink
 
 pytestmark = pytest.mark.django_db
 
 FRAGMENT = {"X-Fragment": "1"}
 
 
-def connected(inbox) -> XAccount:
-    now = timezone.now()
-    account = XAccount(inbox=inbox, status_changed_at=now, connected_at=now)
-    account.access_token, account.refresh_token = "a", "r"
-    account.save()
-    return account
-
-
 @pytest.fixture
 def social(client):
     user = make_agent(role=User.Role.SOCIAL, name="Sofia Social")
-    account = connected(make_inbox(members=(user,), x_user_id="783214"))
+    account = make_x_account(make_inbox(members=(user,), x_user_id="783214"))
     client.force_login(user)
     return user, account
 
@@ -92,7 +84,7 @@ def test_bad_fields_are_named(client, social, field, value, message):
 
 
 def test_accounts_of_other_inboxes_cannot_be_used_or_seen(client, social):
-    other = connected(make_inbox())
+    other = make_x_account()
     foreign = handoff_link_create(account=other, created_by=None)
 
     response = client.post(reverse("handoff:create"), {"account": other.pk, "host": "twitter.com"})
@@ -138,3 +130,17 @@ def test_the_website_button_is_xs_documented_anchor(client, social):
         'data-screen-name="' in html
     )
     assert 'data-size="large"' in html
+
+
+def test_the_posted_reply_is_remembered_and_a_wrong_address_is_named(client, social):
+    _user, account = social
+    link = handoff_link_create(account=account, created_by=None)
+    url = reverse("handoff:reply_post", args=[link.pk])
+
+    wrong = client.post(url, {"post": "https://example.com/acme/status/9"})
+    saved = client.post(url, {"post": "https://x.com/acme/status/9001"})
+
+    assert wrong.status_code == 400 and "Not a post" in wrong.content.decode()
+    assert saved.status_code == 302
+    link.refresh_from_db()
+    assert link.reply_post_id == "9001"

@@ -11,7 +11,6 @@ from inbox.models import MessageAttachment
 from tests.factories import dm
 from tests.twitter_channel.client_sandbox import GIF, png, x_client
 from tests.twitter_channel.test_poll import make_account
-from tests.twitter_channel.test_tokens import connect_through_sandbox
 from tests.xsandbox import BUSINESS_ID, CUSTOMER_ID
 from twitter_channel import media, tasks
 from twitter_channel.client import XClient
@@ -19,17 +18,6 @@ from twitter_channel.ingesting import account_events_ingest
 from twitter_channel.sync import account_poll
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def media_root(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
-    return tmp_path
-
-
-@pytest.fixture
-def account(x_sandbox, published):
-    return connect_through_sandbox(x_sandbox)
 
 
 def customer_sends(sandbox, data: bytes, *, mime: str = "image/png", category: str = "dm_image") -> str:

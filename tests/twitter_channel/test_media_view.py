@@ -21,11 +21,6 @@ pytestmark = pytest.mark.django_db
 DATA = png()
 
 
-@pytest.fixture(autouse=True)
-def media_root(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
-
-
 def attachment_in(inbox: Inbox, *, stored: bool = True, download_error: str = "") -> MessageAttachment:
     event = replace(dm(inbox, CUSTOMER_ID, text="photo"), attachments=(DmMedia("photo", media_key="3_42"),))
     (result,) = dm_events_ingest(inbox=inbox, events=[event])

@@ -13,7 +13,6 @@ from inbox.models import Conversation, Message
 from inbox.services.inboxes import inbox_member_add
 from inbox.services.replies import reply_create
 from tests.factories import make_agent
-from tests.twitter_channel.test_tokens import connect_through_sandbox
 from tests.xsandbox import BUSINESS_ID, CUSTOMER_ID, Sandbox
 from twitter_channel import ratelimit, sending
 from twitter_channel.models import RatePermit, RateWaiter, XAccount
@@ -22,11 +21,6 @@ from twitter_channel.sync import account_poll
 pytestmark = pytest.mark.django_db
 
 SEND_PATH = f"/2/dm_conversations/with/{CUSTOMER_ID}/messages"
-
-
-@pytest.fixture
-def account(x_sandbox: Sandbox, published) -> XAccount:
-    return connect_through_sandbox(x_sandbox)
 
 
 @pytest.fixture

@@ -15,10 +15,8 @@ from django.conf import settings as django_settings
 from django.utils import timezone
 
 from inbox.models import Message
-from inbox.services.inboxes import inbox_member_add
 from inbox.services.replies import reply_create, reply_mark_failed, reply_mark_sending, reply_requeue
 from inbox.services.reply_recovery import reply_claim_renew, reply_claim_take_over
-from tests.factories import make_agent
 from tests.twitter_channel.reply_world import (
     business_messages,
     business_sends_at_x,
@@ -28,8 +26,7 @@ from tests.twitter_channel.reply_world import (
     sent_by_business,
     texts_at_x,
 )
-from tests.twitter_channel.test_tokens import connect_through_sandbox
-from tests.xsandbox import CUSTOMER_ID, Sandbox
+from tests.xsandbox import CUSTOMER_ID
 from twitter_channel import ratelimit, reconcile, sending, tasks
 from twitter_channel.models import XAccount
 
@@ -37,24 +34,6 @@ pytestmark = pytest.mark.django_db
 
 LOOKUP_PATH = f"/2/dm_conversations/with/{CUSTOMER_ID}/dm_events"
 LONG_AGO = timedelta(minutes=10)
-
-
-@pytest.fixture(autouse=True)
-def media_root(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
-    return tmp_path
-
-
-@pytest.fixture
-def account(x_sandbox: Sandbox, published) -> XAccount:
-    return connect_through_sandbox(x_sandbox)
-
-
-@pytest.fixture
-def agent(account: XAccount):
-    agent = make_agent(name="Sam Support")
-    inbox_member_add(inbox=account.inbox, user=agent)
-    return agent
 
 
 @pytest.fixture

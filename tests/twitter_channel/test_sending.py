@@ -35,24 +35,6 @@ SEND_PATH = f"/2/dm_conversations/with/{CUSTOMER_ID}/messages"
 KENJI_ID = "783214"
 
 
-@pytest.fixture(autouse=True)
-def media_root(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
-    return tmp_path
-
-
-@pytest.fixture
-def account(x_sandbox: Sandbox, published) -> XAccount:
-    return connect_through_sandbox(x_sandbox)
-
-
-@pytest.fixture
-def agent(account: XAccount):
-    agent = make_agent(name="Sam Support")
-    inbox_member_add(inbox=account.inbox, user=agent)
-    return agent
-
-
 def customer_writes(sandbox: Sandbox, text: str = "Where is my parcel?", customer: str = "maria_codes") -> None:
     sandbox.control("POST", f"users/{customer}/messages", {"to": "AcmeSupport", "text": text})
 
