@@ -133,11 +133,13 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
             return
         await self.send_json({"event": realtime.PRESENCE_EVENT, "data": current.data()})
 
-    async def inbox_event(self, message: dict[str, Any]) -> None:
-        if message["event"] == realtime.ACCESS_CHANGED_EVENT:
-            await self._access_changed()
-            return
-        await self.send_json({"event": message["event"], "data": message["data"]})
+    async def inbox_events(self, message: dict[str, Any]) -> None:
+        """Published events (``realtime``), several per channel-layer message: one frame each, in order."""
+        for event in message["events"]:
+            if event["event"] == realtime.ACCESS_CHANGED_EVENT:
+                await self._access_changed()
+                return
+            await self.send_json(event)
 
     async def _access_changed(self) -> None:
         """Close, so the page reconnects with the groups the agent now may join; a deactivated agent's

@@ -1,8 +1,9 @@
 """Live push: group names and ``publish``. Only services call ``publish``.
 
-An event is a flat dict ``{"type": "inbox.event", "event": "<name>", "data": {...ids and small
-fields...}}`` sent to Channels groups after the surrounding transaction commits. Clients fetch
-anything bigger through views. Group names:
+An event is a flat dict ``{"event": "<name>", "data": {...ids and small fields...}}`` sent to Channels
+groups after the surrounding transaction commits; the events committed together travel in one
+channel-layer message per group, ``{"type": "inbox.events", "events": [...]}``, and the websocket
+forwards each as a frame of its own. Clients fetch anything bigger through views. Group names:
 
 - ``inbox.<id>``: everyone who may see that inbox's conversations;
 - ``agent.<id>``: one agent's own notifications.
@@ -17,6 +18,7 @@ or a reply undone, ``replaced_by`` None),
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import logging
 import os
@@ -34,8 +36,6 @@ from inbox.models import Conversation, Message
 
 logger = logging.getLogger(__name__)
 
-MESSAGE_TYPE = "inbox.event"
-
 
 def inbox_group(inbox_id: int) -> str:
     return f"inbox.{inbox_id}"
@@ -48,60 +48,121 @@ def agent_group(user_id: int) -> str:
 def publish(*, groups: Iterable[str], event: str, data: dict[str, Any]) -> None:
     """Send ``event`` to ``groups`` once the current transaction commits (at once outside one).
 
-    The payload goes through JSON here, so one that cannot be serialized fails in the service that
-    built it rather than later inside an on-commit callback.
+    Does not wait for the channel layer (``_Publisher``). The payload goes through JSON here, so one that
+    cannot be serialized fails in the service that built it rather than later inside an on-commit callback.
     """
-    message = {"type": MESSAGE_TYPE, "event": event, "data": json.loads(json.dumps(data))}
+    message = {"event": event, "data": json.loads(json.dumps(data))}
     targets = tuple(dict.fromkeys(groups))
     transaction.on_commit(lambda: _group_send(targets, message), robust=True)
 
 
 def _group_send(groups: tuple[str, ...], message: dict[str, Any]) -> None:
+    """Hand one committed event to the channel layer (tests replace this to record what is published)."""
     layer = get_channel_layer()
     if layer is None:
         return
+    if isinstance(layer, RedisChannelLayer):
+        _publisher.submit(layer, groups, message)
+        return
     try:
-        if isinstance(layer, RedisChannelLayer):
-            _publisher.send(layer, groups, message)
-        else:
-            for group in groups:
-                async_to_sync(layer.group_send)(group, message)
+        for group in groups:
+            async_to_sync(layer.group_send)(group, batch_message([message]))
     except Exception:
         # A push that fails must not lose the committed change; clients catch up on reconnect.
         logger.exception("Could not publish %s to %s", message["event"], ", ".join(groups))
 
 
+def batch_message(messages: list[dict[str, Any]]) -> dict[str, Any]:
+    """The channel-layer message that carries ``messages`` (events as ``publish`` builds them), in order."""
+    return {"type": BATCH_TYPE, "events": [{"event": m["event"], "data": m["data"]} for m in messages]}
+
+
+BATCH_TYPE = "inbox.events"
+PUBLISH_TIMEOUT = 5.0
+# Events waiting for the channel layer, at most: beyond this (Redis down for a long time) the oldest are
+# dropped, and pages catch up when their socket reconnects.
+MAX_PENDING = 20_000
+
+
 class _Publisher:
-    """One event loop per process, on a daemon thread, that every publish from sync code goes through.
+    """One event loop per process, on a daemon thread, through which sync code publishes without waiting.
+
+    Events handed over together go out together: one channel-layer message per group holding every event
+    for it, in the order they were published. A webhook drain commits a batch of a hundred DMs and
+    publishes two events for each; one ``group_send`` per event cost more than the ingest itself (four
+    Redis round trips each, measured with bench/ingest.py). Order is kept within a group, not across
+    groups.
 
     ``async_to_sync`` would start a new event loop for each call, and channels-redis keeps its Redis
-    connections per event loop, so each publish would open fresh connections (about 4 ms each, measured
-    with bench/ingest.py). The loop is made lazily and again after a fork (Celery's prefork workers).
+    connections per event loop, so each publish would open fresh connections. The loop is made lazily,
+    and again after a fork (Celery's prefork workers).
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pid = 0
+        self._pending: list[tuple[tuple[str, ...], dict[str, Any]]] = []
+        self._sending = False
+        self._idle = threading.Event()
+        self._idle.set()
 
-    def _running_loop(self) -> asyncio.AbstractEventLoop:
+    def submit(self, layer: RedisChannelLayer, groups: tuple[str, ...], message: dict[str, Any]) -> None:
         with self._lock:
             if self._loop is None or self._pid != os.getpid():
-                loop = asyncio.new_event_loop()
-                threading.Thread(target=loop.run_forever, name="realtime-publisher", daemon=True).start()
-                self._loop, self._pid = loop, os.getpid()
-            return self._loop
+                self._start_loop()
+            self._pending.append((groups, message))
+            if len(self._pending) > MAX_PENDING:
+                del self._pending[: len(self._pending) - MAX_PENDING]
+                logger.warning("More than %d events wait for the channel layer; dropped the oldest.", MAX_PENDING)
+            if not self._sending:
+                self._sending = True
+                self._idle.clear()
+                self._loop.call_soon_threadsafe(self._loop.create_task, self._send_pending(layer))
 
-    def send(self, layer: RedisChannelLayer, groups: tuple[str, ...], message: dict[str, Any]) -> None:
-        async def send_all() -> None:
-            for group in groups:
-                await layer.group_send(group, message)
+    def flush(self, timeout: float = PUBLISH_TIMEOUT) -> bool:
+        """Wait until everything submitted so far has been handed to the channel layer; False on timeout."""
+        return self._idle.wait(timeout)
 
-        asyncio.run_coroutine_threadsafe(send_all(), self._running_loop()).result(timeout=PUBLISH_TIMEOUT)
+    def _start_loop(self) -> None:
+        loop = asyncio.new_event_loop()
+        threading.Thread(target=loop.run_forever, name="realtime-publisher", daemon=True).start()
+        self._loop, self._pid = loop, os.getpid()
+        self._pending, self._sending = [], False
+        self._idle.set()
+
+    async def _send_pending(self, layer: RedisChannelLayer) -> None:
+        while True:
+            with self._lock:
+                batch, self._pending = self._pending, []
+                if not batch:
+                    self._sending = False
+                    self._idle.set()
+                    return
+            by_group: dict[str, list[dict[str, Any]]] = {}
+            for groups, message in batch:
+                for group in groups:
+                    by_group.setdefault(group, []).append(message)
+            for group, messages in by_group.items():
+                try:
+                    await asyncio.wait_for(layer.group_send(group, batch_message(messages)), PUBLISH_TIMEOUT)
+                except Exception:
+                    # A push that fails must not lose the committed change; clients catch up on reconnect.
+                    names = sorted({m["event"] for m in messages})
+                    logger.exception("Could not publish %d event(s) (%s) to %s", len(messages), ", ".join(names), group)
 
 
-PUBLISH_TIMEOUT = 5.0
 _publisher = _Publisher()
+atexit.register(_publisher.flush)
+
+
+def flush(timeout: float = PUBLISH_TIMEOUT) -> bool:
+    """Wait until every event published so far in this process reached the channel layer (False on timeout).
+
+    Publishing does not wait; a short-lived process (a management command, a benchmark) calls this before
+    it exits, and does so on its own at exit.
+    """
+    return _publisher.flush(timeout)
 
 
 def publish_conversation(conversation: Conversation, *, event: str, changed: list[str]) -> None:

@@ -1,0 +1,143 @@
+"""Publishing on the Redis channel layer: what one transaction publishes travels together and in order."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import pytest
+from asgiref.sync import async_to_sync, sync_to_async
+from channels.layers import channel_layers, get_channel_layer
+from channels.testing import WebsocketCommunicator
+from django.db import connection, transaction
+from django.test import Client
+
+from config.asgi import application
+from inbox import realtime
+from inbox.services.ingest import dm_events_ingest
+from tests.factories import BASE_TIME, dm, make_agent, make_inbox, minutes
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/1"
+
+
+@pytest.fixture(autouse=True)
+def redis_channel_layer(settings):
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [{"address": REDIS_URL}], "prefix": "backchannel-batching"},
+        }
+    }
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
+def listen(group: str) -> str:
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(group, channel)
+    return channel
+
+
+def layer_messages(channel: str, *, events: int) -> list[dict]:
+    """Channel-layer messages reaching ``channel`` until they carry ``events`` events."""
+
+    async def collect() -> list[dict]:
+        layer = get_channel_layer()
+        received: list[dict] = []
+        while sum(len(m["events"]) for m in received) < events:
+            received.append(await asyncio.wait_for(layer.receive(channel), 5))
+        return received
+
+    return async_to_sync(collect)()
+
+
+def test_a_transactions_events_reach_a_group_in_few_layer_messages_and_in_order():
+    # given a listener in two groups
+    inbox, other = make_inbox(), make_inbox()
+    channel = listen(realtime.inbox_group(inbox.pk))
+    other_channel = listen(realtime.inbox_group(other.pk))
+
+    # when one transaction publishes 60 events to one group and 1 to the other
+    with transaction.atomic():
+        for n in range(60):
+            realtime.publish(groups=[realtime.inbox_group(inbox.pk)], event="note.created", data={"n": n})
+        realtime.publish(groups=[realtime.inbox_group(other.pk)], event="note.created", data={"n": "other"})
+
+    # then they arrive in order, several to a message, each group only its own
+    messages = layer_messages(channel, events=60)
+    assert all(m["type"] == realtime.BATCH_TYPE for m in messages)
+    assert [e["data"]["n"] for m in messages for e in m["events"]] == list(range(60))
+    assert len(messages) < 10
+    assert [e["data"] for m in layer_messages(other_channel, events=1) for e in m["events"]] == [{"n": "other"}]
+
+
+def test_nothing_of_a_rolled_back_transaction_is_published():
+    inbox = make_inbox()
+    channel = listen(realtime.inbox_group(inbox.pk))
+    with pytest.raises(RuntimeError), transaction.atomic():
+        realtime.publish(groups=[realtime.inbox_group(inbox.pk)], event="note.created", data={"n": "lost"})
+        raise RuntimeError("rolled back")
+    realtime.publish(groups=[realtime.inbox_group(inbox.pk)], event="note.created", data={"n": "kept"})
+
+    assert [e["data"] for m in layer_messages(channel, events=1) for e in m["events"]] == [{"n": "kept"}]
+
+
+def test_flush_waits_until_the_layer_has_every_event():
+    inbox = make_inbox()
+    channel = listen(realtime.inbox_group(inbox.pk))
+    for n in range(200):
+        realtime.publish(groups=[realtime.inbox_group(inbox.pk)], event="note.created", data={"n": n})
+
+    assert realtime.flush(timeout=10)
+
+    async def waiting() -> int:
+        layer = get_channel_layer()
+        count = 0
+        while True:
+            try:
+                message = await asyncio.wait_for(layer.receive(channel), 0.2)
+            except TimeoutError:
+                return count
+            count += len(message["events"])
+
+    assert async_to_sync(waiting)() == 200
+
+
+@sync_to_async
+def _cookie_for(user) -> bytes:
+    client = Client()
+    client.force_login(user)
+    return f"sessionid={client.cookies['sessionid'].value}".encode()
+
+
+def _ingest_batch(inbox, events) -> None:
+    try:
+        with transaction.atomic():
+            dm_events_ingest(inbox=inbox, events=events)
+    finally:
+        connection.close()
+
+
+async def test_an_agent_gets_one_frame_per_event_of_a_batch_in_xs_order():
+    # given an agent's open websocket
+    agent = await sync_to_async(make_agent)()
+    inbox = await sync_to_async(make_inbox)(members=(agent,))
+    headers = [(b"origin", b"http://localhost"), (b"cookie", await _cookie_for(agent))]
+    communicator = WebsocketCommunicator(application, "/ws/inbox/", headers=headers)
+    assert (await communicator.connect(timeout=5))[0]
+
+    # when a batch of 12 DMs from 3 customers is ingested together (as a webhook drain does)
+    events = [dm(inbox, str(3_100_000_000 + n % 3), text=f"message {n}", at=BASE_TIME + minutes(n)) for n in range(12)]
+    await asyncio.to_thread(_ingest_batch, inbox, events)
+
+    # then every event is a frame of its own, the messages in X's order
+    frames = [await communicator.receive_json_from(timeout=5) for _ in range(15)]
+    assert [f["event"] for f in frames].count("conversation.created") == 3
+    created = [f["data"]["x_event_id"] for f in frames if f["event"] == "message.created"]
+    assert created == [e.x_event_id for e in events]
+    assert await communicator.receive_nothing(timeout=0.3)
+    await communicator.disconnect()
