@@ -23,6 +23,14 @@ def conversation_created_event(*, conversation: Conversation, x_event_id: str | 
     return _event(conversation, Kind.CREATED, x_event_id=x_event_id)
 
 
+def conversations_created_events(*, created: list[tuple[Conversation, str | None]]) -> None:
+    """``conversation_created_event`` for many (conversation, first X event id) pairs, in one INSERT."""
+    ConversationEvent.objects.bulk_create(
+        ConversationEvent(conversation=conversation, kind=Kind.CREATED, parameters={"x_event_id": x_event_id})
+        for conversation, x_event_id in created
+    )
+
+
 def conversation_reopened_event(
     *, conversation: Conversation, previous_status: str, x_event_id: str, actor: User | None = None
 ) -> ConversationEvent:

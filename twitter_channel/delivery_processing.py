@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import OperationalError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from inbox.dm_events import DmEvent
@@ -64,17 +65,18 @@ def deliveries_process(deliveries: list[WebhookDelivery]) -> dict[int, datetime]
     _ingest_per_account(works)
     heard: dict[int, datetime] = {}
     for work in works:
-        _finish(work)
+        _signals_safely(work)
         delivery = work.delivery
         if delivery.account_id is not None:
             heard[delivery.account_id] = max(delivery.received_at, heard.get(delivery.account_id, delivery.received_at))
+    _outcomes_save(works)
     return heard
 
 
 def _read_safely(delivery: WebhookDelivery, accounts: dict[str, XAccount | None]) -> _Work:
+    """``_read``, with whatever it raises turned into a failed outcome (its writes are in savepoints)."""
     try:
-        with transaction.atomic():
-            return _read(delivery, accounts)
+        return _read(delivery, accounts)
     except OperationalError:
         raise
     except Exception as exc:
@@ -102,15 +104,17 @@ def _read(delivery: WebhookDelivery, accounts: dict[str, XAccount | None]) -> _W
     if parsed.rejected:
         notes.append("Rejected as malformed and left out: " + "; ".join(parsed.rejected) + ".")
     for revocation in parsed.revocations:
-        notes.append(_revocation_apply(revocation))
+        with transaction.atomic():
+            notes.append(_revocation_apply(revocation))
     if parsed.for_user_id is None:
         if not parsed.revocations:
             _ignored(work, "The delivery names no subscribed account (no for_user_id).")
         return work
     if parsed.for_user_id not in accounts:
-        accounts[parsed.for_user_id] = (
-            XAccount.objects.select_related("inbox").filter(inbox__x_user_id=parsed.for_user_id).first()
-        )
+        with transaction.atomic():
+            accounts[parsed.for_user_id] = (
+                XAccount.objects.select_related("inbox").filter(inbox__x_user_id=parsed.for_user_id).first()
+            )
     account = accounts[parsed.for_user_id]
     if account is None:
         return _ignored(work, f"No X account with user id {parsed.for_user_id} is connected to Backchannel.")
@@ -186,32 +190,44 @@ def _ingest_per_account(works: list[_Work]) -> None:
             owner[id(result.event)].outcome.created += result.created
 
 
-def _finish(work: _Work) -> None:
-    """Signals, then the outcome saved on the delivery."""
-    outcome = work.outcome
-    if work.not_stored:
-        outcome.notes.append("Not stored: " + "; ".join(work.not_stored) + ".")
-    if work.account is not None and work.parsed is not None:
-        try:
-            with transaction.atomic():
-                _signals(work.account, work.parsed, outcome)
-        except OperationalError:
-            raise
-        except Exception as exc:
-            log.exception("Could not process the typing and read events of webhook delivery %s", work.delivery.pk)
-            outcome.status = WebhookDelivery.Status.FAILED
-            outcome.notes.append(_stopped(exc))
-    delivery = work.delivery
-    delivery.status = outcome.status
-    delivery.dm_events = outcome.dm_events
-    delivery.messages_created = outcome.created
-    delivery.detail = "\n".join(outcome.notes)
-    delivery.attempts += 1
-    delivery.processed_at = timezone.now()
-    delivery.save(
-        update_fields=["status", "dm_events", "messages_created", "detail", "attempts", "processed_at",
-                       "for_user_id", "account"]
-    )  # fmt: skip
+def _signals_safely(work: _Work) -> None:
+    """The delivery's typing and read events, in a savepoint of their own when it has any."""
+    if work.account is None or work.parsed is None or not (work.parsed.typing or work.parsed.reads):
+        return
+    try:
+        with transaction.atomic():
+            _signals(work.account, work.parsed, work.outcome)
+    except OperationalError:
+        raise
+    except Exception as exc:
+        log.exception("Could not process the typing and read events of webhook delivery %s", work.delivery.pk)
+        work.outcome.status = WebhookDelivery.Status.FAILED
+        work.outcome.notes.append(_stopped(exc))
+
+
+def _outcomes_save(works: list[_Work]) -> None:
+    """Each delivery's outcome on its row: one UPDATE per distinct outcome (a busy batch has one or two)."""
+    now = timezone.now()
+    alike: dict[tuple, list[int]] = defaultdict(list)
+    for work in works:
+        outcome, delivery = work.outcome, work.delivery
+        if work.not_stored:
+            outcome.notes.append("Not stored: " + "; ".join(work.not_stored) + ".")
+        fields = (
+            ("status", outcome.status),
+            ("dm_events", outcome.dm_events),
+            ("messages_created", outcome.created),
+            ("detail", "\n".join(outcome.notes)),
+            ("for_user_id", delivery.for_user_id),
+            ("account_id", delivery.account_id),
+        )
+        alike[fields].append(delivery.pk)
+        for name, value in fields:
+            setattr(delivery, name, value)
+        delivery.attempts += 1
+        delivery.processed_at = now
+    for fields, pks in alike.items():
+        WebhookDelivery.objects.filter(pk__in=pks).update(**dict(fields), attempts=F("attempts") + 1, processed_at=now)
 
 
 def _signals(account: XAccount, parsed: ParsedDelivery, outcome: _Outcome) -> None:

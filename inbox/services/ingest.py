@@ -95,14 +95,7 @@ def _messages_ingest_together(inbox: Inbox, events: list[DmEvent]) -> list[Inges
         .filter(inbox=inbox, x_conversation_id__in={event.x_conversation_id for event in events})
         .order_by("pk")
     }
-    created_conversations: set[int] = set()
-    for event in events:
-        if event.x_conversation_id not in conversations:
-            conversation, created = _conversation_locked(inbox, event, contacts)
-            conversations[event.x_conversation_id] = conversation
-            if created:
-                created_conversations.add(conversation.pk)
-                activity.conversation_created_event(conversation=conversation, x_event_id=event.x_event_id)
+    created_conversations = _conversations_create_together(inbox, events, conversations, contacts)
     by_pk = {conversation.pk: conversation for conversation in conversations.values()}
 
     stored = {
@@ -160,6 +153,41 @@ def _messages_ingest_together(inbox: Inbox, events: list[DmEvent]) -> list[Inges
     for message, _ in new:
         realtime.publish_message(message)
     return results
+
+
+def _conversations_create_together(
+    inbox: Inbox, events: list[DmEvent], conversations: dict[str, Conversation], contacts: dict[str, Contact]
+) -> set[int]:
+    """Create the conversations of ``events`` missing from ``conversations`` (which gets them); return their ids.
+
+    One INSERT for all. When another worker created one of them meanwhile, the unique constraint refuses it,
+    and ``dm_events_ingest`` stores the batch one event at a time, which joins that conversation.
+    """
+    first_events: dict[str, DmEvent] = {}
+    for event in events:
+        if event.x_conversation_id not in conversations:
+            first_events.setdefault(event.x_conversation_id, event)
+    if not first_events:
+        return set()
+    now = timezone.now()
+    new = [_conversation_new(inbox, event, contacts, now) for event in first_events.values()]
+    Conversation.objects.bulk_create(new)
+    activity.conversations_created_events(
+        created=[(c, e.x_event_id) for c, e in zip(new, first_events.values(), strict=True)]
+    )
+    conversations.update((c.x_conversation_id, c) for c in new)
+    return {c.pk for c in new}
+
+
+def _conversation_new(inbox: Inbox, event: DmEvent, contacts: dict[str, Contact], now: datetime) -> Conversation:
+    counterpart = event.one_to_one_counterpart(inbox.x_user_id)
+    return Conversation(
+        inbox=inbox,
+        x_conversation_id=event.x_conversation_id,
+        kind=Conversation.Kind.GROUP if event.is_group else Conversation.Kind.ONE_TO_ONE,
+        contact=contacts.get(counterpart) if counterpart else None,
+        status_changed_at=now,
+    )
 
 
 def _conversations_save(by_pk: dict[int, Conversation], changed: dict[int, set[str]]) -> None:
@@ -231,15 +259,10 @@ def _conversation_locked(inbox: Inbox, event: DmEvent, contacts: dict[str, Conta
     existing = conversations.filter(inbox=inbox, x_conversation_id=event.x_conversation_id).first()
     if existing is not None:
         return existing, False
-    counterpart = event.one_to_one_counterpart(inbox.x_user_id)
+    new = _conversation_new(inbox, event, contacts, timezone.now())
+    defaults = {"kind": new.kind, "contact": new.contact, "status_changed_at": new.status_changed_at}
     conversation, created = Conversation.objects.get_or_create(
-        inbox=inbox,
-        x_conversation_id=event.x_conversation_id,
-        defaults={
-            "kind": Conversation.Kind.GROUP if event.is_group else Conversation.Kind.ONE_TO_ONE,
-            "contact": contacts.get(counterpart) if counterpart else None,
-            "status_changed_at": timezone.now(),
-        },
+        inbox=inbox, x_conversation_id=event.x_conversation_id, defaults=defaults
     )
     return conversations.get(pk=conversation.pk), created
 
