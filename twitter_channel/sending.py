@@ -148,7 +148,7 @@ def reply_deliver(
     except ImproperlyConfigured as exc:  # malformed DM limits (ratelimit.py): nothing was sent
         return _failed(message_id, f"Sending is not configured correctly: {exc}")
     except Transient as exc:
-        return _not_answered(message_id, exc, failures + 1, unconfirmed_since)
+        return _not_answered(message_id, exc, failures + 1, unconfirmed_since, can_wait=can_wait)
     except AuthError as exc:  # includes AccountNeedsReconnection
         return _failed(
             message_id,
@@ -301,13 +301,17 @@ def _over_budget(
     return Attempt("retry", detail, wait.until, failures, unconfirmed_since)
 
 
-def _not_answered(message_id: int, exc: Transient, failures: int, unconfirmed_since: datetime | None) -> Attempt:
+def _not_answered(
+    message_id: int, exc: Transient, failures: int, unconfirmed_since: datetime | None, *, can_wait: bool
+) -> Attempt:
+    """Back to ``queued`` for another attempt after ``backoff``, or at once when nobody could come back
+    later (``can_wait`` False: the task runs inline, inside the agent's request); failed after the last."""
     if failures >= MAX_ATTEMPTS:
         detail = f"X did not answer after {failures} attempts (last: {exc})."
         if unconfirmed_since is not None:
             detail += " It may have reached the customer anyway: look at the conversation on X before sending it again."
         return _failed(message_id, detail)
-    retry_at = timezone.now() + timedelta(seconds=backoff(failures))
+    retry_at = timezone.now() + timedelta(seconds=backoff(failures) if can_wait else 0)
     detail = f"X did not answer ({exc}); trying again at {_clock(retry_at)}."
     replies.reply_requeue(message_id=message_id, detail=detail, send_after=retry_at)
     return Attempt("retry", detail, retry_at, failures, unconfirmed_since)
