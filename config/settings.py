@@ -152,6 +152,11 @@ CELERY_TASK_ACKS_LATE = True
 # request thread under ASGI) and subscribed to a result channel in Redis.
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fixup closes the database connections before and after every task, and in prefork workers
+# the whole connection pool with them: every task opened a new PostgreSQL connection (a new server process).
+# With this it does so only every 2 × 10,000 tasks; config/celery.py returns each task's connection to the
+# pool instead, dropping one that broke, as Django does around a request.
+CELERY_DB_REUSE_MAX = 10_000
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Agents' replies wait on their own queue, so a backlog of webhooks or polls never holds a reply back.
 # Every worker consumes both unless replies get workers of their own: `celery -A config worker -Q default,send`.
