@@ -1,4 +1,4 @@
-"""ASGI entry point: Django for HTTP, Channels for the inbox websocket."""
+"""ASGI entry point: Django for HTTP (X's webhook POSTs before it), Channels for the inbox websocket."""
 
 import os
 
@@ -14,10 +14,12 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from inbox.routing import websocket_urlpatterns  # noqa: E402
+from twitter_channel.webhook_asgi import WebhookFastPath  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        # X's webhook POSTs are answered before Django's request cycle (twitter_channel/webhook_asgi.py).
+        "http": WebhookFastPath(django_asgi_app),
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

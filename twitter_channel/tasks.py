@@ -38,20 +38,26 @@ def dm_backfill(self, account_id: int, days: int = sync.BACKFILL_DAYS) -> dict[s
 
 @shared_task(
     name="twitter_channel.webhook_deliveries_drain",
+    bind=True,
     acks_late=True,
     autoretry_for=(OperationalError,),
     retry_backoff=True,
     max_retries=5,
 )
-def webhook_deliveries_drain() -> int:
+def webhook_deliveries_drain(self) -> int:  # noqa: ANN001
     """Process every stored webhook delivery still waiting (``deliveries.deliveries_drain``); return how many.
 
-    Safe to run twice and beside itself (one drain works at a time, the others return). A database that is
-    unreachable or a deadlock (the batch rolled back whole) is retried with backoff.
+    In a worker it lingers ``X_WEBHOOK_DRAIN_LINGER`` seconds for more (at most ``DRAIN_MAX_SECONDS``);
+    run inline (the quick start) it returns once nothing is left. Safe to run twice and beside itself (one
+    drain works at a time). A database that is unreachable or a deadlock (the batch rolled back whole) is
+    retried with backoff.
     """
+    from django.conf import settings
+
     from twitter_channel.deliveries import deliveries_drain
 
-    return deliveries_drain().deliveries
+    linger = 0 if self.request.is_eager else settings.X_WEBHOOK_DRAIN_LINGER
+    return deliveries_drain(linger=linger).deliveries
 
 
 @shared_task(name="twitter_channel.webhook_deliveries_sweep")

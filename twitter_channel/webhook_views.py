@@ -20,10 +20,6 @@ from twitter_channel import webhooks
 from twitter_channel.deliveries import delivery_receive
 from twitter_channel.webhook_registration import crc_answered
 
-NOT_CONFIGURED = (
-    "X_CONSUMER_SECRET is not set on this server, so it can neither answer X's CRC nor check signatures. "
-    "Set it to the consumer secret (API secret key) of the X app the webhook is registered with."
-)
 _READ_CHUNK = 64 * 1024
 
 log = logging.getLogger(__name__)
@@ -31,6 +27,10 @@ log = logging.getLogger(__name__)
 
 def _refusal(status: int, code: str, detail: str) -> JsonResponse:
     return JsonResponse({"error": code, "detail": detail}, status=status)
+
+
+def _refused(refused: webhooks.Refused) -> JsonResponse:
+    return JsonResponse(webhooks.refusal_body(refused), status=refused.status)
 
 
 @csrf_exempt
@@ -50,7 +50,7 @@ async def webhook(request: HttpRequest) -> JsonResponse:
 async def _crc(request: HttpRequest) -> JsonResponse:
     secret = settings.X_CONSUMER_SECRET
     if not secret:
-        return _refusal(503, "not_configured", NOT_CONFIGURED)
+        return _refused(webhooks.not_configured())
     token = request.GET.get("crc_token")
     problem = webhooks.crc_token_problem(token)
     if problem is not None:
@@ -65,24 +65,18 @@ async def _crc(request: HttpRequest) -> JsonResponse:
 
 
 async def _delivery(request: HttpRequest) -> JsonResponse:
+    """Under ASGI, ``webhook_asgi`` answers these POSTs before Django; this serves WSGI and the test client."""
     secret = settings.X_CONSUMER_SECRET
-    if not secret:
-        return _refusal(503, "not_configured", NOT_CONFIGURED)
     limit = settings.X_WEBHOOK_MAX_BYTES
-    too_large = f"The body is larger than this webhook accepts ({limit} bytes, X_WEBHOOK_MAX_BYTES)."
-    declared = request.META.get("CONTENT_LENGTH")
-    if declared:
-        if not declared.strip().isdigit():
-            return _refusal(400, "bad_content_length", f"Content-Length is not a number of bytes: {declared!r}.")
-        if int(declared) > limit:
-            return _refusal(413, "too_large", too_large)
     try:
-        body = _read_at_most(request, limit + 1)
-    except UnreadablePostError as exc:
-        return _refusal(400, "unreadable_body", f"The body could not be read: {exc}.")
-    if len(body) > limit:
-        return _refusal(413, "too_large", too_large)
-    try:
+        if not secret:
+            raise webhooks.not_configured()
+        webhooks.check_declared_length(request.META.get("CONTENT_LENGTH"), limit=limit)
+        try:
+            body = _read_at_most(request, limit + 1)
+        except UnreadablePostError as exc:
+            raise webhooks.Refused(400, "unreadable_body", f"The body could not be read: {exc}.") from exc
+        webhooks.check_length(len(body), limit=limit)
         webhooks.delivery_payload(
             consumer_secret=secret,
             body=body,
@@ -90,14 +84,13 @@ async def _delivery(request: HttpRequest) -> JsonResponse:
             content_type=request.content_type,
             charset=request.content_params.get("charset"),
         )
+        try:
+            delivery = await sync_to_async(delivery_receive)(body=body.decode("utf-8"))
+        except DatabaseError as exc:
+            log.exception("Could not store a webhook delivery")
+            raise webhooks.store_failed() from exc
     except webhooks.Refused as refused:
-        return _refusal(refused.status, refused.code, refused.message)
-    try:
-        delivery = await sync_to_async(delivery_receive)(body=body.decode("utf-8"))
-    except DatabaseError:
-        log.exception("Could not store a webhook delivery")
-        # Not stored: 503 makes X retry (x-api.md §7.4) rather than drop the events.
-        return _refusal(503, "unavailable", "The delivery could not be stored right now; send it again.")
+        return _refused(refused)
     return JsonResponse({"received": True, "delivery_id": delivery.pk})
 
 

@@ -37,6 +37,44 @@ class Refused(Exception):
         self.message = message
 
 
+NOT_CONFIGURED = (
+    "X_CONSUMER_SECRET is not set on this server, so it can neither answer X's CRC nor check signatures. "
+    "Set it to the consumer secret (API secret key) of the X app the webhook is registered with."
+)
+STORE_FAILED = "The delivery could not be stored right now; send it again."
+
+
+def not_configured() -> Refused:
+    return Refused(503, "not_configured", NOT_CONFIGURED)
+
+
+def store_failed() -> Refused:
+    """A delivery the database could not store: 503 makes X retry (x-api.md §7.4) rather than drop it."""
+    return Refused(503, "unavailable", STORE_FAILED)
+
+
+def refusal_body(refused: Refused) -> dict[str, str]:
+    """What every refusal answers: ``{"error": <code>, "detail": <message>}``."""
+    return {"error": refused.code, "detail": refused.message}
+
+
+def check_declared_length(declared: str | None, *, limit: int) -> None:
+    """Refuse a Content-Length that is not a number (400) or over ``limit`` (413), before reading the body."""
+    if not declared:
+        return
+    if not declared.strip().isdigit():
+        raise Refused(400, "bad_content_length", f"Content-Length is not a number of bytes: {declared!r}.")
+    check_length(int(declared), limit=limit)
+
+
+def check_length(length: int, *, limit: int) -> None:
+    """Refuse (413) a body longer than ``limit``; the body is read to ``limit + 1`` bytes at most to know."""
+    if length > limit:
+        raise Refused(
+            413, "too_large", f"The body is larger than this webhook accepts ({limit} bytes, X_WEBHOOK_MAX_BYTES)."
+        )
+
+
 def sign(*, consumer_secret: str, message: bytes) -> str:
     """``sha256=<base64 HMAC-SHA256(consumer_secret, message)>``."""
     digest = hmac.new(consumer_secret.encode("utf-8"), message, hashlib.sha256).digest()

@@ -75,7 +75,7 @@ def test_a_drain_that_finds_another_one_working_leaves_the_deliveries_to_it():
     def other_drain() -> None:
         try:
             with transaction.atomic():
-                assert deliveries._drain_lock()
+                assert deliveries._drain_lock(wait=False)
                 holding.set()
                 release.wait(10)
         finally:
@@ -132,3 +132,105 @@ def test_the_sweeper_drains_deliveries_whose_drain_was_lost_and_leaves_fresh_one
     fresh = stored(1, received_at=now - timedelta(seconds=5))
     assert deliveries_sweep(now=now).drained == 0
     assert WebhookDelivery.objects.get(pk=fresh.pk).status == WebhookDelivery.Status.RECEIVED
+
+
+# -- a drain task lingering for more -------------------------------------------------------------
+
+
+@pytest.fixture
+def broker(monkeypatch: pytest.MonkeyPatch, settings) -> list[str]:
+    """Drain tasks enqueued (recorded, not run); a clean drain key and nudge list on the test Redis."""
+    if not settings.REDIS_URL:
+        pytest.fail("Nudging a lingering drain needs Redis; run with REDIS_URL set.")
+    enqueued: list[str] = []
+
+    class Task:
+        @staticmethod
+        def delay() -> None:
+            enqueued.append("drain")
+
+    monkeypatch.setattr(deliveries, "webhook_deliveries_drain_task", Task)
+    deliveries._flags().delete(deliveries.DRAIN_QUEUED_KEY)
+    deliveries._redis().delete(deliveries.DRAIN_NUDGE_KEY)
+    yield enqueued
+    deliveries._flags().delete(deliveries.DRAIN_QUEUED_KEY)
+    deliveries._redis().delete(deliveries.DRAIN_NUDGE_KEY)
+
+
+def receive_in_other_thread(n: int) -> None:
+    """A webhook POST in the web process: stored, and the drain requested after commit."""
+    try:
+        body = aaa(direct_message_events=[message(FIRST_ID + n * 4096, text=f"m{n}", at_ms=T0_MS + n)])
+        deliveries.deliveries_receive(bodies=[json.dumps(body)])
+    finally:
+        connection.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deliveries_arriving_while_a_drain_lingers_nudge_it_instead_of_enqueueing_tasks(broker):
+    # given a drain task that was enqueued for a first delivery and is now working, lingering for more
+    account = account_for()
+    receive_in_other_thread(0)
+    assert broker == ["drain"]
+    outcome: list[deliveries.DrainResult] = []
+    drain = threading.Thread(target=lambda: (outcome.append(deliveries_drain(linger=1.0)), connection.close()))
+    drain.start()
+
+    # when three more arrive, one by one, while it lingers
+    for n in range(1, 4):
+        threading.Event().wait(0.3)
+        receive_in_other_thread(n)
+    drain.join(15)
+
+    # then it took them all, and no POST enqueued another task
+    assert outcome and outcome[0].deliveries == 4
+    assert broker == ["drain"]
+    assert thread(account) == ["m0", "m1", "m2", "m3"]
+    # and once it stopped lingering, the next delivery enqueues a drain again
+    receive_in_other_thread(4)
+    assert broker == ["drain", "drain"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_delivery_that_only_nudged_a_drain_about_to_stop_is_still_taken(broker):
+    # given the drain key held (a drain is working) and a delivery stored meanwhile, its nudge consumed
+    account = account_for()
+    assert deliveries._flags().add(deliveries.DRAIN_QUEUED_KEY, True, timeout=30)
+    stored(0)
+
+    # when the drain, which saw nothing waiting a moment ago, stops lingering
+    result = deliveries_drain(linger=0)
+
+    # then it looked once more after letting the key go
+    assert result.deliveries == 1
+    assert thread(account) == ["m0"]
+    assert broker == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_lingering_drain_waits_for_a_sweep_holding_the_lock_instead_of_giving_up(broker):
+    if connection.vendor != "postgresql":
+        pytest.fail("One drain at a time is a PostgreSQL advisory lock; run with DATABASE_URL set.")
+    account_for()
+    stored(0)
+    holding, release = threading.Event(), threading.Event()
+
+    def sweep_batch() -> None:
+        try:
+            with transaction.atomic():
+                assert deliveries._drain_lock(wait=False)
+                holding.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    other = threading.Thread(target=sweep_batch)
+    other.start()
+    assert holding.wait(10)
+    threading.Timer(0.5, release.set).start()
+    try:
+        result = deliveries_drain(linger=0.1)
+    finally:
+        other.join(10)
+
+    assert (result.busy, result.deliveries) == (False, 1)

@@ -19,7 +19,9 @@ from django.core.handlers.wsgi import WSGIRequest
 from django.db import DatabaseError
 from django.test import Client, RequestFactory
 
+from config.asgi import application
 from inbox.models import Message
+from tests.asgi_http import AsgiClient
 from tests.xsandbox import fixture_json
 from twitter_channel import deliveries, webhooks
 from twitter_channel.models import WebhookDelivery
@@ -44,6 +46,13 @@ def post(client: Client, body: bytes, *, sign_as: bytes | None = None, secret: s
     headers = {"x-twitter-webhooks-signature": signature(secret, body if sign_as is None else sign_as)}
     kwargs.setdefault("content_type", "application/json")
     return client.post(URL, data=body, headers=headers | kwargs.pop("headers", {}), **kwargs)
+
+
+@pytest.fixture(params=["wsgi", "asgi"])
+def client(request: pytest.FixtureRequest) -> Client | AsgiClient:
+    """Each test runs through Django's WSGI handler (the view) and through the ASGI application, where
+    ``webhook_asgi`` answers the POSTs before Django and hands everything else to it."""
+    return Client() if request.param == "wsgi" else AsgiClient(application)
 
 
 @pytest.fixture(autouse=True)
@@ -380,9 +389,9 @@ def test_a_content_length_that_is_not_a_number_is_400():
 
 
 def test_a_database_that_cannot_store_the_delivery_answers_503_not_500(client: Client, monkeypatch):
-    def fail(**kwargs: Any) -> None:
+    def fail(*args: Any, **kwargs: Any) -> None:
         raise DatabaseError("the database is down")
 
-    monkeypatch.setattr(WebhookDelivery.objects, "create", fail)
+    monkeypatch.setattr(WebhookDelivery.objects, "bulk_create", fail)
 
     assert_refused(post(client, GOOD_BODY), 503, "send it again")
