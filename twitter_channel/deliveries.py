@@ -148,13 +148,16 @@ def deliveries_drain(*, batch_size: int = DRAIN_BATCH, linger: float = 0) -> Dra
     drain waits for the lock rather than returning busy: a sweep holding it stops soon.
     """
     result = DrainResult()
-    deadline = time.monotonic() + DRAIN_MAX_SECONDS
+    started = time.monotonic()
+    touched = 0.0
     while True:
-        _flags().touch(DRAIN_QUEUED_KEY, DRAIN_QUEUED_TTL)
-        _drain_until_empty(result, batch_size, wait_for_lock=linger > 0)
+        if time.monotonic() - touched > DRAIN_QUEUED_TTL / 3:
+            _flags().touch(DRAIN_QUEUED_KEY, DRAIN_QUEUED_TTL)
+            touched = time.monotonic()
+        _drain_until_empty(result, batch_size, lingering=linger > 0)
         if result.busy:
             return result
-        if linger > 0 and time.monotonic() < deadline and _nudged(linger):
+        if linger > 0 and time.monotonic() - started < DRAIN_MAX_SECONDS and _nudged(linger):
             continue
         # Let the key go, then look once more: a delivery committed before it went only nudged.
         _flags().delete(DRAIN_QUEUED_KEY)
@@ -166,15 +169,17 @@ def _waiting() -> QuerySet[WebhookDelivery]:
     return WebhookDelivery.objects.filter(status=WebhookDelivery.Status.RECEIVED)
 
 
-def _drain_until_empty(result: DrainResult, batch_size: int, *, wait_for_lock: bool) -> None:
+def _drain_until_empty(result: DrainResult, batch_size: int, *, lingering: bool) -> None:
+    """Batches until one is not full and nothing waits. A lingering drain does not look: it holds the key,
+    so whatever committed since its batch began has nudged it, and it takes that after the nudge."""
     while True:
-        taken = _drain_batch(batch_size, wait_for_lock=wait_for_lock)
+        taken = _drain_batch(batch_size, wait_for_lock=lingering)
         if taken is None:
             result.busy = True
             return
         result.deliveries += taken
         result.batches += 1 if taken else 0
-        if taken < batch_size and not _waiting().exists():
+        if taken < batch_size and (lingering or not _waiting().exists()):
             return
 
 
