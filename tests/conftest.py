@@ -12,6 +12,27 @@ import pytest
 multiprocessing.set_start_method("spawn", force=True)
 
 
+@pytest.fixture
+def redis_channel_layer(settings: Any) -> Iterator[None]:
+    """The Redis channel layer as production configures it, also where the suite runs without REDIS_URL."""
+    from channels.layers import channel_layers
+
+    from tests.helpers import REDIS_URL
+
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_timeout": settings.CHANNEL_LAYER_SOCKET_TIMEOUT}],
+                "prefix": "backchannel",
+            },
+        }
+    }
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def empty_test_redis() -> None:
     """Start from an empty test Redis database (the suite owns the ``REDIS_URL`` database it is given).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -9,6 +10,8 @@ import pytest
 from channels.testing import WebsocketCommunicator
 from django.db import connection
 
+# The suite's Redis: REDIS_URL as `make test` sets it, or the local default for tests that need Redis anyway.
+REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/1"
 REFUSED_TEXT = "refused by the database"
 REFUSAL = "this message is refused"
 _REFUSING_TRIGGER = f"""

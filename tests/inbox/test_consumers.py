@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
 from django.db import connection
 from django.test import Client
@@ -20,27 +19,11 @@ from inbox.consumers import CLOSE_UNAUTHENTICATED
 from inbox.services.demo import DEMO_INBOX
 from inbox.services.ingest import dm_event_ingest
 from tests.factories import dm, make_agent, make_inbox, make_team
+from tests.helpers import REDIS_URL
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("redis_channel_layer")]
 
-REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/1"
 ORIGIN = (b"origin", b"http://localhost")
-
-
-@pytest.fixture(autouse=True)
-def redis_channel_layer(settings):
-    settings.CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {
-                "hosts": [{"address": REDIS_URL, "socket_timeout": settings.CHANNEL_LAYER_SOCKET_TIMEOUT}],
-                "prefix": "backchannel",
-            },
-        }
-    }
-    channel_layers.backends.clear()
-    yield
-    channel_layers.backends.clear()
 
 
 @sync_to_async

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import os
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
-from channels.layers import channel_layers, get_channel_layer
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.db import connection, transaction
 from django.test import Client
@@ -17,22 +16,7 @@ from inbox import realtime
 from inbox.services.ingest import dm_events_ingest
 from tests.factories import BASE_TIME, dm, make_agent, make_inbox, minutes
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/1"
-
-
-@pytest.fixture(autouse=True)
-def redis_channel_layer(settings):
-    settings.CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [{"address": REDIS_URL}], "prefix": "backchannel-batching"},
-        }
-    }
-    channel_layers.backends.clear()
-    yield
-    channel_layers.backends.clear()
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("redis_channel_layer")]
 
 
 def listen(group: str) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -23,6 +25,30 @@ def stored(n: int, *, text: str = "m", received_at=None) -> WebhookDelivery:
     """A delivery as the endpoint stores it, without running anything."""
     body = aaa(direct_message_events=[message(FIRST_ID + n * 4096, text=f"{text}{n}", at_ms=T0_MS + n)])
     return WebhookDelivery.objects.create(received_at=received_at or timezone.now(), body=json.dumps(body))
+
+
+@contextmanager
+def another_drain_holding_the_lock() -> Iterator[Callable[[], None]]:
+    """Another transaction holds the drain's advisory lock until the function given is called (or the end)."""
+    holding, release = threading.Event(), threading.Event()
+
+    def other_drain() -> None:
+        try:
+            with transaction.atomic():
+                assert deliveries._drain_lock(wait=False)
+                holding.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    other = threading.Thread(target=other_drain)
+    other.start()
+    try:
+        assert holding.wait(10)
+        yield release.set
+    finally:
+        release.set()
+        other.join(10)
 
 
 def test_a_drain_takes_every_waiting_delivery_in_batches_oldest_first():
@@ -70,25 +96,10 @@ def test_a_drain_that_finds_another_one_working_leaves_the_deliveries_to_it():
         pytest.fail("One drain at a time is a PostgreSQL advisory lock; run with DATABASE_URL set.")
     account_for()
     stored(0)
-    holding, release = threading.Event(), threading.Event()
 
-    def other_drain() -> None:
-        try:
-            with transaction.atomic():
-                assert deliveries._drain_lock(wait=False)
-                holding.set()
-                release.wait(10)
-        finally:
-            connection.close()
-
-    other = threading.Thread(target=other_drain)
-    other.start()
-    try:
-        assert holding.wait(10)
+    with another_drain_holding_the_lock() as release:
         result = deliveries_drain()
-    finally:
-        release.set()
-        other.join(10)
+        release()
 
     assert (result.busy, result.deliveries) == (True, 0)
     assert WebhookDelivery.objects.get().status == WebhookDelivery.Status.RECEIVED
@@ -213,24 +224,9 @@ def test_a_lingering_drain_waits_for_a_sweep_holding_the_lock_instead_of_giving_
         pytest.fail("One drain at a time is a PostgreSQL advisory lock; run with DATABASE_URL set.")
     account_for()
     stored(0)
-    holding, release = threading.Event(), threading.Event()
 
-    def sweep_batch() -> None:
-        try:
-            with transaction.atomic():
-                assert deliveries._drain_lock(wait=False)
-                holding.set()
-                release.wait(10)
-        finally:
-            connection.close()
-
-    other = threading.Thread(target=sweep_batch)
-    other.start()
-    assert holding.wait(10)
-    threading.Timer(0.5, release.set).start()
-    try:
+    with another_drain_holding_the_lock() as release:  # a sweep's batch, done in half a second
+        threading.Timer(0.5, release).start()
         result = deliveries_drain(linger=0.1)
-    finally:
-        other.join(10)
 
     assert (result.busy, result.deliveries) == (False, 1)

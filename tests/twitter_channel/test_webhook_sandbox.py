@@ -9,12 +9,10 @@ receives what the webhook brought.
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
@@ -27,22 +25,7 @@ from tests.xsandbox import BUSINESS_ID, CUSTOMER_ID, Sandbox
 from twitter_channel.client import StaticUserAuth, XClient
 from twitter_channel.models import WebhookDelivery, XAccount
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/1"
-
-
-@pytest.fixture(autouse=True)
-def redis_channel_layer(settings):
-    settings.CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": "backchannel-webhook-e2e"},
-        }
-    }
-    channel_layers.backends.clear()
-    yield
-    channel_layers.backends.clear()
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("redis_channel_layer")]
 
 
 def webhook_subscribed(sandbox: Sandbox, settings, live_server_url: str) -> XAccount:
