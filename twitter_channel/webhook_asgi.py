@@ -22,7 +22,7 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections, connection
+from django.db import close_old_connections, connection
 from django.http.request import split_domain_port, validate_host
 from django.urls import get_script_prefix, reverse
 from django.utils.http import parse_header_parameters
@@ -127,7 +127,7 @@ class DeliveryIntake:
                 batch, self._queued = self._queued, []
                 try:
                     ids = await _store_together([body for body, _ in batch])
-                except DatabaseError:
+                except Exception:  # whatever it was, each waiting POST must be answered (503: X sends it again)
                     log.exception("Could not store %d webhook deliveries", len(batch))
                     for _, answer in batch:
                         if not answer.done():

@@ -143,13 +143,18 @@ def test_a_client_that_goes_away_mid_body_is_not_answered_and_nothing_is_stored(
     assert WebhookDelivery.objects.count() == 0
 
 
-def test_a_failed_commit_answers_503_to_its_posts_and_the_next_ones_are_stored(monkeypatch: pytest.MonkeyPatch):
+@pytest.mark.parametrize(
+    "failure", [DatabaseError("the database is restarting"), RuntimeError("a bug")], ids=["database", "bug"]
+)
+def test_a_failed_commit_answers_503_to_its_posts_and_the_next_ones_are_stored(
+    monkeypatch: pytest.MonkeyPatch, failure: Exception
+):
     real = WebhookDelivery.objects.bulk_create
     failures = iter([True])
 
     def fails_once(*args: Any, **kwargs: Any) -> Any:
         if next(failures, False):
-            raise DatabaseError("the database is restarting")
+            raise failure
         return real(*args, **kwargs)
 
     monkeypatch.setattr(WebhookDelivery.objects, "bulk_create", fails_once)
