@@ -48,12 +48,19 @@ def agent_group(user_id: int) -> str:
 def publish(*, groups: Iterable[str], event: str, data: dict[str, Any]) -> None:
     """Send ``event`` to ``groups`` once the current transaction commits (at once outside one).
 
-    Does not wait for the channel layer (``_Publisher``). The payload goes through JSON here, so one that
-    cannot be serialized fails in the service that built it rather than later inside an on-commit callback.
+    Inside a transaction it does not wait for the channel layer (``_Publisher``): the events a transaction
+    commits go out together. Outside one it waits until the event is handed over. The payload goes through
+    JSON here, so one that cannot be serialized fails in the service that built it rather than later inside
+    an on-commit callback.
     """
     message = {"event": event, "data": json.loads(json.dumps(data))}
     targets = tuple(dict.fromkeys(groups))
     transaction.on_commit(lambda: _group_send(targets, message), robust=True)
+    if not transaction.get_connection().in_atomic_block:
+        # Sent at once (no transaction to wait for): wait until it is in the layer, as a presence change from
+        # a websocket must be before that socket goes on (or closes: channels-redis could lose an event that
+        # arrives while a consumer of the same process is being torn down).
+        flush()
 
 
 def _group_send(groups: tuple[str, ...], message: dict[str, Any]) -> None:

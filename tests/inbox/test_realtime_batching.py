@@ -59,6 +59,16 @@ def test_a_transactions_events_reach_a_group_in_few_layer_messages_and_in_order(
     assert [e["data"] for m in layer_messages(other_channel, events=1) for e in m["events"]] == [{"n": "other"}]
 
 
+def test_outside_a_transaction_publish_returns_once_the_event_is_in_the_layer():
+    inbox = make_inbox()
+    channel = listen(realtime.inbox_group(inbox.pk))
+
+    realtime.publish(groups=[realtime.inbox_group(inbox.pk)], event="agent.presence", data={"n": 1})
+
+    assert realtime.flush(timeout=0)  # nothing of it still waits to be handed over
+    assert layer_messages(channel, events=1)[0]["events"] == [{"event": "agent.presence", "data": {"n": 1}}]
+
+
 def test_nothing_of_a_rolled_back_transaction_is_published():
     inbox = make_inbox()
     channel = listen(realtime.inbox_group(inbox.pk))
@@ -73,8 +83,9 @@ def test_nothing_of_a_rolled_back_transaction_is_published():
 def test_flush_waits_until_the_layer_has_every_event():
     inbox = make_inbox()
     channel = listen(realtime.inbox_group(inbox.pk))
-    for n in range(200):
-        realtime.publish(groups=[realtime.inbox_group(inbox.pk)], event="note.created", data={"n": n})
+    with transaction.atomic():  # handed over without waiting once it commits
+        for n in range(200):
+            realtime.publish(groups=[realtime.inbox_group(inbox.pk)], event="note.created", data={"n": n})
 
     assert realtime.flush(timeout=10)
 
