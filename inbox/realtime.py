@@ -109,7 +109,7 @@ class _Publisher:
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pid = 0
-        self._pending: list[tuple[tuple[str, ...], dict[str, Any]]] = []
+        self._pending: list[tuple[RedisChannelLayer, tuple[str, ...], dict[str, Any]]] = []
         self._sending = False
         self._idle = threading.Event()
         self._idle.set()
@@ -118,14 +118,14 @@ class _Publisher:
         with self._lock:
             if self._loop is None or self._pid != os.getpid():
                 self._start_loop()
-            self._pending.append((groups, message))
+            self._pending.append((layer, groups, message))
             if len(self._pending) > MAX_PENDING:
                 del self._pending[: len(self._pending) - MAX_PENDING]
                 logger.warning("More than %d events wait for the channel layer; dropped the oldest.", MAX_PENDING)
             if not self._sending:
                 self._sending = True
                 self._idle.clear()
-                self._loop.call_soon_threadsafe(self._loop.create_task, self._send_pending(layer))
+                self._loop.call_soon_threadsafe(self._loop.create_task, self._send_pending())
 
     def flush(self, timeout: float = PUBLISH_TIMEOUT) -> bool:
         """Wait until everything submitted so far has been handed to the channel layer; False on timeout."""
@@ -138,7 +138,7 @@ class _Publisher:
         self._pending, self._sending = [], False
         self._idle.set()
 
-    async def _send_pending(self, layer: RedisChannelLayer) -> None:
+    async def _send_pending(self) -> None:
         while True:
             with self._lock:
                 batch, self._pending = self._pending, []
@@ -146,11 +146,11 @@ class _Publisher:
                     self._sending = False
                     self._idle.set()
                     return
-            by_group: dict[str, list[dict[str, Any]]] = {}
-            for groups, message in batch:
+            by_group: dict[tuple[RedisChannelLayer, str], list[dict[str, Any]]] = {}
+            for layer, groups, message in batch:
                 for group in groups:
-                    by_group.setdefault(group, []).append(message)
-            for group, messages in by_group.items():
+                    by_group.setdefault((layer, group), []).append(message)
+            for (layer, group), messages in by_group.items():
                 try:
                     await asyncio.wait_for(layer.group_send(group, batch_message(messages)), PUBLISH_TIMEOUT)
                 except Exception:
@@ -166,8 +166,8 @@ atexit.register(_publisher.flush)
 def flush(timeout: float = PUBLISH_TIMEOUT) -> bool:
     """Wait until every event published so far in this process reached the channel layer (False on timeout).
 
-    Publishing does not wait; a short-lived process (a management command, a benchmark) calls this before
-    it exits, and does so on its own at exit.
+    What a transaction publishes goes out after commit without waiting; a process that must know it went
+    (a management command, a benchmark) calls this. It is called on its own at exit.
     """
     return _publisher.flush(timeout)
 
