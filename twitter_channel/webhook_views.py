@@ -25,10 +25,6 @@ _READ_CHUNK = 64 * 1024
 log = logging.getLogger(__name__)
 
 
-def _refusal(status: int, code: str, detail: str) -> JsonResponse:
-    return JsonResponse({"error": code, "detail": detail}, status=status)
-
-
 def _refused(refused: webhooks.Refused) -> JsonResponse:
     return JsonResponse(webhooks.refusal_body(refused), status=refused.status)
 
@@ -40,8 +36,10 @@ async def webhook(request: HttpRequest) -> JsonResponse:
         return await _crc(request)
     if request.method == "POST":
         return await _delivery(request)
-    response = _refusal(
-        405, "method_not_allowed", f"{request.method} is not allowed here: X sends GET (CRC) and POST (events)."
+    response = _refused(
+        webhooks.Refused(
+            405, "method_not_allowed", f"{request.method} is not allowed here: X sends GET (CRC) and POST (events)."
+        )
     )
     response["Allow"] = "GET, POST"
     return response
@@ -54,7 +52,7 @@ async def _crc(request: HttpRequest) -> JsonResponse:
     token = request.GET.get("crc_token")
     problem = webhooks.crc_token_problem(token)
     if problem is not None:
-        return _refusal(400, "bad_crc_token", problem)
+        return _refused(webhooks.Refused(400, "bad_crc_token", problem))
     response = JsonResponse(webhooks.crc_response(consumer_secret=secret, crc_token=token))
     try:
         await sync_to_async(crc_answered)()
