@@ -1,4 +1,5 @@
-"""Small helpers several test folders share: a database that refuses one message, the next websocket event."""
+"""Small helpers several test folders share: a database that refuses one message, an agent's websocket and
+its next event."""
 
 from __future__ import annotations
 
@@ -47,3 +48,23 @@ async def next_event(communicator: WebsocketCommunicator, name: str, seconds: fl
         event = await communicator.receive_json_from(timeout=left)
         if event["event"] == name:
             return event["data"]
+
+
+def session_cookie(user: Any) -> bytes:
+    """The ``Cookie`` header of a logged-in session of ``user``."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return f"sessionid={client.cookies['sessionid'].value}".encode()
+
+
+async def inbox_socket(cookie: bytes) -> WebsocketCommunicator:
+    """The inbox websocket opened with ``cookie`` (``session_cookie``), connected; the test fails if refused."""
+    from config.asgi import application
+
+    headers = [(b"origin", b"http://localhost"), (b"cookie", cookie)]
+    communicator = WebsocketCommunicator(application, "/ws/inbox/", headers=headers)
+    connected, code = await communicator.connect(timeout=5)
+    assert connected, f"the websocket was refused ({code})"
+    return communicator

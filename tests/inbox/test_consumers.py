@@ -12,25 +12,20 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.db import connection
-from django.test import Client
 
 from config.asgi import application
 from inbox.consumers import CLOSE_UNAUTHENTICATED
 from inbox.services.demo import DEMO_INBOX
 from inbox.services.ingest import dm_event_ingest
 from tests.factories import dm, make_agent, make_inbox, make_team
-from tests.helpers import REDIS_URL
+from tests.helpers import REDIS_URL, session_cookie
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("redis_channel_layer")]
 
 ORIGIN = (b"origin", b"http://localhost")
 
 
-@sync_to_async
-def session_cookie_for(user) -> bytes:
-    client = Client()
-    client.force_login(user)
-    return f"sessionid={client.cookies['sessionid'].value}".encode()
+session_cookie_for = sync_to_async(session_cookie)
 
 
 async def connect(cookie: bytes | None) -> tuple[WebsocketCommunicator, bool, int | None]:

@@ -18,6 +18,7 @@ from inbox.services.auto_assign import PENDING_TASK
 from inbox.services.ingest import dm_event_ingest
 from inbox.services.staffing import ManagementError
 from tests.factories import PASSWORD, dm, make_agent, make_inbox, make_team
+from tests.helpers import inbox_socket, session_cookie
 
 pytestmark = pytest.mark.django_db
 
@@ -146,7 +147,7 @@ async def test_the_websocket_refuses_a_deactivated_agent():
     # given an agent with a session, deactivated afterwards
     admin = await sync_to_async(make_agent)(role=User.Role.ADMIN)
     agent = await sync_to_async(make_agent)()
-    cookie = await sync_to_async(_session_cookie)(agent)
+    cookie = await sync_to_async(session_cookie)(agent)
     await sync_to_async(staffing.agent_deactivate)(user=agent, actor=admin)
 
     # when they open the inbox websocket
@@ -167,10 +168,7 @@ async def test_an_open_websocket_is_closed_when_its_agent_is_deactivated_or_give
     inbox = await sync_to_async(make_inbox)(members=(leaving,))
     sockets = {}
     for user in (leaving, joining):
-        cookie = await sync_to_async(_session_cookie)(user)
-        headers = [(b"origin", b"http://localhost"), (b"cookie", cookie)]
-        sockets[user.pk] = WebsocketCommunicator(application, "/ws/inbox/", headers=headers)
-        assert (await sockets[user.pk].connect(timeout=5))[0]
+        sockets[user.pk] = await inbox_socket(await sync_to_async(session_cookie)(user))
 
     await sync_to_async(staffing.inbox_members_set)(inbox=inbox, actor=admin, user_ids=[leaving.pk, joining.pk])
     closed = await sockets[joining.pk].receive_output(timeout=5)
@@ -181,12 +179,6 @@ async def test_an_open_websocket_is_closed_when_its_agent_is_deactivated_or_give
     assert gone == {"type": "websocket.close", "code": CLOSE_UNAUTHENTICATED}
     for socket in sockets.values():
         await socket.disconnect()
-
-
-def _session_cookie(user: User) -> bytes:
-    client = Client()
-    client.force_login(user)
-    return f"sessionid={client.cookies['sessionid'].value}".encode()
 
 
 def test_deactivating_twice_only_finishes_the_sweep(admin):

@@ -18,14 +18,13 @@ from asgiref.sync import sync_to_async
 from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
 from django.db import connection
-from django.test import Client
 
 from accounts.models import User
-from config.asgi import application
 from inbox.models import Conversation
 from inbox.services import presence
 from inbox.services.ingest import dm_event_ingest
 from tests.factories import dm, make_agent, make_inbox
+from tests.helpers import inbox_socket, session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -87,19 +86,8 @@ async def team() -> Team:
     return await sync_to_async(make_team_and_conversation)()
 
 
-@sync_to_async
-def session_cookie_for(user: User) -> bytes:
-    client = Client()
-    client.force_login(user)
-    return f"sessionid={client.cookies['sessionid'].value}".encode()
-
-
 async def connect(user: User) -> WebsocketCommunicator:
-    headers = [ORIGIN, (b"cookie", await session_cookie_for(user))]
-    communicator = WebsocketCommunicator(application, "/ws/inbox/", headers=headers)
-    connected, _ = await communicator.connect(timeout=5)
-    assert connected
-    return communicator
+    return await inbox_socket(await sync_to_async(session_cookie)(user))
 
 
 async def announce(communicator: WebsocketCommunicator, conversation: Conversation, state: str) -> None:

@@ -7,14 +7,12 @@ import asyncio
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
-from channels.testing import WebsocketCommunicator
 from django.db import connection, transaction
-from django.test import Client
 
-from config.asgi import application
 from inbox import realtime
 from inbox.services.ingest import dm_events_ingest
 from tests.factories import BASE_TIME, dm, make_agent, make_inbox, minutes
+from tests.helpers import inbox_socket, session_cookie
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("redis_channel_layer")]
 
@@ -102,13 +100,6 @@ def test_flush_waits_until_the_layer_has_every_event():
     assert async_to_sync(waiting)() == 200
 
 
-@sync_to_async
-def _cookie_for(user) -> bytes:
-    client = Client()
-    client.force_login(user)
-    return f"sessionid={client.cookies['sessionid'].value}".encode()
-
-
 def _ingest_batch(inbox, events) -> None:
     try:
         with transaction.atomic():
@@ -121,9 +112,7 @@ async def test_an_agent_gets_one_frame_per_event_of_a_batch_in_xs_order():
     # given an agent's open websocket
     agent = await sync_to_async(make_agent)()
     inbox = await sync_to_async(make_inbox)(members=(agent,))
-    headers = [(b"origin", b"http://localhost"), (b"cookie", await _cookie_for(agent))]
-    communicator = WebsocketCommunicator(application, "/ws/inbox/", headers=headers)
-    assert (await communicator.connect(timeout=5))[0]
+    communicator = await inbox_socket(await sync_to_async(session_cookie)(agent))
 
     # when a batch of 12 DMs from 3 customers is ingested together (as a webhook drain does)
     events = [dm(inbox, str(3_100_000_000 + n % 3), text=f"message {n}", at=BASE_TIME + minutes(n)) for n in range(12)]

@@ -8,7 +8,6 @@ from datetime import timedelta
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.testing import WebsocketCommunicator
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.test import Client
@@ -16,11 +15,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
-from config.asgi import application
 from inbox.services.inboxes import inbox_member_add
 from tests.celery_worker import CeleryWorker
 from tests.factories import make_agent
-from tests.helpers import next_event
+from tests.helpers import inbox_socket, next_event, session_cookie
 from tests.twitter_channel.handoff_batch_fixtures import (
     connected_account,
     make_batch,
@@ -190,9 +188,7 @@ def batch_by_a_real_worker_setup() -> tuple[int, bytes]:
     account = connected_account()
     user = make_agent(role=User.Role.SOCIAL)
     inbox_member_add(inbox=account.inbox, user=user)
-    browser = Client()
-    browser.force_login(user)
-    return user.pk, f"sessionid={browser.cookies['sessionid'].value}".encode()
+    return user.pk, session_cookie(user)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -200,11 +196,7 @@ async def test_a_real_worker_generates_the_batch_and_its_progress_reaches_the_ma
     celery_worker: CeleryWorker,
 ):
     user_id, cookie = await sync_to_async(batch_by_a_real_worker_setup)()
-    communicator = WebsocketCommunicator(
-        application, "/ws/inbox/", headers=[(b"origin", b"http://localhost"), (b"cookie", cookie)]
-    )
-    connected, _ = await communicator.connect(timeout=5)
-    assert connected
+    communicator = await inbox_socket(cookie)
     try:
 
         def create() -> int:

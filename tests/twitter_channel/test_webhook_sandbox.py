@@ -13,13 +13,10 @@ import time
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.testing import WebsocketCommunicator
-from django.test import Client
 
-from config.asgi import application
 from inbox.models import Conversation, Message
 from tests.factories import make_agent
-from tests.helpers import next_event
+from tests.helpers import inbox_socket, next_event, session_cookie
 from tests.twitter_channel.test_tokens import connect_through_sandbox
 from tests.xsandbox import BUSINESS_ID, CUSTOMER_ID, Sandbox
 from twitter_channel.client import StaticUserAuth, XClient
@@ -40,20 +37,14 @@ def webhook_subscribed(sandbox: Sandbox, settings, live_server_url: str) -> XAcc
 
 
 def session_cookie_of_an_admin() -> bytes:
-    client = Client()
-    client.force_login(make_agent(role="admin"))
-    return f"sessionid={client.cookies['sessionid'].value}".encode()
+    return session_cookie(make_agent(role="admin"))
 
 
 async def test_a_customer_dm_reaches_an_agents_websocket_through_the_signed_webhook(x_sandbox, settings, live_server):
     # given Backchannel subscribed at X, and an admin's websocket open
     account = await sync_to_async(webhook_subscribed)(x_sandbox, settings, live_server.url)
     cookie = await sync_to_async(session_cookie_of_an_admin)()
-    communicator = WebsocketCommunicator(
-        application, "/ws/inbox/", headers=[(b"origin", b"http://localhost"), (b"cookie", cookie)]
-    )
-    connected, _ = await communicator.connect(timeout=5)
-    assert connected
+    communicator = await inbox_socket(cookie)
 
     try:
         # when the customer writes to @AcmeSupport in the sandbox

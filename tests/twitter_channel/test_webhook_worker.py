@@ -18,16 +18,14 @@ from typing import Any
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
-from channels.testing import WebsocketCommunicator
 from channels_redis.core import RedisChannelLayer
 from django.test import Client
 
-from config.asgi import application
 from inbox.models import Conversation, Message
 from inbox.services.inboxes import inbox_member_add
 from tests.celery_worker import CeleryWorker
 from tests.factories import make_agent, one_to_one_id
-from tests.helpers import next_event
+from tests.helpers import inbox_socket, next_event, session_cookie
 from tests.twitter_channel.webhook_deliveries import (
     FIRST_ID,
     SECRET,
@@ -108,20 +106,14 @@ def member_of_connected_account() -> tuple[int, bytes]:
     account = account_for()
     agent = make_agent()
     inbox_member_add(inbox=account.inbox, user=agent)
-    browser = Client()
-    browser.force_login(agent)
-    return account.inbox_id, f"sessionid={browser.cookies['sessionid'].value}".encode()
+    return account.inbox_id, session_cookie(agent)
 
 
 async def test_an_agent_is_told_live_of_a_dm_the_worker_processed(client: Client, celery_worker: CeleryWorker):
     # given an agent of the account's inbox, connected to the websocket on the Redis channel layer
     assert isinstance(get_channel_layer(), RedisChannelLayer), "the worker publishes through Redis"
     inbox_id, cookie = await sync_to_async(member_of_connected_account)()
-    communicator = WebsocketCommunicator(
-        application, "/ws/inbox/", headers=[(b"origin", b"http://localhost"), (b"cookie", cookie)]
-    )
-    connected, _ = await communicator.connect(timeout=5)
-    assert connected
+    communicator = await inbox_socket(cookie)
 
     try:
         # when X delivers a customer's DM
