@@ -78,7 +78,12 @@ def drain_request() -> bool:
 
     Every committed delivery is covered: either this enqueues a drain, or the drain holding
     ``DRAIN_QUEUED_KEY`` is nudged, and before it lets the key go it looks for deliveries once more.
+    Tasks run inline (the quick start, no broker) drain at once, key or not: there is no queue to spare, and
+    a key left by a worker elsewhere (killed while lingering) must not hold this process's deliveries back.
     """
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        webhook_deliveries_drain_task.delay()
+        return True
     if not _flags().add(DRAIN_QUEUED_KEY, True, timeout=DRAIN_QUEUED_TTL):
         _nudge()
         return False

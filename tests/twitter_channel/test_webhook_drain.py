@@ -153,6 +153,7 @@ def broker(monkeypatch: pytest.MonkeyPatch, settings) -> list[str]:
     """Drain tasks enqueued (recorded, not run); a clean drain key and nudge list on the test Redis."""
     if not settings.REDIS_URL:
         pytest.fail("Nudging a lingering drain needs Redis; run with REDIS_URL set.")
+    settings.CELERY_TASK_ALWAYS_EAGER = False
     enqueued: list[str] = []
 
     class Task:
@@ -230,3 +231,19 @@ def test_a_lingering_drain_waits_for_a_sweep_holding_the_lock_instead_of_giving_
         result = deliveries_drain(linger=0.1)
 
     assert (result.busy, result.deliveries) == (False, 1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_run_inline_a_delivery_is_drained_at_once_even_with_a_key_a_killed_worker_left(settings):
+    # given the quick start (tasks inline) and a drain key left behind by a worker killed while lingering
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    account = account_for()
+    deliveries._flags().add(deliveries.DRAIN_QUEUED_KEY, True, timeout=30)
+    try:
+        # when a delivery arrives
+        receive_in_other_thread(0)
+    finally:
+        deliveries._flags().delete(deliveries.DRAIN_QUEUED_KEY)
+
+    # then it was processed with the request
+    assert thread(account) == ["m0"]
