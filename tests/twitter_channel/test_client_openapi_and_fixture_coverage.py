@@ -45,6 +45,34 @@ EXCLUDED = {
     "v1_aaa_enterprise_register_webhook_response.docs.json": "v1.1 Enterprise webhook registration: v2 instead",
     # Specs, read by the OpenAPI tests below through their own loader.
     "openapi_dm_excerpt_v2.167.json": "OA 2.167: renamed schemas not seen on the wire; the client builds on 2.159",
+    # Public posts (mentions, replies, search): issue 23's, which the client does not call yet. Webhook
+    # payloads of posts are the parser's, which names them ignored until then.
+    "aaa_favorite_events.docs.json": "AAA webhook payload of a like (parser: ignored family)",
+    "aaa_tweet_create_events.docs.json": "AAA webhook payload of a post (parser: ignored until issue 23)",
+    "aaa_tweet_create_events_longform.docs.json": "AAA webhook payload of a post (parser: ignored until issue 23)",
+    "aaa_tweet_create_events_mention_reply.learnawesome.json": "AAA post payload (parser: ignored until issue 23)",
+    "aaa_tweet_create_events_own_account.trackprediction.json": "AAA post payload (parser: ignored until issue 23)",
+    "xaa_post_create.docs.json": "X Activity API post payload (parser: ignored until issue 23)",
+    "xaa_post_delete.docs.json": "X Activity API post payload (parser: ignored until issue 23)",
+    "xaa_post_mention_create.docs.json": "X Activity API post payload (parser: ignored until issue 23)",
+    "xaa_post_reply_create.docs.json": "X Activity API post payload (parser: ignored until issue 23)",
+    "openapi_posts_excerpt.json": "OpenAPI of the posts endpoints: the client calls none of them yet (issue 23)",
+    "pytwitter_v2_get_users_mentions_with_fields.json": "GET /2/users/:id/mentions: not called yet (issue 23)",
+    "tweepy_v2_get_users_mentions.cassette.json": "GET /2/users/:id/mentions: not called yet (issue 23)",
+    "v2_get_users_mentions_response.docs.json": "GET /2/users/:id/mentions: not called yet (issue 23)",
+    "tweepy_v2_create_and_delete_tweet.cassette.json": "POST/DELETE /2/tweets: not called yet (issue 23)",
+    "v2_post_tweet_reply_request.docs.json": "POST /2/tweets (a reply): not called yet (issue 23)",
+    "v2_post_tweet_response.docs.json": "POST /2/tweets: not called yet (issue 23)",
+    "v2_error_duplicate_content_403.iembot.json": "POST /2/tweets refusal: not called yet (issue 23)",
+    "v2_error_usage_capped_429.xdk-issue.json": "posts usage cap: not called yet (issue 23)",
+    "tweepy_v2_get_tweet.cassette.json": "GET /2/tweets/:id: not called yet (issue 23)",
+    "tweepy_v2_get_tweets.cassette.json": "GET /2/tweets: not called yet (issue 23)",
+    "v2_get_tweet_conversation_fields.docs.json": "GET /2/tweets/:id: not called yet (issue 23)",
+    "v2_get_tweet_with_entities_expansions.trackprediction.json": "GET /2/tweets/:id: not called yet (issue 23)",
+    "v2_tweet_edit_history_expansion.docs.json": "GET /2/tweets/:id: not called yet (issue 23)",
+    "tweepy_v2_hide_and_unhide_reply.cassette.json": "PUT /2/tweets/:id/hidden: not called yet (issue 23)",
+    "tweepy_v2_search_recent_tweets.cassette.json": "GET /2/tweets/search/recent: not called yet (issue 23)",
+    "v2_conversation_thread_search_response.docs.json": "GET /2/tweets/search/recent: not called yet (issue 23)",
 }
 OPENAPI = ("openapi_dm_excerpt.json", "openapi_media_upload_excerpt.json", "openapi_webhooks_aaa_excerpt.json")
 
