@@ -7,8 +7,34 @@ from typing import Any
 
 from celery import Celery, Task
 from celery.signals import task_postrun, task_prerun
+from celery.worker.consumer import Consumer
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+# Seconds between a worker's attempts to reach the broker again after losing it (Celery's own go 2, 4, 6 ...
+# up to 30 s apart, so a worker could sit idle half a minute after Redis came back).
+RECONNECT_INTERVAL_SECONDS = 1.0
+
+
+class PromptReconnectConsumer(Consumer):
+    """Celery's consumer, trying the broker again every ``RECONNECT_INTERVAL_SECONDS`` after losing it.
+
+    With ``broker_connection_max_retries`` None it never gives up either; together a worker rides out a Redis
+    outage of any length and takes tasks again within about a second of Redis answering.
+    """
+
+    def ensure_connected(self, conn: Any) -> Any:
+        ensure = conn.ensure_connection
+
+        def ensure_connection(*args: Any, **kwargs: Any) -> Any:
+            kwargs.update(
+                interval_start=0, interval_step=RECONNECT_INTERVAL_SECONDS, interval_max=RECONNECT_INTERVAL_SECONDS
+            )
+            return ensure(*args, **kwargs)
+
+        conn.ensure_connection = ensure_connection
+        return super().ensure_connected(conn)
+
 
 app = Celery("backchannel")
 app.config_from_object("django.conf:settings", namespace="CELERY")

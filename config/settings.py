@@ -107,6 +107,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # REDIS: channel layer, cache and Celery broker. Unset means the single-process quick start.
 REDIS_URL = env.str("REDIS_URL", default="")
+# Seconds any Redis call of the cache, the drain's wake-ups and the Celery broker waits for an answer: a
+# Redis that is frozen (not stopped) must not hang a request or a worker for longer than this.
+REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=2.0)
 # A websocket waits for events with BZPOPMIN for 5 s, and redis-py's default socket timeout is also 5 s:
 # a reply arriving a moment late killed the agent's socket. The layer's connections wait longer.
 CHANNEL_LAYER_SOCKET_TIMEOUT = 30
@@ -134,6 +137,7 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "backchannel",
+            "OPTIONS": {"socket_timeout": REDIS_SOCKET_TIMEOUT, "socket_connect_timeout": REDIS_SOCKET_TIMEOUT},
         }
     }
 else:
@@ -165,6 +169,17 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Redis going away must never stop a worker: it reconnects for as long as it takes (the default gives up after
+# 100 tries), and within a second or two of Redis coming back (config.celery.PromptReconnectConsumer).
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_WORKER_CONSUMER = "config.celery:PromptReconnectConsumer"
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_timeout": REDIS_SOCKET_TIMEOUT + 3,  # above the 1-s BRPOP a worker waits on
+    "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
+}
+# A task enqueued while Redis is away fails after one quick retry instead of holding the request: what was
+# committed stays, and the sweeps (beat) or the drain's wake-up enqueue it again.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
 # Beat: one process in the whole deployment (`celery -A config beat`).
 CELERY_BEAT_SCHEDULE = {
     "poll-x-accounts": {"task": "twitter_channel.dm_poll_due", "schedule": 15.0},

@@ -13,9 +13,13 @@ and processing it again is safe (ingest is idempotent on X's event ids).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
+import os
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -67,32 +71,120 @@ def deliveries_receive(*, bodies: list[str]) -> list[WebhookDelivery]:
     now = timezone.now()
     with transaction.atomic():
         stored = WebhookDelivery.objects.bulk_create([WebhookDelivery(received_at=now, body=body) for body in bodies])
-        # robust: the deliveries are stored either way; a broker or cache that is down must not turn them into
-        # error answers (X would retry deliveries we already have). They stay "received" for the sweeper.
-        transaction.on_commit(drain_request, robust=True)
+        # robust: the deliveries are stored either way; nothing here may turn them into error answers (X would
+        # retry deliveries we already have). The wake-up itself talks to Redis off the answer path (_DrainWaker).
+        transaction.on_commit(drain_wake, robust=True)
     return stored
 
 
-def drain_request() -> bool:
+def drain_wake() -> None:
+    """Make sure a drain runs for what was just committed, without waiting for Redis.
+
+    Tasks run inline (unit tests): the drain runs here and now. Otherwise the request goes to this process's
+    ``_DrainWaker``, which talks to Redis (the drain key, the broker) on its own thread and keeps trying
+    while Redis is down or frozen, so a webhook POST is answered as soon as its row is committed.
+    """
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        drain_request()
+        return
+    _waker.request()
+
+
+def drain_wake_flush(timeout: float = 10.0) -> bool:
+    """Wait until this process's wake-ups so far went through (False if still trying after ``timeout``)."""
+    return _waker.flush(timeout)
+
+
+def drain_request(*, force: bool = False) -> bool:
     """Enqueue a drain unless one is queued or working; return whether one was enqueued.
 
     Every committed delivery is covered: either this enqueues a drain, or the drain holding
     ``DRAIN_QUEUED_KEY`` is nudged, and before it lets the key go it looks for deliveries once more.
-    Tasks run inline (the quick start, no broker) drain at once, key or not: there is no queue to spare, and
-    a key left by a worker elsewhere (killed while lingering) must not hold this process's deliveries back.
+    Tasks run inline (no broker) drain at once, key or not: there is no queue to spare, and a key left by a
+    worker elsewhere (killed while lingering) must not hold this process's deliveries back. ``force``
+    enqueues whatever the key says (and takes the key): after a failed attempt, the key may be one this
+    process set but could not enqueue for, or delete, while Redis was away. A second drain costs nothing:
+    one works at a time. Raises what Redis or the broker raise (bounded by their socket timeouts).
     """
     if settings.CELERY_TASK_ALWAYS_EAGER:
         webhook_deliveries_drain_task.delay()
         return True
-    if not _flags().add(DRAIN_QUEUED_KEY, True, timeout=DRAIN_QUEUED_TTL):
+    if force:
+        _flags().set(DRAIN_QUEUED_KEY, True, timeout=DRAIN_QUEUED_TTL)
+    elif not _flags().add(DRAIN_QUEUED_KEY, True, timeout=DRAIN_QUEUED_TTL):
         _nudge()
         return False
     try:
         webhook_deliveries_drain_task.delay()
     except Exception:
-        _flags().delete(DRAIN_QUEUED_KEY)
+        with contextlib.suppress(Exception):
+            _flags().delete(DRAIN_QUEUED_KEY)
         raise
     return True
+
+
+class _DrainWaker:
+    """One daemon thread per process that turns "deliveries were committed" into a queued or nudged drain.
+
+    A webhook POST is answered once its row commits; asking Redis for a drain (the drain key, then the
+    broker) happens here instead. Requests arriving while one is handled coalesce into one more. When Redis
+    or the broker fail (stopped, frozen past their socket timeouts) it tries again every ``RETRY_SECONDS``
+    until one goes through, forcing the enqueue (see ``drain_request``): the deliveries stored meanwhile are
+    drained within a retry of Redis coming back, with no restart and without waiting for the sweep.
+    Started lazily, and again after a fork.
+    """
+
+    RETRY_SECONDS = 0.5
+    LOG_EVERY_SECONDS = 30.0
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._wanted = threading.Event()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+
+    def request(self) -> None:
+        with self._lock:
+            if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
+                self._pid = os.getpid()
+                self._thread = threading.Thread(target=self._run, name="webhook-drain-waker", daemon=True)
+                self._thread.start()
+            self._idle.clear()
+            self._wanted.set()
+
+    def flush(self, timeout: float) -> bool:
+        return self._idle.wait(timeout)
+
+    def _run(self) -> None:
+        force = False
+        last_logged = 0.0
+        while True:
+            self._wanted.wait()
+            self._wanted.clear()
+            try:
+                drain_request(force=force)
+            except Exception as exc:
+                force = True
+                self._wanted.set()  # try again: the deliveries are stored and must be drained
+                if time.monotonic() - last_logged > self.LOG_EVERY_SECONDS:
+                    last_logged = time.monotonic()
+                    log.warning(
+                        "Could not ask for a webhook drain (%s: %s); trying again every %s s until Redis answers",
+                        type(exc).__name__, exc, self.RETRY_SECONDS,
+                    )  # fmt: skip
+                time.sleep(self.RETRY_SECONDS)
+                continue
+            if force:
+                log.info("Asked for a webhook drain again: Redis answers")
+            force = False
+            with self._lock:
+                if not self._wanted.is_set():
+                    self._idle.set()
+
+
+_waker = _DrainWaker()
 
 
 @functools.cache
@@ -108,7 +200,15 @@ def _flags() -> BaseCache:
 @functools.cache
 def _redis() -> redis.Redis | None:
     """The process's client for the nudge list; None without Redis (the quick start, where drains run inline)."""
-    return redis.Redis.from_url(settings.REDIS_URL) if settings.REDIS_URL else None
+    if not settings.REDIS_URL:
+        return None
+    # A BLPOP waits up to the linger on the socket: the read timeout leaves it that long on top.
+    timeout = settings.REDIS_SOCKET_TIMEOUT
+    return redis.Redis.from_url(
+        settings.REDIS_URL,
+        socket_timeout=timeout + settings.X_WEBHOOK_DRAIN_LINGER,
+        socket_connect_timeout=timeout,
+    )
 
 
 def _nudge() -> None:
@@ -118,14 +218,52 @@ def _nudge() -> None:
 
 
 def _nudged(linger: float) -> bool:
-    """Wait up to ``linger`` seconds for a nudge; True when one came (the others are cleared with it)."""
+    """Wait up to ``linger`` seconds for a nudge; True when one came (the others are cleared with it).
+
+    Without Redis (down, or frozen past the socket timeout) it waits ``linger`` and looks in the database
+    instead: a drain already working goes on taking deliveries through a Redis outage, for its
+    ``DRAIN_MAX_SECONDS``.
+    """
     client = _redis()
     if client is None:
         return False
-    if client.blpop([DRAIN_NUDGE_KEY], timeout=linger) is None:
-        return False
-    client.delete(DRAIN_NUDGE_KEY)
+    try:
+        if client.blpop([DRAIN_NUDGE_KEY], timeout=linger) is None:
+            return False
+        client.delete(DRAIN_NUDGE_KEY)
+    except redis.RedisError as exc:
+        log.warning("The drain cannot wait on Redis (%s); looking in the database instead", exc)
+        time.sleep(linger)
+        return _waiting().exists()
     return True
+
+
+def _key_touch() -> None:
+    with _redis_outage_tolerated("renew the drain key"):
+        _flags().touch(DRAIN_QUEUED_KEY, DRAIN_QUEUED_TTL)
+
+
+def _key_release() -> None:
+    with _redis_outage_tolerated("release the drain key"):
+        _flags().delete(DRAIN_QUEUED_KEY)
+
+
+def _key_take() -> bool:
+    """Take the drain key back to go on; True too when Redis cannot say (this drain then simply goes on)."""
+    try:
+        return bool(_flags().add(DRAIN_QUEUED_KEY, True, timeout=DRAIN_QUEUED_TTL))
+    except redis.RedisError as exc:
+        log.warning("Could not take the drain key (%s); draining on", exc)
+        return True
+
+
+@contextlib.contextmanager
+def _redis_outage_tolerated(what: str) -> Iterator[None]:
+    """The drain key is an optimisation (fewer tasks): without Redis, a drain goes on without it."""
+    try:
+        yield
+    except redis.RedisError as exc:
+        log.warning("Could not %s (%s); the drain goes on", what, exc)
 
 
 @dataclass
@@ -157,7 +295,7 @@ def deliveries_drain(*, batch_size: int = DRAIN_BATCH, linger: float = 0) -> Dra
     touched = 0.0
     while True:
         if time.monotonic() - touched > DRAIN_QUEUED_TTL / 3:
-            _flags().touch(DRAIN_QUEUED_KEY, DRAIN_QUEUED_TTL)
+            _key_touch()
             touched = time.monotonic()
         _drain_until_empty(result, batch_size, lingering=linger > 0)
         if result.busy:
@@ -165,8 +303,8 @@ def deliveries_drain(*, batch_size: int = DRAIN_BATCH, linger: float = 0) -> Dra
         if linger > 0 and time.monotonic() - started < DRAIN_MAX_SECONDS and _nudged(linger):
             continue
         # Let the key go, then look once more: a delivery committed before it went only nudged.
-        _flags().delete(DRAIN_QUEUED_KEY)
-        if not _waiting().exists() or not _flags().add(DRAIN_QUEUED_KEY, True, timeout=DRAIN_QUEUED_TTL):
+        _key_release()
+        if not _waiting().exists() or not _key_take():
             return result  # nothing left, or a POST since enqueued a drain of its own
 
 

@@ -20,7 +20,7 @@ import json
 import logging
 from typing import Any
 
-from asgiref.sync import sync_to_async
+from asgiref.sync import AsyncToSync, ThreadSensitiveContext, sync_to_async
 from django.conf import settings
 from django.db import close_old_connections, connection
 from django.http.request import split_domain_port, validate_host
@@ -98,16 +98,22 @@ class WebhookFastPath:
 class DeliveryIntake:
     """Stores webhook bodies with group commit: one INSERT and one commit for all that arrive meanwhile.
 
-    ``store`` queues the body and waits. One flush at a time runs ``deliveries_receive`` in Django's
-    thread for sync code (``sync_to_async``, thread-sensitive), with everything queued; what arrives while
-    it runs goes with the next one. A flush the database refuses fails only its own POSTs (503, so X
-    sends them again). State is per event loop (tests run one per test).
+    ``store`` queues the body and waits. One flush at a time runs ``deliveries_receive`` with everything
+    queued; what arrives while it runs goes with the next one. A flush the database refuses fails only its
+    own POSTs (503, so X sends them again). State is per event loop (tests run one per test).
+
+    The flushes run in a thread of their own (``ThreadSensitiveContext``), not in the one thread the rest of
+    the process's thread-sensitive sync code shares (websocket presence, Channels' database calls): that
+    code may wait seconds on a Redis that is frozen, and X's POSTs must be answered the moment their rows
+    commit whatever else is stuck. Called from a sync thread (``async_to_sync``, as the tests do), the flush
+    runs in that thread instead, as thread-sensitive code always does.
     """
 
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._queued: list[tuple[str, asyncio.Future[int]]] = []
         self._flushing = False
+        self._own_thread = ThreadSensitiveContext()
 
     async def store(self, body: str) -> int:
         """Store ``body``; return its ``WebhookDelivery`` id once committed. Raises ``webhooks.Refused`` (503)."""
@@ -122,6 +128,11 @@ class DeliveryIntake:
         return await answer
 
     async def _flush(self) -> None:
+        if asyncio.get_running_loop() not in AsyncToSync.loop_thread_executors:
+            # Entered and never left: this task's thread-sensitive calls go to the context's one thread, which
+            # lives as long as the intake (leaving the context would shut the thread down). A loop that
+            # ``async_to_sync`` runs for a sync thread (a test) sends them to that thread, inside its transaction.
+            await self._own_thread.__aenter__()
         try:
             while self._queued:
                 batch, self._queued = self._queued, []

@@ -10,10 +10,11 @@ import base64
 import hashlib
 import hmac
 import json
+import threading
 from typing import Any
 
 import pytest
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 from django.db import DatabaseError, connection
 from django.test.utils import CaptureQueriesContext
 
@@ -26,6 +27,8 @@ pytestmark = pytest.mark.django_db
 
 URL = "/twitter/webhook/"
 SECRET = "fast-path-secret"
+# Long enough for any loaded machine to store one POST; the test fails by hanging this long, not by being slow.
+STUCK_SECONDS = 60
 
 
 @pytest.fixture(autouse=True)
@@ -229,3 +232,29 @@ def test_the_crc_and_other_paths_still_reach_django():
 
     assert crc.json()["response_token"].startswith("sha256=")
     assert other.status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_posts_are_stored_on_a_thread_of_their_own_not_the_one_other_sync_code_shares():
+    # given a server's event loop (no sync thread above it) whose shared thread for sync code is stuck, as
+    # a websocket's presence call is while Redis is frozen
+    body = body_of(1)
+
+    async def while_the_shared_thread_is_stuck() -> dict[str, Any]:
+        release = threading.Event()
+        stuck = asyncio.ensure_future(sync_to_async(release.wait)())
+        try:
+            # a POST that had to wait for that thread would never be answered here
+            return await asyncio.wait_for(call(scope_for(body), [body]), STUCK_SECONDS)
+        finally:
+            release.set()
+            await stuck
+
+    answers: list[dict[str, Any]] = []
+    server = threading.Thread(target=lambda: answers.append(asyncio.run(while_the_shared_thread_is_stuck())))
+    server.start()
+    server.join()
+
+    # then it was stored and answered all the same
+    assert answers and answers[0]["status"] == 200
+    assert WebhookDelivery.objects.get(pk=answers[0]["answer"]["delivery_id"]).body == body.decode()

@@ -174,6 +174,7 @@ def receive_in_other_thread(n: int) -> None:
     try:
         body = aaa(direct_message_events=[message(FIRST_ID + n * 4096, text=f"m{n}", at_ms=T0_MS + n)])
         deliveries.deliveries_receive(bodies=[json.dumps(body)])
+        assert deliveries.drain_wake_flush(), "the drain's wake-up did not go through"
     finally:
         connection.close()
 
@@ -247,3 +248,32 @@ def test_run_inline_a_delivery_is_drained_at_once_even_with_a_key_a_killed_worke
 
     # then it was processed with the request
     assert thread(account) == ["m0"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_wake_up_the_broker_refused_is_tried_again_until_a_drain_is_enqueued(monkeypatch, settings):
+    # given a broker that refuses the first two drains (Redis restarting), and no drain queued
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    attempts: list[str] = []
+
+    class Broker:
+        @staticmethod
+        def delay() -> None:
+            attempts.append("drain")
+            if len(attempts) <= 2:
+                raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(deliveries, "webhook_deliveries_drain_task", Broker)
+    deliveries._flags().delete(deliveries.DRAIN_QUEUED_KEY)
+    try:
+        account = account_for()
+        # when a delivery is stored
+        receive_in_other_thread(0)
+
+        # then the wake-up kept trying until the broker took a drain, and holds the drain key for it
+        assert attempts == ["drain", "drain", "drain"]
+        assert deliveries._flags().get(deliveries.DRAIN_QUEUED_KEY) is True
+        assert deliveries_drain().deliveries == 1
+        assert thread(account) == ["m0"]
+    finally:
+        deliveries._flags().delete(deliveries.DRAIN_QUEUED_KEY)

@@ -215,6 +215,7 @@ def test_a_good_delivery_enqueues_a_drain_after_commit_and_a_burst_enqueues_one(
         assert enqueued == []  # not before the commit
     for callback in callbacks:
         callback()
+    assert deliveries.drain_wake_flush()  # the wake-up goes through on a thread of its own
 
     # then the commit enqueued a drain
     assert enqueued == ["drain"]
@@ -224,12 +225,14 @@ def test_a_good_delivery_enqueues_a_drain_after_commit_and_a_burst_enqueues_one(
     with django_capture_on_commit_callbacks(execute=True):
         for _ in range(3):
             post(client, GOOD_BODY)
+    assert deliveries.drain_wake_flush()
     assert enqueued == ["drain"]
 
     # and once a drain has started, the next delivery enqueues a new one
     deliveries.deliveries_drain()
     with django_capture_on_commit_callbacks(execute=True):
         post(client, GOOD_BODY)
+    assert deliveries.drain_wake_flush()
     assert enqueued == ["drain", "drain"]
 
 

@@ -1,0 +1,166 @@
+"""Redis trouble degrades, never stops: webhook POSTs are answered while Redis is stopped or frozen, the
+worker survives, and what was stored meanwhile is processed once Redis is back, with nothing restarted.
+
+A production-shaped stack of its own (uvicorn and a Celery worker) on the test database and a Redis server
+of the test's own (``tests/redis_server.py``), which the test stops or freezes while X keeps POSTing.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+from inbox.models import Message
+from tests.celery_worker import ROOT, _database_url, _stop
+from tests.factories import make_inbox, make_x_account
+from tests.redis_server import OwnRedis, own_redis  # noqa: F401 (a fixture)
+from tests.twitter_channel.webhook_deliveries import FIRST_ID, T0_MS, aaa, message
+from tests.xsandbox import BUSINESS_ID
+
+SECRET = "outage-consumer-secret"
+READY_SECONDS = 90
+# X's pace in the issue's measurement: 20 deliveries a second.
+DELIVERIES_DURING_OUTAGE = 40
+PACE_SECONDS = 0.05
+
+
+@dataclass
+class Stack:
+    base_url: str
+    web: subprocess.Popen[bytes]
+    worker: subprocess.Popen[bytes]
+    folder: Path
+
+    def logs(self) -> str:
+        return "\n".join(
+            f"--- {path.name} ---\n" + "\n".join(path.read_text(errors="replace").splitlines()[-30:])
+            for path in sorted(self.folder.glob("*.log"))
+        )
+
+    def post(self, n: int) -> requests.Response:
+        body = json.dumps(
+            aaa(direct_message_events=[message(FIRST_ID + n * 4096, text=f"m{n}", at_ms=T0_MS + n)])
+        ).encode()
+        signature = "sha256=" + base64.b64encode(hmac.new(SECRET.encode(), body, hashlib.sha256).digest()).decode()
+        return requests.post(
+            f"{self.base_url}/twitter/webhook/",
+            data=body,
+            headers={"content-type": "application/json", "x-twitter-webhooks-signature": signature},
+            timeout=60,
+        )
+
+    def alive(self) -> bool:
+        return self.web.poll() is None and self.worker.poll() is None
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def stack(transactional_db, own_redis: OwnRedis, tmp_path: Path) -> Iterator[Stack]:  # noqa: F811
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": _database_url(),
+        "REDIS_URL": own_redis.url,
+        "BACKCHANNEL_TEST_CELERY_EAGER": "0",
+        "PYTHONUNBUFFERED": "1",
+        "X_CONSUMER_SECRET": SECRET,
+        "X_API_BASE_URL": "http://127.0.0.1:9",  # nothing here may call X
+    }
+    commands = {
+        "web": [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port",
+                str(port), "--log-level", "info"],
+        "worker": [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "default,send", "--concurrency",
+                   "2", "-l", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+    }  # fmt: skip
+    processes = {}
+    for name, command in commands.items():
+        with (tmp_path / f"{name}.log").open("wb") as log:
+            processes[name] = subprocess.Popen(
+                command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+    running = Stack(f"http://127.0.0.1:{port}", processes["web"], processes["worker"], tmp_path)
+    try:
+        deadline = time.monotonic() + READY_SECONDS
+        while not (_answers(running) and re.search(r" ready\.", (tmp_path / "worker.log").read_text(errors="replace"))):
+            if not running.alive() or time.monotonic() > deadline:
+                pytest.fail(f"The stack did not start.\n{running.logs()}", pytrace=False)
+            time.sleep(0.2)
+        yield running
+    finally:
+        own_redis.thaw()
+        for process in processes.values():
+            _stop(process)
+
+
+def _answers(stack: Stack) -> bool:
+    try:
+        return requests.get(f"{stack.base_url}/healthz", timeout=5).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def stored_texts() -> list[str]:
+    return list(Message.objects.filter(conversation__inbox__x_user_id=BUSINESS_ID).values_list("text", flat=True))
+
+
+def eventually_stored(stack: Stack, expected: set[str], seconds: float = 90) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        texts = stored_texts()
+        if set(texts) >= expected:
+            assert len(texts) == len(set(texts)), "a delivery was stored twice"
+            return
+        if not stack.alive() or time.monotonic() > deadline:
+            missing = sorted(expected - set(texts), key=lambda t: int(t[1:]))
+            pytest.fail(f"{len(missing)} never stored ({missing[:5]}...)\n{stack.logs()}", pytrace=False)
+        time.sleep(0.25)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("trouble", ["stopped", "frozen"])
+def test_webhook_posts_are_answered_through_a_redis_outage_and_processed_when_it_ends(
+    stack: Stack,
+    own_redis: OwnRedis,  # noqa: F811
+    trouble: str,
+):
+    # given a connected account whose DMs flow (the first one goes all the way through)
+    make_x_account(inbox=make_inbox(x_user_id=BUSINESS_ID))
+    assert stack.post(0).status_code == 200
+    eventually_stored(stack, {"m0"})
+    web_pid, worker_pid = stack.web.pid, stack.worker.pid
+
+    # when Redis stops (or freezes) and X keeps POSTing
+    own_redis.stop() if trouble == "stopped" else own_redis.freeze()
+    answers = []
+    for n in range(1, DELIVERIES_DURING_OUTAGE + 1):
+        answers.append(stack.post(n).status_code)
+        time.sleep(PACE_SECONDS)
+
+    # then every POST was answered 200 while Redis was still away: the answer waits for the row, not for Redis
+    assert answers == [200] * DELIVERIES_DURING_OUTAGE, f"{answers}\n{stack.logs()}"
+
+    # and once Redis is back, everything stored meanwhile is processed, once, by the same processes
+    own_redis.start() if trouble == "stopped" else own_redis.thaw()
+    eventually_stored(stack, {f"m{n}" for n in range(DELIVERIES_DURING_OUTAGE + 1)})
+    assert stack.alive() and (stack.web.pid, stack.worker.pid) == (web_pid, worker_pid), stack.logs()
