@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import redis
 import requests
 
 from inbox.models import Message
@@ -29,6 +30,7 @@ from tests.factories import make_inbox, make_x_account
 from tests.redis_server import OwnRedis, own_redis  # noqa: F401 (a fixture)
 from tests.twitter_channel.webhook_deliveries import FIRST_ID, T0_MS, aaa, message
 from tests.xsandbox import BUSINESS_ID
+from twitter_channel.deliveries import DRAIN_QUEUED_KEY
 
 SECRET = "outage-consumer-secret"
 READY_SECONDS = 90
@@ -137,6 +139,16 @@ def eventually_stored(stack: Stack, expected: set[str], seconds: float = 90) -> 
         time.sleep(0.25)
 
 
+def no_drain_running(stack: Stack, server: OwnRedis, seconds: float = 90) -> None:
+    """Wait until no drain task holds the drain key (it lingers a while after the last delivery)."""
+    client = redis.Redis.from_url(server.url)
+    deadline = time.monotonic() + seconds
+    while client.keys(f"*{DRAIN_QUEUED_KEY}"):
+        if not stack.alive() or time.monotonic() > deadline:
+            pytest.fail(f"The drain never ended.\n{stack.logs()}", pytrace=False)
+        time.sleep(0.25)
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("trouble", ["stopped", "frozen"])
 def test_webhook_posts_are_answered_through_a_redis_outage_and_processed_when_it_ends(
@@ -163,4 +175,9 @@ def test_webhook_posts_are_answered_through_a_redis_outage_and_processed_when_it
     # and once Redis is back, everything stored meanwhile is processed, once, by the same processes
     own_redis.start() if trouble == "stopped" else own_redis.thaw()
     eventually_stored(stack, {f"m{n}" for n in range(DELIVERIES_DURING_OUTAGE + 1)})
+    # and once that drain has ended, the next DM goes through as usual: it needs a new task from the broker
+    no_drain_running(stack, own_redis)
+    assert stack.post(DELIVERIES_DURING_OUTAGE + 1).status_code == 200
+    eventually_stored(stack, {f"m{n}" for n in range(DELIVERIES_DURING_OUTAGE + 2)})
     assert stack.alive() and (stack.web.pid, stack.worker.pid) == (web_pid, worker_pid), stack.logs()
+    assert "Unrecoverable error" not in (stack.folder / "worker.log").read_text(errors="replace"), stack.logs()
