@@ -7,6 +7,8 @@ number, so it never touches development or test data.
 from __future__ import annotations
 
 import os
+import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -122,3 +124,65 @@ def _wait_healthy(stack: Stack) -> None:
             break
         time.sleep(0.25)
     raise SystemExit("The benchmark stack did not become healthy; see the logs under the log directory.")
+
+
+@dataclass
+class RedisServer:
+    """A ``redis-server`` of one's own on ``port`` (nothing kept on disk), to stop and freeze at will.
+
+    ``stop`` ends the process and its data goes with it, as when Redis restarts; ``start`` brings a new one
+    up on the same port. ``freeze`` suspends it (SIGSTOP): the port still accepts connections but nothing
+    is answered until ``thaw``, which is what a Redis stuck behind a full disk, a swap storm or a paused VM
+    looks like to its clients. Benchmarks and tests use it; nobody else's Redis is touched.
+    """
+
+    port: int
+    folder: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, ready_seconds: float = 20) -> None:
+        executable = shutil.which("redis-server")
+        if executable is None:
+            raise RuntimeError("redis-server is not installed (make test installs it)")
+        import redis
+
+        log = (self.folder / "redis.log").open("ab")
+        self.process = subprocess.Popen(
+            [executable, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no",
+             "--dir", str(self.folder)],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        client = redis.Redis(port=self.port, socket_connect_timeout=1, socket_timeout=1)
+        deadline = time.monotonic() + ready_seconds
+        while True:
+            try:
+                client.ping()
+                return
+            except redis.RedisError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"redis-server did not start on port {self.port}") from None
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.thaw()
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
+        self.process = None
+
+    def freeze(self) -> None:
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGCONT)

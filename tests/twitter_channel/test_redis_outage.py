@@ -24,6 +24,7 @@ import pytest
 import redis
 import requests
 
+from bench.harness import free_port
 from inbox.models import Message
 from tests.celery_worker import ROOT, _database_url, _stop
 from tests.factories import make_inbox, make_x_account
@@ -68,17 +69,9 @@ class Stack:
         return self.web.poll() is None and self.worker.poll() is None
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def stack(transactional_db, own_redis: OwnRedis, tmp_path: Path) -> Iterator[Stack]:  # noqa: F811
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.settings",
