@@ -84,16 +84,18 @@ class Stack:
 
 
 @contextmanager
-def running_stack(*, web_workers: int = 1, celery_concurrency: int = 2, log_dir: Path) -> Stack:
-    """uvicorn (HTTP + websockets) and a Celery worker on the bench database and Redis."""
+def running_stack(
+    *, web_workers: int = 1, celery_concurrency: int = 2, log_dir: Path, env: dict[str, str] | None = None
+) -> Stack:
+    """uvicorn (HTTP + websockets) and a Celery worker on the bench database and Redis (or ``env``'s)."""
     port = free_port()
-    env = bench_env()
+    env = env or bench_env()
     log_dir.mkdir(parents=True, exist_ok=True)
     commands = [
         [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port),
          "--workers", str(web_workers), "--log-level", "warning", "--no-access-log"],
         [sys.executable, "-m", "celery", "-A", "config", "worker", "-l", "WARNING", "-Q", "default,send",
-         "--concurrency", str(celery_concurrency), "--without-gossip", "--without-mingle"],
+         "--concurrency", str(celery_concurrency), "--without-gossip", "--without-mingle", "--without-heartbeat"],
     ]  # fmt: skip
     stack = Stack(base_url=f"http://127.0.0.1:{port}")
     try:

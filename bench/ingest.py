@@ -49,9 +49,9 @@ FIRST_EVENT_ID = 1_870_000_000_000_000_000
 WEBHOOK_PATH = "/twitter/webhook/"
 
 
-def prepare() -> str:
+def prepare(env: dict[str, str] | None = None) -> str:
     """A connected inbox and an agent who is a member; return the agent's session cookie value."""
-    harness.django_setup()
+    harness.django_setup(env)
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
     from django.contrib.sessions.backends.db import SessionStore
     from django.utils import timezone
