@@ -1,9 +1,11 @@
-"""``python -m twitter_channel.sandbox``: what ``python manage.py runsandbox`` runs."""
+"""``python -m twitter_channel.sandbox``: what ``python manage.py runsandbox`` runs (manage.py hands it the
+arguments before loading the project's settings, which the sandbox does not use)."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -49,8 +51,14 @@ def main(argv: list[str] | None = None) -> None:
     server.serve(args.host, args.port, ready)
 
 
-if __name__ == "__main__":
+def run(argv: list[str]) -> None:
+    """``main``, ended quietly by Ctrl-C or SIGTERM (a supervisor stopping it)."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        main(sys.argv[1:])
+        main(argv)
     except KeyboardInterrupt:
         pass
+
+
+if __name__ == "__main__":
+    run(sys.argv[1:])
