@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Team, User
-from accounts.services import team_member_add, user_create, user_set_password
+from accounts.services import team_member_add, user_create
 from inbox.dm_events import DmEvent, DmEventType, DmMedia, XUserProfile
 from inbox.models import Conversation, Inbox
 from inbox.services.conversations import conversation_status_set
@@ -168,16 +168,18 @@ def _script(now: datetime) -> list[tuple[DmEvent, bool]]:
 
 
 def _agent(email: str, name: str, role: str) -> User:
+    """The demo user with this email; created with ``DEMO_PASSWORD`` if missing. One that exists is left as it
+    is: its password (changed or not) and its sessions stay, so restarting the quick start logs nobody out."""
     user = User.objects.filter(email=email).first()
     if user is None:
         return user_create(email=email, password=DEMO_PASSWORD, name=name, role=role, is_staff=role == User.Role.ADMIN)
-    user_set_password(user=user, password=DEMO_PASSWORD)
     return user
 
 
 def demo_seed(*, now: datetime | None = None) -> DemoSeed:
-    """Create (or bring back) the demo inbox, one agent per role with ``DEMO_PASSWORD``, a team
-    and the demo conversations. Safe to run any number of times."""
+    """Create (or bring back) the demo inbox, one agent per role (new ones with ``DEMO_PASSWORD``), a team
+    and the demo conversations. Safe to run any number of times: demo users that exist keep their passwords
+    and sessions."""
     now = now or timezone.now()
     with transaction.atomic():
         agents = [_agent(email, name, role) for email, name, role in DEMO_AGENTS]

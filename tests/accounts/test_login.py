@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from accounts.models import User
+from accounts.services import user_set_password
 from inbox.services.demo import DEMO_PASSWORD, demo_seed
 from inbox.services.ingest import dm_event_ingest
 from tests.factories import PASSWORD, dm, make_agent, make_inbox
@@ -90,3 +91,19 @@ def test_demo_seed_is_idempotent_and_its_logins_work(client):
     for agent in second.agents:
         assert client.login(email=agent.email, password=DEMO_PASSWORD)
     assert {a.role for a in second.agents} == {"admin", "lead", "agent", "social"}
+
+
+def test_seeding_again_keeps_the_demo_users_passwords_and_sessions(client):
+    # given the demo, an agent who changed their password and is logged in
+    seed = demo_seed()
+    agent = next(a for a in seed.agents if a.role == "agent")
+    user_set_password(user=agent, password="a-password-of-my-own")
+    assert client.login(email=agent.email, password="a-password-of-my-own")
+    assert client.get("/").status_code == 200
+
+    # when the quick start starts again (seed_demo runs at every `make run`)
+    demo_seed()
+
+    # then their session still works, and so does their own password
+    assert client.get("/").status_code == 200  # not the redirect to the login page
+    assert client.login(email=agent.email, password="a-password-of-my-own")
