@@ -40,8 +40,10 @@ log = logging.getLogger(__name__)
 DRAIN_BATCH = 100
 # Set while a drain task is queued or working: the POSTs that arrive meanwhile enqueue nothing and nudge it.
 DRAIN_QUEUED_KEY = "twitter_channel:webhook-drain-queued"
-# A drain that was lost (worker killed) stops suppressing new ones after this; a working one renews it.
-DRAIN_QUEUED_TTL = 30
+# A drain that was lost (worker killed) stops suppressing new ones after this; a working one renews it every
+# third of it. Short, because while a dead drain's key lives the POSTs only nudge nobody (a worker that starts
+# clears it at once: tasks.drain_on_worker_start); a key that lapses under a live drain costs one extra task.
+DRAIN_QUEUED_TTL = 10
 # The list a lingering drain waits on (BLPOP): one entry per delivery committed while it works or waits.
 DRAIN_NUDGE_KEY = "backchannel:twitter_channel:webhook-drain-nudge"
 # A drain task hands its worker back after this long, even under a steady stream; the next POST starts another.
@@ -370,6 +372,39 @@ def deliveries_sweep(*, now: datetime | None = None) -> SweepResult:
     if not retried and not stale.exists():
         return SweepResult(retried=0, drained=0)
     return SweepResult(retried=retried, drained=deliveries_drain().deliveries)
+
+
+def delivery_retry(*, delivery_id: int) -> WebhookDelivery:
+    """An admin's "Retry" of a delivery that failed processing (Settings → X accounts): process it again now.
+
+    Changes a ``failed`` delivery back to ``received`` (its attempts count on; the sweep's backoff no longer
+    applies to it) and wakes a drain after commit. Any other delivery is returned unchanged: one processed
+    or ignored stays so, one waiting is already due. Locks the delivery's row. Publishes nothing itself.
+    Raises ``WebhookDelivery.DoesNotExist``.
+    """
+    with transaction.atomic():
+        delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery_id)
+        if delivery.status != WebhookDelivery.Status.FAILED:
+            return delivery
+        delivery.status = WebhookDelivery.Status.RECEIVED
+        delivery.save(update_fields=["status"])
+        transaction.on_commit(drain_wake, robust=True)
+    return delivery
+
+
+def deliveries_failed(*, limit: int = 50) -> tuple[list[WebhookDelivery], int]:
+    """The newest ``limit`` deliveries that failed processing, and how many failed in all (the health page).
+
+    Each carries ``next_attempt_at``: when the sweep tries it again on its own, None once it gave up.
+    """
+    failed = WebhookDelivery.objects.filter(status=WebhookDelivery.Status.FAILED)
+    shown = list(failed.select_related("account__inbox").order_by("-received_at", "-pk")[:limit])
+    for delivery in shown:
+        due = delivery.attempts < MAX_ATTEMPTS and delivery.processed_at is not None
+        delivery.next_attempt_at = (
+            delivery.processed_at + RETRY_BASE * 2 ** (delivery.attempts - 1) if due and delivery.attempts else None
+        )
+    return shown, failed.count()
 
 
 def _last_webhook_touch(heard: dict[int, datetime]) -> None:

@@ -7,6 +7,7 @@ import time
 from datetime import datetime
 
 from celery import shared_task
+from celery.signals import worker_ready
 from django.db import OperationalError
 
 from twitter_channel import sync
@@ -58,6 +59,23 @@ def webhook_deliveries_drain(self) -> int:  # noqa: ANN001
 
     linger = 0 if self.request.is_eager else settings.X_WEBHOOK_DRAIN_LINGER
     return deliveries_drain(linger=linger).deliveries
+
+
+@worker_ready.connect
+def drain_on_worker_start(**kwargs: object) -> None:
+    """A worker that starts drains what waits, whatever a drain key in Redis says.
+
+    A worker stopped in the middle of a drain (Ctrl-C, a deploy, kill -9) leaves its key behind, and until it
+    expires the POSTs that arrive only nudge a drain that is gone; deliveries stored while no worker ran
+    would wait for the sweep. Enqueueing a drain here (Redis only: this runs in the worker's main process,
+    which must not open database connections its pool children would inherit) settles both at once.
+    """
+    from twitter_channel.deliveries import drain_request
+
+    try:
+        drain_request(force=True)
+    except Exception:
+        log.exception("Could not enqueue a webhook drain as the worker started; the sweep will")
 
 
 @shared_task(name="twitter_channel.webhook_deliveries_sweep")
