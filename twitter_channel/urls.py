@@ -12,4 +12,5 @@ urlpatterns = [
     path("<int:pk>/subscribe/", views.account_subscribe, name="subscribe"),
     path("webhook/register/", views.webhook_register, name="webhook_register"),
     path("webhook/validate/", views.webhook_validate, name="webhook_validate"),
+    path("deliveries/<int:pk>/retry/", views.delivery_retry, name="delivery_retry"),
 ]

@@ -11,8 +11,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.decorators import admin_required
-from twitter_channel import connection, webhook_registration
-from twitter_channel.models import WebhookEndpoint, XAccount
+from twitter_channel import connection, deliveries, webhook_registration
+from twitter_channel.models import WebhookDelivery, WebhookEndpoint, XAccount
 
 
 def _accounts_page(request: HttpRequest, *, error: str = "", status: int = 200) -> HttpResponse:
@@ -20,8 +20,11 @@ def _accounts_page(request: HttpRequest, *, error: str = "", status: int = 200) 
     for account in accounts:
         account.silence = webhook_registration.account_silence(account)
     url = _webhook_url(request)
+    failed, failed_total = deliveries.deliveries_failed()
     context = {
         "accounts": accounts,
+        "failed_deliveries": failed,
+        "failed_total": failed_total,
         "error": error,
         "webhook_url": url,
         "endpoint": WebhookEndpoint.objects.filter(url=url).first(),
@@ -118,4 +121,20 @@ def account_subscribe(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, str(failure))
     else:
         messages.success(request, f"X confirmed @{account.inbox.handle} is subscribed to the webhook.")
+    return redirect("x_accounts:list")
+
+
+@admin_required
+@require_POST
+def delivery_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        delivery = deliveries.delivery_retry(delivery_id=pk)
+    except WebhookDelivery.DoesNotExist:
+        messages.error(request, f"There is no webhook delivery {pk}.")
+    else:
+        if delivery.status == WebhookDelivery.Status.RECEIVED:
+            messages.success(request, f"Webhook delivery {pk} is being processed again.")
+        else:
+            state = delivery.get_status_display().lower()
+            messages.info(request, f"Webhook delivery {pk} is {state}: nothing to retry.")
     return redirect("x_accounts:list")
