@@ -1,6 +1,7 @@
 // The reply box: a draft per conversation that survives navigation and reloads, X's length limit,
 // one image or GIF, Enter to send. A draft carries its own one-time token, so sending it twice (a
-// double press, a retry after a lost answer) sends one message.
+// double press, a retry after a lost answer) sends one message. A reply the server could not be reached
+// for stays in the box, marked not sent, and goes out by itself once the connection is back.
 
 import { RequestFailed, fragment, getFragment, postForm } from "./http.js";
 import { refreshTimes } from "./time.js";
@@ -40,6 +41,7 @@ export class Composer {
     const draft = loadDraft(conversationId);
     this.token = draft?.token || newToken();
     if (draft?.text) this.text.value = draft.text;
+    this.unsent = Boolean(draft?.unsent && draft?.text);
     this.text.addEventListener("input", () => this.changed());
     this.text.addEventListener("keydown", (event) => this.keydown(event));
     this.file.addEventListener("change", () => this.fileChosen());
@@ -79,8 +81,15 @@ export class Composer {
 
   saveDraft() {
     const key = DRAFTS + this.conversationId;
-    if (this.text.value) window.localStorage.setItem(key, JSON.stringify({ text: this.text.value, token: this.token }));
+    const draft = { text: this.text.value, token: this.token, unsent: this.unsent };
+    if (this.text.value) window.localStorage.setItem(key, JSON.stringify(draft));
     else window.localStorage.removeItem(key);
+  }
+
+  // The connection is back (the page calls this once it has caught up): a reply that could not be sent goes
+  // now, with the token it had, so the server takes it once even if the first try did reach it.
+  sendUnsent() {
+    if (this.form && this.unsent && !this.sending) this.send();
   }
 
   changed() {
@@ -102,7 +111,13 @@ export class Composer {
     const over = length > this.max;
     counter.classList.toggle("over", over);
     this.form.querySelector('button[type="submit"]').disabled = over;
-    this.error(over ? `X allows ${this.max.toLocaleString()} characters in a DM; remove ${(length - this.max).toLocaleString()}.` : "");
+    // Only the length message is this function's to clear: a reason a send failed must stay on screen.
+    if (over) {
+      this.error(`X allows ${this.max.toLocaleString()} characters in a DM; remove ${(length - this.max).toLocaleString()}.`);
+    } else if (this.showsLengthError) {
+      this.error("");
+    }
+    this.showsLengthError = over;
   }
 
   // "/ref" at the caret: the canned responses whose shortcut starts with "ref", filled in by the server.
@@ -237,6 +252,7 @@ export class Composer {
       this.file.value = "";
       this.fileChosen();
       this.token = newToken();
+      this.unsent = false;
       this.saveDraft();
       this.sendAnyway = false;
       this.seenUpTo = this.app.thread.latestMessageId();
@@ -250,6 +266,13 @@ export class Composer {
         held.querySelector("[data-text]").textContent = failure.message;
         held.hidden = false;
         held.querySelector("[data-send-anyway]").focus();
+        return;
+      }
+      if (failure.status === 0 || failure.status >= 502) {
+        // The server is down or restarting: say so, keep the reply, and send it when the connection is back.
+        this.unsent = true;
+        this.saveDraft();
+        this.error("Not sent: the server cannot be reached. Your reply is kept here and goes out as soon as the connection is back.");
         return;
       }
       this.error(failure.message); // the draft stays, with its token: sending again cannot send twice

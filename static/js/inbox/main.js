@@ -97,10 +97,14 @@ class InboxApp {
   async connected(reconnected) {
     this.announce(this.presenceState);
     if (this.conversationId) this.socket.send({ action: "presence_query", conversation_id: this.conversationId });
-    if (!reconnected) return;
+    if (!reconnected) {
+      this.composer.sendUnsent(); // a reply left unsent before a reload
+      return;
+    }
     this.list.refreshCounts();
     await this.list.reload();
     if (this.conversationId) await this.thread.resync(this.conversationId);
+    this.composer.sendUnsent();
   }
 
   connectionStatus(status) {
