@@ -11,7 +11,7 @@ SANDBOX_PORT ?= 8765
 TEST_DATABASE_URL ?= postgres://postgres:postgres@127.0.0.1:5432/backchannel
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 
-.PHONY: run test lint test-unit test-e2e install install-dev services system-packages clean
+.PHONY: run test lint test-unit test-e2e install install-dev services system-packages run-packages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,15 +27,16 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
-## Quick start: SQLite, in-memory channel layer, tasks inline, the X sandbox beside the app.
-run: install
-	DJANGO_DEBUG=1 $(BIN)/python manage.py migrate --noinput
-	DJANGO_DEBUG=1 $(BIN)/python manage.py seed_demo
-	DJANGO_DEBUG=1 PYTHON=$(BIN)/python HOST=$(HOST) PORT=$(PORT) SANDBOX_PORT=$(SANDBOX_PORT) \
-		bash scripts/run-quickstart.sh
+## Quick start: the production topology on this machine (uvicorn, a Celery worker, beat, the X sandbox) on
+## PostgreSQL and Redis, under one supervisor; the demo account connected to the sandbox.
+run: install run-packages services
+	VENV=$(VENV) HOST=$(HOST) PORT=$(PORT) SANDBOX_PORT=$(SANDBOX_PORT) bash scripts/run-quickstart.sh
 
 system-packages:
 	bash scripts/install-system-packages.sh
+
+run-packages:
+	WITHOUT_CHROMIUM=1 bash scripts/install-system-packages.sh
 
 services:
 	bash scripts/ensure-services.sh
@@ -57,4 +58,4 @@ test-e2e:
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/python -m pytest -m e2e --create-db
 
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache
+	rm -rf $(VENV) staticfiles .pytest_cache .quickstart

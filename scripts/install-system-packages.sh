@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Debian packages the test suite needs: Chromium for the browser tests, and PostgreSQL and Redis
-# when they are neither installed nor already listening on 127.0.0.1.
+# Debian packages the test suite needs: Chromium for the browser tests (not for `make run`:
+# WITHOUT_CHROMIUM=1), and PostgreSQL and Redis when they are neither installed nor already listening on
+# 127.0.0.1.
 set -euo pipefail
 
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 need=()
-[ -x "${CHROMIUM:-/usr/bin/chromium}" ] || command -v chromium >/dev/null || need+=(chromium)
+if [ "${WITHOUT_CHROMIUM:-0}" != "1" ]; then  # `make run` needs no browser
+  [ -x "${CHROMIUM:-/usr/bin/chromium}" ] || command -v chromium >/dev/null || need+=(chromium)
+fi
 if ! listening 5432 && ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
   need+=(postgresql)
 fi

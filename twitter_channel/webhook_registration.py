@@ -87,7 +87,8 @@ def crc_answered() -> None:
 
 
 def account_subscribe(*, account: XAccount, url: str) -> XAccount:
-    """Subscribe ``account`` to our webhook with its own token; store X's answer on it and return it.
+    """Subscribe ``account`` to our webhook with its own token (unless X says it is already); store X's answer
+    on it and return it.
 
     Raises ``RegistrationFailed`` (the reason also stored as ``subscription_error``) when the webhook is
     not registered, the account is not connected, or X refuses.
@@ -98,7 +99,11 @@ def account_subscribe(*, account: XAccount, url: str) -> XAccount:
             raise RegistrationFailed(f"{url} is not registered with X yet: register the webhook first.")
         if not account.is_connected:
             raise RegistrationFailed(f"{account.inbox} is not connected: connect it again first.")
-        subscribed = client_for(account).subscription_create(endpoint.webhook_id).subscribed
+        client = client_for(account)
+        # X refuses a second subscription of the same user (DuplicateSubscriptionFailed): ask first.
+        subscribed = client.subscription_check(endpoint.webhook_id).subscribed
+        if not subscribed:
+            subscribed = client.subscription_create(endpoint.webhook_id).subscribed
         if not subscribed:
             raise RegistrationFailed("X answered that the account is not subscribed.")
     except (XError, RegistrationFailed, AccountNeedsReconnection) as exc:
