@@ -74,7 +74,7 @@ def connections_returned(sender: Task | None = None, **kwargs: Any) -> None:
     """Around each task, what Django does around a request: a connection that broke, or was left in a
     transaction, is closed; a good one goes back to the process's pool (``CELERY_DB_REUSE_MAX``).
 
-    Not for a task run inline (the quick start, tests): it runs inside its caller's connection and transaction.
+    Not for a task run inline (unit tests): it runs inside its caller's connection and transaction.
     """
     if sender is not None and getattr(sender.request, "is_eager", False):
         return

@@ -1,7 +1,8 @@
 """Backchannel settings, read from the environment.
 
-With nothing set you get the quick start: SQLite, the in-memory channel layer and Celery tasks run
-inline. ``DATABASE_URL`` and ``REDIS_URL`` switch to PostgreSQL, channels-redis and Celery on Redis.
+``DATABASE_URL`` and ``REDIS_URL`` select PostgreSQL, channels-redis and Celery on Redis, as production and
+``make run`` (scripts/run-quickstart.sh) set them. With neither, SQLite, the in-memory channel layer and
+Celery tasks run inline: the unit tests' configuration, not a way to run Backchannel.
 Every variable read here is listed, with its default, in the README's "Configuration" table.
 """
 
@@ -105,7 +106,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DATABAS
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {"min_size": 1, "max_size": DATABASE_POOL_MAX_SIZE}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# REDIS: channel layer, cache and Celery broker. Unset means the single-process quick start.
+# REDIS: channel layer, cache and Celery broker. Unset: in-memory layer and tasks inline (unit tests only).
 REDIS_URL = env.str("REDIS_URL", default="")
 # Seconds any Redis call of the cache, the drain's wake-ups and the Celery broker waits for an answer: a
 # Redis that is frozen (not stopped) must not hang a request or a worker for longer than this.
@@ -147,7 +148,7 @@ else:
 # CELERY
 # https://docs.celeryq.dev/en/stable/django/first-steps-with-django.html
 # Without a broker every task runs inline in the process that enqueued it (after commit, because
-# services enqueue with `delay_on_commit`), so one `runserver` process does everything.
+# services enqueue with `delay_on_commit`): the unit tests' mode. make run and production run workers.
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
@@ -306,7 +307,7 @@ X_DM_LIMITS_APP = env.str("X_DM_LIMITS_APP", default="86400:15000")
 # Seconds each permit counts beyond its window: covers the time from our permit to X receiving the request.
 X_DM_LIMIT_MARGIN = env.str("X_DM_LIMIT_MARGIN", default="2")
 # Seconds a new reply waits before it is sent, during which its author can undo it (0: off). Tasks run
-# inline (the quick start) have no window: see inbox.services.replies.undo_seconds.
+# inline (unit tests) have no window: see inbox.services.replies.undo_seconds.
 X_REPLY_UNDO_SECONDS = env.int("X_REPLY_UNDO_SECONDS", default=5)
 
 

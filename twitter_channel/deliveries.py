@@ -201,7 +201,7 @@ def _flags() -> BaseCache:
 
 @functools.cache
 def _redis() -> redis.Redis | None:
-    """The process's client for the nudge list; None without Redis (the quick start, where drains run inline)."""
+    """The process's client for the nudge list; None without Redis (unit tests, where drains run inline)."""
     if not settings.REDIS_URL:
         return None
     # A BLPOP waits up to the linger on the socket: the read timeout leaves it that long on top.
@@ -339,7 +339,7 @@ def _drain_batch(batch_size: int, *, wait_for_lock: bool) -> int | None:
 
 def _drain_lock(*, wait: bool) -> bool:
     if connection.vendor != "postgresql":
-        return True  # SQLite (quick start) runs one process and tasks inline
+        return True  # SQLite (unit tests) runs one process and tasks inline
     with connection.cursor() as cursor:
         if wait:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_DRAIN_LOCK])
