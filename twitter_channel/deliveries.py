@@ -28,7 +28,7 @@ from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
 from django.db import connection, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Min, Q, QuerySet
 from django.utils import timezone
 
 from twitter_channel.delivery_processing import deliveries_process
@@ -392,11 +392,23 @@ def delivery_retry(*, delivery_id: int) -> WebhookDelivery:
     return delivery
 
 
-def deliveries_failed(*, limit: int = 50) -> tuple[list[WebhookDelivery], int]:
-    """The newest ``limit`` deliveries that failed processing, and how many failed in all (the health page).
+@dataclass(frozen=True)
+class ProcessingTrouble:
+    """What the channel health page shows of deliveries that are not processed (``deliveries_trouble``)."""
 
-    Each carries ``next_attempt_at``: when the sweep tries it again on its own, None once it gave up.
+    failed: list[WebhookDelivery]  # the newest failed ones, each with ``next_attempt_at``
+    failed_total: int
+    stuck_total: int  # still waiting ``STALE_AFTER`` after they arrived: no drain is taking them
+    stuck_since: datetime | None  # when the oldest of those arrived
+
+
+def deliveries_trouble(*, limit: int = 50, now: datetime | None = None) -> ProcessingTrouble:
+    """Deliveries that failed processing (the newest ``limit``) and those waiting too long, for admins.
+
+    Each failed one carries ``next_attempt_at``: when the sweep tries it again on its own, None once it gave
+    up. Waiting ones are counted from ``STALE_AFTER``: by then a working drain has taken them.
     """
+    now = now or timezone.now()
     failed = WebhookDelivery.objects.filter(status=WebhookDelivery.Status.FAILED)
     shown = list(failed.select_related("account__inbox").order_by("-received_at", "-pk")[:limit])
     for delivery in shown:
@@ -404,7 +416,10 @@ def deliveries_failed(*, limit: int = 50) -> tuple[list[WebhookDelivery], int]:
         delivery.next_attempt_at = (
             delivery.processed_at + RETRY_BASE * 2 ** (delivery.attempts - 1) if due and delivery.attempts else None
         )
-    return shown, failed.count()
+    stuck = _waiting().filter(received_at__lte=now - STALE_AFTER).aggregate(total=Count("pk"), since=Min("received_at"))
+    return ProcessingTrouble(
+        failed=shown, failed_total=failed.count(), stuck_total=stuck["total"], stuck_since=stuck["since"]
+    )
 
 
 def _last_webhook_touch(heard: dict[int, datetime]) -> None:

@@ -20,11 +20,9 @@ def _accounts_page(request: HttpRequest, *, error: str = "", status: int = 200) 
     for account in accounts:
         account.silence = webhook_registration.account_silence(account)
     url = _webhook_url(request)
-    failed, failed_total = deliveries.deliveries_failed()
     context = {
         "accounts": accounts,
-        "failed_deliveries": failed,
-        "failed_total": failed_total,
+        "trouble": deliveries.deliveries_trouble(),
         "error": error,
         "webhook_url": url,
         "endpoint": WebhookEndpoint.objects.filter(url=url).first(),

@@ -1,10 +1,14 @@
 """A webhook delivery that failed processing is shown to admins on Settings → X accounts with its reason,
-and "Retry" processes it again at once."""
+and "Retry" processes it again at once; deliveries that wait too long (no worker) raise an alarm there."""
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
+
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from tests.factories import make_agent
 from tests.twitter_channel.test_webhook_drain import stored
@@ -80,3 +84,18 @@ def test_only_admins_may_retry(client: Client, failed_once):
 
     assert client.post(f"{PAGE}deliveries/{failed_once.pk}/retry/").status_code == 403
     assert WebhookDelivery.objects.get(pk=failed_once.pk).status == WebhookDelivery.Status.FAILED
+
+
+def test_deliveries_no_worker_takes_raise_an_alarm_on_the_page(admin_client: Client):
+    # given two deliveries stored minutes ago that nothing processed (no worker), and one just arrived
+    account_for()
+    stored(0, received_at=timezone.now() - timedelta(minutes=5))
+    stored(1, received_at=timezone.now() - timedelta(minutes=2))
+    stored(2)
+
+    page = admin_client.get(PAGE).content.decode()
+
+    # then the page says how many wait and since when; the fresh one is not counted
+    alarm = r"2 webhook deliveries are waiting to be processed, the oldest since <time[^>]*>5.minutes ago"
+    assert re.search(alarm, page)
+    assert "None: every webhook delivery so far was processed." not in page
