@@ -4,7 +4,7 @@ permit waits for its turn and says when; X's headers and 429s hold back the acco
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.utils import timezone
@@ -66,7 +66,9 @@ def clock(moment: datetime) -> str:
 def test_a_reply_without_a_permit_waits_for_its_turn_and_says_when(x_sandbox, account, write):
     limit_account(account, "60:1")
     first, second, third = write("One."), write("Two."), write("Three.")
+    before = timezone.now()
     assert sending.reply_deliver(message_id=first.pk).outcome == "sent"
+    after = timezone.now()
 
     waits = [sending.reply_deliver(message_id=m.pk) for m in (second, third)]
 
@@ -80,7 +82,8 @@ def test_a_reply_without_a_permit_waits_for_its_turn_and_says_when(x_sandbox, ac
     assert third.error_detail == (
         f"Goes out at {clock(waits[1].retry_at)} (rate limit: 1 per 1 minute used; 1 earlier reply goes first)."
     )
-    assert 59 < (waits[0].retry_at - timezone.now()).total_seconds() <= 62
+    # the second's turn: a window (+ the margin) after the first's permit, taken between before and after
+    assert before + timedelta(seconds=62) <= waits[0].retry_at <= after + timedelta(seconds=62)
     assert sent_at_x(x_sandbox) == 1 and posts_made(account) == 1
 
 
@@ -166,7 +169,9 @@ def test_x_s_rate_limit_headers_are_recorded_after_each_send(x_sandbox, account,
 def test_x_saying_none_remain_holds_the_next_reply_without_calling_x(x_sandbox, account, write):
     # X allows one send a minute; our own limits (the defaults) would allow more
     x_sandbox.control("POST", "rate-limits", {"endpoint": "dm_post", "scope": "user", "windows": [[60, 1]]})
+    before = timezone.now()
     assert sending.reply_deliver(message_id=write("One.").pk).outcome == "sent"
+    after = timezone.now()
     second = write("Two.")
 
     attempt = sending.reply_deliver(message_id=second.pk)
@@ -174,7 +179,8 @@ def test_x_saying_none_remain_holds_the_next_reply_without_calling_x(x_sandbox, 
     second.refresh_from_db()
     assert attempt.outcome == "retry" and second.delivery_state == "queued"
     assert "(X reports none left of 1 until its reset (x-rate-limit))." in second.error_detail
-    assert 55 < (attempt.retry_at - timezone.now()).total_seconds() <= 62
+    # X's reset (whole seconds) of the window its first request opened, between before and after
+    assert before + timedelta(seconds=59) <= attempt.retry_at <= after + timedelta(seconds=62)
     assert posts_made(account) == 1 and sent_at_x(x_sandbox) == 1
 
 
@@ -183,13 +189,15 @@ def test_a_429_pauses_the_account_so_its_other_replies_wait_without_calling_x(x_
     x_sandbox.control("POST", "faults", {"kind": "429", "method": "POST", "path": SEND_PATH, "count": 1,
                                          "seconds": 120})  # fmt: skip
 
+    before = timezone.now()
     refused = sending.reply_deliver(message_id=first.pk)
+    after = timezone.now()
     held = sending.reply_deliver(message_id=second.pk)
 
     second.refresh_from_db()
     assert (refused.outcome, held.outcome) == ("retry", "retry")
     assert held.retry_at == refused.retry_at == ratelimit.budget(account=account).paused_until
-    assert 119 < (held.retry_at - timezone.now()).total_seconds() <= 122
+    assert before + timedelta(seconds=119) <= held.retry_at <= after + timedelta(seconds=122)  # X's 120 s
     assert second.error_detail == f"Goes out at {clock(held.retry_at)} (X answered 429 Too Many Requests)."
     # the second never reached X: had it, the fault (one request) was used up and it would have been sent
     assert posts_made(account) == 1 and sent_at_x(x_sandbox) == 0
