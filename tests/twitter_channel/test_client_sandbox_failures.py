@@ -3,7 +3,6 @@ faults (429, 5xx, hangs, resets, accept-then-fail), and expired, revoked or unde
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -68,11 +67,9 @@ def test_a_hanging_x_is_a_transient_timeout(sandbox: Sandbox):
     sandbox.control("POST", "faults", {"kind": "hang", "count": 1, "method": "GET", "seconds": 1.5})
     client = x_client(sandbox, timeout=(3.0, 0.5))
 
-    started = time.monotonic()
+    # the client gives up after its read timeout: had it waited for the answer, there would be no error
     with pytest.raises(Transient, match=r"GET /2/users/me: no answer within 0.5s"):
         client.me()
-
-    assert time.monotonic() - started < 1.4
 
 
 def test_a_dropped_connection_is_transient(sandbox: Sandbox, acme: XClient):
