@@ -60,7 +60,7 @@ class CeleryWorker:
         if self.process.poll() is not None:
             self.fail(f"The Celery worker is not running (it exited with code {self.process.returncode}).")
 
-    def eventually(self, check: Callable[[], T], *, seconds: float = 30, interval: float = 0.1) -> T:
+    def eventually(self, check: Callable[[], T], *, seconds: float = 60, interval: float = 0.1) -> T:
         """Run ``check`` until it passes (returns without an AssertionError); return what it returned.
 
         Fails with the last assertion and the worker's log after ``seconds``, or at once if the worker died.
@@ -76,7 +76,7 @@ class CeleryWorker:
                 self.fail(f"Still not done after {seconds:g} s: {last}")
             time.sleep(interval)
 
-    def wait_idle(self, *, seconds: float = 30) -> None:
+    def wait_idle(self, *, seconds: float = 60) -> None:
         """Wait until no task waits in the queues and the worker runs or holds none."""
         from config.celery import app
 

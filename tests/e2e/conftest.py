@@ -16,7 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from django.conf import settings as django_settings
-from playwright.sync_api import BrowserContext, Page
+from playwright.sync_api import BrowserContext, Page, expect
 
 from tests.xsandbox import BUSINESS_ID, CUSTOMER_ID, Sandbox
 
@@ -34,6 +34,11 @@ def chromium_path() -> str:
     if not os.path.exists(path):
         pytest.fail(f"Chromium not found at {path}; `make test` installs Debian's chromium package.")
     return path
+
+
+# Playwright's expect() waits 5 s by default; a loaded machine (CI, a CPU hog beside the suite) may need more
+# to render a page. These are deadlines for what must happen, never a measure of how fast it was.
+expect.set_options(timeout=15_000)
 
 
 @pytest.fixture(scope="session")
