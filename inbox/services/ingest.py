@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import DatabaseError, OperationalError, transaction
-from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from inbox import events as activity
@@ -22,11 +21,12 @@ from inbox.dm_events import DmEvent, DmEventType, DmMedia, XUserProfile
 from inbox.models import Contact, Conversation, Inbox, Message, MessageAttachment, Participant
 from inbox.services.auto_assign import auto_assign_enqueue
 from inbox.services.contacts import contacts_upsert, contacts_upsert_many
+from inbox.services.summaries import conversation_summaries_recompute
 
 log = logging.getLogger(__name__)
 
-PREVIEW_LENGTH = 200
 _MAX_BIGINT = 2**63 - 1
+_MESSAGE = Message.EventType.MESSAGE_CREATE
 _REOPENED_BY_CUSTOMER = (Conversation.Status.RESOLVED, Conversation.Status.SNOOZED, Conversation.Status.PENDING)
 
 
@@ -66,7 +66,7 @@ def dm_events_ingest(
     results = []
     for event in ordered:
         try:
-            results.append(dm_event_ingest(inbox=inbox, event=event))
+            results.append(_event_ingest(inbox, event))
         except OperationalError:
             raise
         except Exception as exc:
@@ -105,7 +105,6 @@ def _messages_ingest_together(inbox: Inbox, events: list[DmEvent]) -> list[Inges
     results: list[IngestResult] = []
     new: list[tuple[Message, DmEvent]] = []
     changed: dict[int, set[str]] = {pk: set() for pk in by_pk}
-    first_response_may_move: set[int] = set()
     for event in events:
         conversation = conversations[event.x_conversation_id]
         key = (conversation.pk, event.x_event_id)
@@ -119,20 +118,17 @@ def _messages_ingest_together(inbox: Inbox, events: list[DmEvent]) -> list[Inges
         message = _message_new(inbox, conversation, event, contacts)
         stored[key] = message
         new.append((message, event))
-        fields, may_move = _conversation_fold(conversation, message, event)
-        changed[conversation.pk] |= fields
-        if may_move:
-            first_response_may_move.add(conversation.pk)
+        changed[conversation.pk] |= _customer_message_apply(conversation, message)
         results.append(IngestResult(message=message, created=True, event=event))
 
     Message.objects.bulk_create([message for message, _ in new])
     MessageAttachment.objects.bulk_create(
         _attachment(message, media) for message, event in new for media in event.attachments
     )
-    for pk, first_response in first_responses(first_response_may_move).items():
-        if by_pk[pk].first_response_at != first_response:
-            by_pk[pk].first_response_at = first_response
-            changed[pk].add("first_response_at")
+    with_new_messages = {message.conversation_id for message, _ in new if message.event_type == _MESSAGE}
+    summaries = conversation_summaries_recompute(conversations=[by_pk[pk] for pk in sorted(with_new_messages)])
+    for pk, fields in summaries.items():
+        changed[pk] |= fields
     _conversations_save(by_pk, changed)
     members = {
         (message.conversation_id, contacts[x_id].pk) for message, event in new for x_id in _user_ids(inbox, event)
@@ -217,7 +213,12 @@ def dm_event_ingest(*, inbox: Inbox, event: DmEvent) -> IngestResult:
     ``conversation.updated`` when the conversation changed, and ``message.created`` for a new
     message. A duplicate publishes nothing. A new conversation in an inbox with auto-assignment on
     enqueues ``inbox.auto_assign_pending`` after commit (``services/auto_assign.py``).
+
     """
+    return _event_ingest(inbox, event)
+
+
+def _event_ingest(inbox: Inbox, event: DmEvent) -> IngestResult:
     with transaction.atomic():
         contacts = contacts_upsert(x_user_ids=_user_ids(inbox, event), profiles=event.users, seen_at=event.created_at)
         conversation, conversation_created = _conversation_locked(inbox, event, contacts)
@@ -230,7 +231,7 @@ def dm_event_ingest(*, inbox: Inbox, event: DmEvent) -> IngestResult:
             return IngestResult(message=existing, created=False, event=event)
 
         message = _message_create(inbox, conversation, event, contacts)
-        changed = _conversation_apply(conversation, message, event)
+        changed = _conversation_apply(conversation, message)
         _participants_apply(inbox, conversation, event, contacts)
 
         if conversation_created:
@@ -334,103 +335,40 @@ def _echo_confirm(message: Message) -> None:
     realtime.publish_message(message, event="message.updated")
 
 
-def _conversation_apply(conversation: Conversation, message: Message, event: DmEvent) -> list[str]:
-    """Fold a new, stored message into the conversation's summary fields and save; return the fields changed."""
-    return _summary_save(conversation, *_conversation_fold(conversation, message, event))
-
-
-def conversation_summary_apply(
-    *, conversation: Conversation, message: Message, at: datetime, preview: str
-) -> list[str]:
-    """Fold a stored message that did not come from X (a reply written here) into the conversation's summary.
-
-    The rules of ingest (last message time and preview, needs-reply, first response time) with ``at``
-    as the message's time; saves and returns the fields changed. The caller holds the conversation's
-    row lock and publishes.
-    """
-    return _summary_save(conversation, *_summary_fold(conversation, message, at=at, preview=preview))
-
-
-def _summary_save(conversation: Conversation, changed: set[str], first_response_may_move: bool) -> list[str]:
-    if first_response_may_move:
-        first_response = first_responses([conversation.pk])[conversation.pk]
-        if first_response != conversation.first_response_at:
-            conversation.first_response_at = first_response
-            changed.add("first_response_at")
+def _conversation_apply(conversation: Conversation, message: Message) -> list[str]:
+    """A new, stored message's effect on its conversation: the customer's rules, then the summary worked out
+    again from the stored messages (``summaries``); saves and returns the fields changed."""
+    if message.event_type != _MESSAGE:
+        return []
+    changed = _customer_message_apply(conversation, message)
+    changed |= conversation_summaries_recompute(conversations=[conversation])[conversation.pk]
     if changed:
         conversation.save(update_fields=[*changed, "updated_at"])
     return sorted(changed)
 
 
-def _conversation_fold(conversation: Conversation, message: Message, event: DmEvent) -> tuple[set[str], bool]:
-    """Fold a message into the conversation's summary fields in memory (a reopening is recorded at once).
+def _customer_message_apply(conversation: Conversation, message: Message) -> set[str]:
+    """What a customer's message does to its conversation besides the summary, in memory; returns the fields changed.
 
-    Returns the fields changed and whether the first response time may have moved, which only a query over
-    the stored messages can tell (``first_responses``).
+    The first customer to write becomes the conversation's contact when it has none, and a message newer than
+    the last status change reopens a resolved, snoozed or pending conversation (recorded at once).
     """
-    if event.event_type != DmEventType.MESSAGE_CREATE:
-        return set(), False
-    return _summary_fold(conversation, message, at=event.created_at, preview=_preview(event))
-
-
-def _summary_fold(conversation: Conversation, message: Message, *, at: datetime, preview: str) -> tuple[set[str], bool]:
-    inbound = message.direction == Message.Direction.INBOUND
-    first_response_may_move = _first_response_may_move(conversation, inbound=inbound, at=at)
+    if message.event_type != _MESSAGE or message.direction != Message.Direction.INBOUND:
+        return set()
     changed: dict[str, object] = {}
-
-    if conversation.last_message_at is None or at >= conversation.last_message_at:
-        changed.update(last_message_at=at, last_message_preview=preview, needs_reply=inbound)
-    if inbound:
-        if conversation.last_inbound_at is None or at > conversation.last_inbound_at:
-            changed["last_inbound_at"] = at
-        if conversation.contact_id is None and message.sender_contact_id:
-            changed["contact"] = message.sender_contact
-        if conversation.status in _REOPENED_BY_CUSTOMER and at > conversation.status_changed_at:
-            activity.conversation_reopened_event(
-                conversation=conversation, previous_status=conversation.status, x_event_id=message.x_event_id or ""
-            )
-            changed.update(
-                status=Conversation.Status.OPEN,
-                status_changed_at=timezone.now(),
-                snoozed_until=None,
-                resolved_at=None,
-            )
-
+    if conversation.contact_id is None and message.sender_contact_id:
+        changed["contact"] = message.sender_contact
+    if conversation.status in _REOPENED_BY_CUSTOMER and message.occurred_at > conversation.status_changed_at:
+        activity.conversation_reopened_event(
+            conversation=conversation, previous_status=conversation.status, x_event_id=message.x_event_id or ""
+        )
+        changed.update(
+            status=Conversation.Status.OPEN, status_changed_at=timezone.now(), snoozed_until=None, resolved_at=None
+        )
     changed = {k: v for k, v in changed.items() if getattr(conversation, k) != v}
     for field_name, value in changed.items():
         setattr(conversation, field_name, value)
-    return set(changed), first_response_may_move
-
-
-def _first_response_may_move(conversation: Conversation, *, inbound: bool, at: datetime) -> bool:
-    """Whether a message at ``at`` can change the first response time, judged from the summary before it.
-
-    An inbound message moves it only if it may be the customer's first (none yet, or earlier than the
-    latest one); an outbound message only if the customer has written and it is earlier than the
-    current first response. Only then is ``first_responses`` worth its query.
-    """
-    last_inbound, first_response = conversation.last_inbound_at, conversation.first_response_at
-    if inbound:
-        return last_inbound is None or at < last_inbound
-    return last_inbound is not None and (first_response is None or at < first_response)
-
-
-def first_responses(conversation_ids: Iterable[int]) -> dict[int, datetime | None]:
-    """Each conversation's first business message after the customer's first message, in X's time (one query)."""
-    messages = Message.objects.filter(conversation=OuterRef("pk"), event_type=Message.EventType.MESSAGE_CREATE)
-    first_inbound = messages.filter(direction=Message.Direction.INBOUND).order_by("occurred_at").values("occurred_at")
-    first_reply = (
-        messages.filter(direction=Message.Direction.OUTBOUND, occurred_at__gt=OuterRef("first_inbound"))
-        .order_by("occurred_at")
-        .values("occurred_at")
-    )
-    rows = (
-        Conversation.objects.filter(pk__in=list(conversation_ids))
-        .annotate(first_inbound=Subquery(first_inbound[:1]))
-        .annotate(first_reply=Subquery(first_reply[:1]))
-        .values_list("pk", "first_reply")
-    )
-    return dict(rows)
+    return set(changed)
 
 
 def _participants_apply(inbox: Inbox, conversation: Conversation, event: DmEvent, contacts: dict[str, Contact]) -> None:
@@ -456,18 +394,6 @@ def _membership_apply(participant: Participant, *, joined: bool, at: datetime) -
         participant.joined_at is not None and participant.joined_at > participant.left_at
     )
     participant.save(update_fields=["joined_at", "left_at", "is_active"])
-
-
-def _preview(event: DmEvent) -> str:
-    return message_preview(text=event.text, media_type=event.attachments[0].media_type if event.attachments else "")
-
-
-def message_preview(*, text: str, media_type: str = "") -> str:
-    """The conversation list's one line for a message: its text on one line, or ``[photo]`` for media alone."""
-    text = " ".join(text.split())
-    if not text and media_type:
-        text = f"[{media_type.replace('_', ' ')}]"
-    return text[:PREVIEW_LENGTH]
 
 
 def x_sequence_of(x_event_id: str) -> int | None:
