@@ -14,7 +14,6 @@ Three steps for a batch:
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -26,10 +25,11 @@ from django.utils import timezone
 
 from inbox.dm_events import DmEvent
 from inbox.services.customer_signals import customer_read_record, customer_typing_signal
+from twitter_channel import webhooks
 from twitter_channel.connection import account_access_revoked
 from twitter_channel.ingesting import account_events_ingest
 from twitter_channel.models import WebhookDelivery, XAccount
-from twitter_channel.parsing import AppRevocation, ParsedDelivery, parse_webhook_payload
+from twitter_channel.parsing import AppRevocation, ParsedDelivery, PayloadError, parse_webhook_payload
 
 log = logging.getLogger(__name__)
 
@@ -91,9 +91,10 @@ def _stopped(exc: Exception) -> str:
 def _read(delivery: WebhookDelivery, accounts: dict[str, XAccount | None]) -> _Work:
     """Parse and route one delivery and apply its revokes; ``accounts`` caches the routing within a batch."""
     try:
-        parsed = parse_webhook_payload(json.loads(delivery.body))
-    except (ValueError, RecursionError) as exc:  # PayloadError and JSONDecodeError are ValueErrors
-        outcome = _Outcome(status=WebhookDelivery.Status.FAILED, notes=[f"Not a delivery we can read: {exc}"])
+        parsed = parse_webhook_payload(webhooks.delivery_json(delivery.body))
+    except (webhooks.Refused, PayloadError) as exc:
+        reason = exc.message if isinstance(exc, webhooks.Refused) else str(exc)
+        outcome = _Outcome(status=WebhookDelivery.Status.FAILED, notes=[f"Not a delivery we can read: {reason}"])
         return _Work(delivery, outcome)
 
     delivery.for_user_id = parsed.for_user_id or ""
