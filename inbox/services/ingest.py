@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import DatabaseError, OperationalError, transaction
+from django.db import OperationalError, transaction
+from django.db.models import Model
 from django.utils import timezone
 
 from inbox import events as activity
@@ -21,6 +22,7 @@ from inbox.dm_events import DmEvent, DmEventType, DmMedia, XUserProfile
 from inbox.models import Contact, Conversation, Inbox, Message, MessageAttachment, Participant
 from inbox.services.auto_assign import auto_assign_enqueue
 from inbox.services.contacts import contacts_upsert, contacts_upsert_many
+from inbox.services.storable import row_problem
 from inbox.services.summaries import conversation_summaries_recompute
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,15 @@ class IngestResult:
     event: DmEvent
 
 
+class UnstorableEvent(ValueError):
+    """An event whose rows the database would refuse (``storable``); ``problem`` says which value and why."""
+
+    def __init__(self, event: DmEvent, problem: str) -> None:
+        super().__init__(problem)
+        self.event = event
+        self.problem = problem
+
+
 def dm_events_ingest(
     *,
     inbox: Inbox,
@@ -45,26 +56,37 @@ def dm_events_ingest(
 ) -> list[IngestResult]:
     """Ingest ``events`` oldest first, with the outcome of ``dm_event_ingest`` applied to each in turn.
 
-    Messages go in together, in a few statements for the whole batch and one savepoint
-    (``_messages_ingest_together``); what that path publishes is one ``conversation.created`` or
-    ``conversation.updated`` per conversation (with every field that changed) and a ``message.created``
-    per new message. A batch holding a join or leave, or one the database refuses as a whole, goes one
-    event at a time, each in its own savepoint. There, an event that cannot be stored is handed to
-    ``on_error`` and the others go on (without ``on_error`` it is raised). Database failures that roll
-    back the whole transaction (``OperationalError``: connection lost, deadlock) are always raised.
-    Returns one result per event stored or found, oldest first.
+    Every event is checked before anything is written (``event_problem``): one that could not be stored
+    is set aside at once as an ``UnstorableEvent`` naming the value and why. Then messages go in together,
+    in a few statements for the whole batch and one savepoint (``_messages_ingest_together``); what that
+    path publishes is one ``conversation.created`` or ``conversation.updated`` per conversation (with
+    every field that changed) and a ``message.created`` per new message. A batch holding a join or leave,
+    or one that fails as a whole for any reason, goes one event at a time, each in its own savepoint.
+    An event set aside or that cannot be stored is handed to ``on_error`` and the others go on (without
+    ``on_error`` it is raised). Database failures that roll back the whole transaction
+    (``OperationalError``: connection lost, deadlock) are always raised. Returns one result per event
+    stored or found, oldest first.
     """
     ordered = sorted(events, key=lambda e: (e.created_at, x_sequence_of(e.x_event_id) or 0))
-    if len(ordered) > 1 and all(event.event_type == DmEventType.MESSAGE_CREATE for event in ordered):
+    storable = []
+    for event in ordered:
+        problem = event_problem(inbox=inbox, event=event)
+        if problem is None:
+            storable.append(event)
+        elif on_error is None:
+            raise UnstorableEvent(event, problem)
+        else:
+            on_error(event, UnstorableEvent(event, problem))
+    if len(storable) > 1 and all(event.event_type == DmEventType.MESSAGE_CREATE for event in storable):
         try:
             with transaction.atomic():
-                return _messages_ingest_together(inbox, ordered)
+                return _messages_ingest_together(inbox, storable)
         except OperationalError:
             raise
-        except DatabaseError as exc:
-            log.warning("A batch of %d events was refused (%s); storing them one at a time.", len(ordered), exc)
+        except Exception as exc:  # one event's fault or a conflict: find out which, one at a time
+            log.warning("A batch of %d events failed (%r); storing them one at a time.", len(storable), exc)
     results = []
-    for event in ordered:
+    for event in storable:
         try:
             results.append(_event_ingest(inbox, event))
         except OperationalError:
@@ -74,6 +96,31 @@ def dm_events_ingest(
                 raise
             on_error(event, exc)
     return results
+
+
+def event_problem(*, inbox: Inbox, event: DmEvent) -> str | None:
+    """Why ``event`` could not be stored in ``inbox``, or None: its message, attachments and the profiles it
+    carries are built in memory and checked against their columns (``storable``). A read; writes nothing."""
+    message = _message_new(inbox, Conversation(inbox=inbox), event, {})
+    rows: list[Model] = [message, *(_attachment(message, media) for media in event.attachments)]
+    rows += [_profile_row(profile) for profile in event.users.values()]
+    for row in rows:
+        problem = row_problem(row)
+        if problem is not None:
+            return problem
+    return None
+
+
+def _profile_row(profile: XUserProfile) -> Contact:
+    """The contact a profile becomes, with its text cut to fit as ``contacts`` cuts it."""
+    contact = Contact(x_user_id=profile.x_user_id)
+    for field in Contact._meta.concrete_fields:
+        value = getattr(profile, field.name, None)
+        if isinstance(value, str) and field.max_length:
+            value = value[: field.max_length]
+        if value is not None and field.name != "x_user_id":
+            setattr(contact, field.attname, value)
+    return contact
 
 
 def _messages_ingest_together(inbox: Inbox, events: list[DmEvent]) -> list[IngestResult]:
@@ -214,7 +261,11 @@ def dm_event_ingest(*, inbox: Inbox, event: DmEvent) -> IngestResult:
     message. A duplicate publishes nothing. A new conversation in an inbox with auto-assignment on
     enqueues ``inbox.auto_assign_pending`` after commit (``services/auto_assign.py``).
 
+    An event that could not be stored (``event_problem``) raises ``UnstorableEvent`` and changes nothing.
     """
+    problem = event_problem(inbox=inbox, event=event)
+    if problem is not None:
+        raise UnstorableEvent(event, problem)
     return _event_ingest(inbox, event)
 
 
@@ -302,7 +353,9 @@ def _message_new(inbox: Inbox, conversation: Conversation, event: DmEvent, conta
         # A business message we did not send from here was delivered by X by definition.
         delivery_state=Message.DeliveryState.SENT if direction == Message.Direction.OUTBOUND else "",
         x_confirmed_at=timezone.now() if direction == Message.Direction.OUTBOUND else None,
-        source_app_name=(event.source_app_name or "") if direction == Message.Direction.OUTBOUND else "",
+        source_app_name=_fitting(Message, "source_app_name", event.source_app_name or "")
+        if direction == Message.Direction.OUTBOUND
+        else "",
         initiated_via_post_id=event.initiated_via_post_id or "",
         welcome_message_id=event.welcome_message_id or "",
     )
@@ -318,12 +371,17 @@ def _attachment(message: Message, media: DmMedia) -> MessageAttachment:
         size_bytes=media.size_bytes,
         width=media.width,
         height=media.height,
-        alt_text=media.alt_text,
+        alt_text=_fitting(MessageAttachment, "alt_text", media.alt_text),
         media_id=media.media_id or "",
         download_url=media.download_url or "",
         variants=[variant._asdict() for variant in media.variants],
         duration_ms=media.duration_ms,
     )
+
+
+def _fitting(model: type[Model], field_name: str, text: str) -> str:
+    """Display text (an app's name, alt text) cut to its column: a longer one must not lose the DM."""
+    return text[: model._meta.get_field(field_name).max_length]
 
 
 def _echo_confirm(message: Message) -> None:
