@@ -129,15 +129,8 @@ def body(event: XEvent) -> bytes:
     """The Account Activity delivery X POSTs for ``event``."""
     sender, recipient = (event.customer, BUSINESS_ID) if event.inbound else (BUSINESS_ID, event.customer)
     data: dict = {"text": event.text, "entities": {"hashtags": [], "symbols": [], "user_mentions": [], "urls": []}}
-    if event.photo:
-        data["attachment"] = {
-            "type": "media",
-            "media": {
-                "id_str": event.event_id[:18],
-                "type": "photo",
-                "media_url_https": f"https://ton.twitter.com/1.1/ton/data/dm/{event.event_id}/photo.jpg",
-            },
-        }
+    if event.photo:  # no address to fetch it from: nothing may call out of this machine (no download is queued)
+        data["attachment"] = {"type": "media", "media": {"id_str": event.event_id[:18], "type": "photo"}}
     payload = {
         "for_user_id": BUSINESS_ID,
         "direct_message_events": [
