@@ -238,6 +238,8 @@ def _outcomes_save(works: list[_Work]) -> None:
     In a savepoint: if they cannot be saved together, each is saved on its own, and one that cannot be saved
     even then ends ``failed`` with a plain reason (``_outcome_unsaved``), so the batch still commits.
     """
+    if not works:
+        return
     now = timezone.now()
     alike: dict[tuple, list[_Work]] = defaultdict(list)
     for work in works:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
+from typing import Any
 
 from django.db import OperationalError, transaction
 from django.db.models import Model
@@ -22,13 +23,15 @@ from inbox.dm_events import DmEvent, DmEventType, DmMedia, XUserProfile
 from inbox.models import Contact, Conversation, Inbox, Message, MessageAttachment, Participant
 from inbox.services.auto_assign import auto_assign_enqueue
 from inbox.services.contacts import contacts_upsert, contacts_upsert_many
-from inbox.services.storable import row_problem
+from inbox.services.storable import columns_problem
 from inbox.services.summaries import conversation_summaries_recompute
 
 log = logging.getLogger(__name__)
 
 _MAX_BIGINT = 2**63 - 1
 _MESSAGE = Message.EventType.MESSAGE_CREATE
+_PROFILE_FIELDS = tuple(f.name for f in fields(XUserProfile))
+_CONTACT_LENGTHS = {f.name: f.max_length for f in Contact._meta.concrete_fields if getattr(f, "max_length", None)}
 _REOPENED_BY_CUSTOMER = (Conversation.Status.RESOLVED, Conversation.Status.SNOOZED, Conversation.Status.PENDING)
 
 
@@ -99,28 +102,23 @@ def dm_events_ingest(
 
 
 def event_problem(*, inbox: Inbox, event: DmEvent) -> str | None:
-    """Why ``event`` could not be stored in ``inbox``, or None: its message, attachments and the profiles it
-    carries are built in memory and checked against their columns (``storable``). A read; writes nothing."""
-    message = _message_new(inbox, Conversation(inbox=inbox), event, {})
-    rows: list[Model] = [message, *(_attachment(message, media) for media in event.attachments)]
-    rows += [_profile_row(profile) for profile in event.users.values()]
-    for row in rows:
-        problem = row_problem(row)
-        if problem is not None:
-            return problem
-    return None
+    """Why ``event`` could not be stored in ``inbox``, or None: the columns of its message and attachments and
+    of the contacts its profiles refresh are checked (``storable.columns_problem``). A read; writes nothing."""
+    problem = columns_problem(Message, _message_columns(inbox, event))
+    for media in event.attachments:
+        problem = problem or columns_problem(MessageAttachment, _attachment_columns(media))
+    for profile in event.users.values():
+        # contacts_upsert cuts a profile's text to its columns; what is left to check is the rest.
+        problem = problem or columns_problem(Contact, _profile_columns(profile))
+    return problem
 
 
-def _profile_row(profile: XUserProfile) -> Contact:
-    """The contact a profile becomes, with its text cut to fit as ``contacts`` cuts it."""
-    contact = Contact(x_user_id=profile.x_user_id)
-    for field in Contact._meta.concrete_fields:
-        value = getattr(profile, field.name, None)
-        if isinstance(value, str) and field.max_length:
-            value = value[: field.max_length]
-        if value is not None and field.name != "x_user_id":
-            setattr(contact, field.attname, value)
-    return contact
+def _profile_columns(profile: XUserProfile) -> dict[str, Any]:
+    return {
+        name: value[: _CONTACT_LENGTHS[name]] if isinstance(value, str) and name in _CONTACT_LENGTHS else value
+        for name in _PROFILE_FIELDS
+        if (value := getattr(profile, name)) is not None
+    }
 
 
 def _messages_ingest_together(inbox: Inbox, events: list[DmEvent]) -> list[IngestResult]:
@@ -174,8 +172,8 @@ def _messages_ingest_together(inbox: Inbox, events: list[DmEvent]) -> list[Inges
     )
     with_new_messages = {message.conversation_id for message, _ in new if message.event_type == _MESSAGE}
     summaries = conversation_summaries_recompute(conversations=[by_pk[pk] for pk in sorted(with_new_messages)])
-    for pk, fields in summaries.items():
-        changed[pk] |= fields
+    for pk, summary_fields in summaries.items():
+        changed[pk] |= summary_fields
     _conversations_save(by_pk, changed)
     members = {
         (message.conversation_id, contacts[x_id].pk) for message, event in new for x_id in _user_ids(inbox, event)
@@ -335,48 +333,55 @@ def _message_create(inbox: Inbox, conversation: Conversation, event: DmEvent, co
 
 
 def _message_new(inbox: Inbox, conversation: Conversation, event: DmEvent, contacts: dict[str, Contact]) -> Message:
-    direction = _direction(inbox, event)
     return Message(
-        conversation=conversation,
-        x_event_id=event.x_event_id,
-        x_sequence=x_sequence_of(event.x_event_id),
-        event_type=event.event_type.value,
-        direction=direction,
-        sender_contact=contacts.get(event.sender_id or ""),
-        text=event.text,
-        entities=dict(event.entities),
-        referenced_post_ids=list(event.referenced_post_ids),
-        participant_x_ids=list(event.participant_ids),
-        quick_reply_response=dict(event.quick_reply_response) if event.quick_reply_response else None,
-        x_created_at=event.created_at,
-        occurred_at=event.created_at,
-        # A business message we did not send from here was delivered by X by definition.
-        delivery_state=Message.DeliveryState.SENT if direction == Message.Direction.OUTBOUND else "",
-        x_confirmed_at=timezone.now() if direction == Message.Direction.OUTBOUND else None,
-        source_app_name=_fitting(Message, "source_app_name", event.source_app_name or "")
-        if direction == Message.Direction.OUTBOUND
-        else "",
-        initiated_via_post_id=event.initiated_via_post_id or "",
-        welcome_message_id=event.welcome_message_id or "",
+        conversation=conversation, sender_contact=contacts.get(event.sender_id or ""), **_message_columns(inbox, event)
     )
+
+
+def _message_columns(inbox: Inbox, event: DmEvent) -> dict[str, Any]:
+    """The message's own columns (all but the conversation and the sender), as stored."""
+    direction = _direction(inbox, event)
+    outbound = direction == Message.Direction.OUTBOUND
+    return {
+        "x_event_id": event.x_event_id,
+        "x_sequence": x_sequence_of(event.x_event_id),
+        "event_type": event.event_type.value,
+        "direction": direction,
+        "text": event.text,
+        "entities": dict(event.entities),
+        "referenced_post_ids": list(event.referenced_post_ids),
+        "participant_x_ids": list(event.participant_ids),
+        "quick_reply_response": dict(event.quick_reply_response) if event.quick_reply_response else None,
+        "x_created_at": event.created_at,
+        "occurred_at": event.created_at,
+        # A business message we did not send from here was delivered by X by definition.
+        "delivery_state": Message.DeliveryState.SENT if outbound else "",
+        "x_confirmed_at": timezone.now() if outbound else None,
+        "source_app_name": _fitting(Message, "source_app_name", event.source_app_name or "") if outbound else "",
+        "initiated_via_post_id": event.initiated_via_post_id or "",
+        "welcome_message_id": event.welcome_message_id or "",
+    }
 
 
 def _attachment(message: Message, media: DmMedia) -> MessageAttachment:
-    return MessageAttachment(
-        message=message,
-        media_type=media.media_type,
-        media_key=media.media_key,
-        url=media.url,
-        preview_url=media.preview_url,
-        size_bytes=media.size_bytes,
-        width=media.width,
-        height=media.height,
-        alt_text=_fitting(MessageAttachment, "alt_text", media.alt_text),
-        media_id=media.media_id or "",
-        download_url=media.download_url or "",
-        variants=[variant._asdict() for variant in media.variants],
-        duration_ms=media.duration_ms,
-    )
+    return MessageAttachment(message=message, **_attachment_columns(media))
+
+
+def _attachment_columns(media: DmMedia) -> dict[str, Any]:
+    return {
+        "media_type": media.media_type,
+        "media_key": media.media_key,
+        "url": media.url,
+        "preview_url": media.preview_url,
+        "size_bytes": media.size_bytes,
+        "width": media.width,
+        "height": media.height,
+        "alt_text": _fitting(MessageAttachment, "alt_text", media.alt_text),
+        "media_id": media.media_id or "",
+        "download_url": media.download_url or "",
+        "variants": [variant._asdict() for variant in media.variants],
+        "duration_ms": media.duration_ms,
+    }
 
 
 def _fitting(model: type[Model], field_name: str, text: str) -> str:
