@@ -295,7 +295,8 @@ def _outcome_update(pks: list[int], fields: tuple[tuple[str, object], ...], now:
 
 
 def _outcome_unsaved(work: _Work, exc: Exception, now: datetime) -> None:
-    """The last word on a delivery whose outcome could not be saved: ``failed``, with only what cannot fail."""
+    """The last word on a delivery whose outcome could not be saved: ``failed``, with only what cannot fail.
+    If even this fails, the database itself is in trouble: the error rolls the batch back."""
     delivery = work.delivery
     delivery.status = WebhookDelivery.Status.FAILED
     delivery.detail = f"Processing stopped: its outcome could not be saved ({type(exc).__name__})."

@@ -89,7 +89,7 @@ def _summaries(conversation_ids: Iterable[int]) -> dict[int, Summary]:
     message, inbound, outbound = Message.EventType.MESSAGE_CREATE, Message.Direction.INBOUND, Message.Direction.OUTBOUND
     with connection.cursor() as cursor:
         cursor.execute(
-            _SUMMARIES_SQL.replace("{ids}", ", ".join(["%s"] * len(ids))),
+            _SUMMARIES_SQL.replace("{ids}", ", ".join(["%s"] * len(ids))).replace("{count}", str(len(ids))),
             [outbound, message, message, message, inbound, message, inbound, *ids],
         )
         rows = cursor.fetchall()
@@ -115,17 +115,24 @@ def _datetime(value: datetime | str | None) -> datetime | None:
 
 
 # One statement for PostgreSQL and SQLite alike, written out rather than built with the ORM: the ORM's nested
-# subqueries cost about 8 ms of Python to compile, more than the rest of a one-DM ingest. Per conversation it
-# finds its newest message (walking the thread index backwards), the customer's first and newest messages,
-# and, from the first, the business's first message after it (walking forwards); each stops at the first hit.
+# subqueries cost about 8 ms of Python to compile, more than the rest of a one-DM ingest. Per conversation (the
+# inner SELECT; its LIMIT keeps it from being merged into the outer one, so each of its subqueries runs once) it
+# finds the ids of its newest message (walking the thread index backwards) and of the customer's first one
+# (forwards), and the time of the customer's newest; then reads those rows by id and, from the customer's
+# first message on, the business's first message after it. Only index walks that stop at the first hit and
+# lookups by id, whatever the planner knows of the tables: joins here were planned as hashes of whole tables.
 # A position is X's sequence, or the end of its time for a reply X has not numbered (as in the thread).
 _POSITION = "COALESCE({m}.x_sequence, 9223372036854775807)"
 _SUMMARIES_SQL = f"""
-SELECT s.conversation_id, newest.occurred_at, newest.text, newest.direction,
-    (SELECT a.media_type FROM inbox_messageattachment a WHERE a.message_id = newest.id ORDER BY a.id LIMIT 1),
+SELECT s.conversation_id,
+    (SELECT m.occurred_at FROM inbox_message m WHERE m.id = s.newest_id),
+    (SELECT m.text FROM inbox_message m WHERE m.id = s.newest_id),
+    (SELECT m.direction FROM inbox_message m WHERE m.id = s.newest_id),
+    (SELECT a.media_type FROM inbox_messageattachment a WHERE a.message_id = s.newest_id ORDER BY a.id LIMIT 1),
     s.newest_inbound_at,
-    (SELECT r.occurred_at FROM inbox_message r
-        WHERE r.conversation_id = s.conversation_id AND r.direction = %s AND r.event_type = %s
+    (SELECT r.occurred_at FROM inbox_message first_inbound, inbox_message r
+        WHERE first_inbound.id = s.first_inbound_id
+            AND r.conversation_id = s.conversation_id AND r.direction = %s AND r.event_type = %s
             AND r.occurred_at >= first_inbound.occurred_at
             AND (r.occurred_at > first_inbound.occurred_at
                 OR {_POSITION.format(m="r")} > {_POSITION.format(m="first_inbound")}
@@ -141,7 +148,6 @@ FROM (
             WHERE m.conversation_id = c.id AND m.event_type = %s AND m.direction = %s
             ORDER BY m.occurred_at DESC LIMIT 1) AS newest_inbound_at
     FROM inbox_conversation c WHERE c.id IN ({{ids}})
+    LIMIT {{count}}
 ) s
-LEFT JOIN inbox_message newest ON newest.id = s.newest_id
-LEFT JOIN inbox_message first_inbound ON first_inbound.id = s.first_inbound_id
 """

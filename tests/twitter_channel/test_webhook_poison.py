@@ -106,6 +106,19 @@ def test_poisoned_events_are_stored_normalised_beside_fifty_good_dms_of_their_ba
     assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {Status.PROCESSED}
 
 
+def test_a_delivery_naming_thousands_of_unknown_keys_keeps_a_bounded_detail():
+    account_for()
+    [delivery] = post_all([json.dumps(aaa(**{f"family_{n}": [] for n in range(3000)})).encode()])
+
+    deliveries_drain()
+
+    delivery.refresh_from_db()
+    assert delivery.status == Status.PROCESSED
+    assert len(delivery.detail) <= delivery_processing.MAX_DETAIL_LENGTH
+    assert delivery.detail.startswith("Ignored (not handled here): family_0, family_1,")
+    assert delivery.detail.endswith(" characters more]")
+
+
 def test_an_event_that_cannot_be_stored_is_set_aside_with_its_reason_and_its_batch_is_stored():
     # given a batch of good DMs and one whose attachment X gave an address longer than any we keep
     account_for()
