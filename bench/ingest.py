@@ -97,7 +97,11 @@ def delivery(n: int) -> bytes:
 
 def signed_request(n: int, host: str) -> bytes:
     """The whole HTTP/1.1 request for delivery ``n``, signed as X signs it."""
-    body = delivery(n)
+    return signed_post(delivery(n), host)
+
+
+def signed_post(body: bytes, host: str) -> bytes:
+    """The whole HTTP/1.1 request POSTing ``body`` to the webhook, signed as X signs it."""
     digest = hmac.new(harness.CONSUMER_SECRET.encode(), body, hashlib.sha256).digest()
     signature = "sha256=" + base64.b64encode(digest).decode()
     head = (

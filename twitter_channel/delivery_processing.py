@@ -6,15 +6,30 @@ Three steps for a batch:
    inbox has that user id, revokes applied; one that cannot be read or routed ends failed or ignored
    without touching the others;
 2. the DM events of every delivery routed to the same account go to ``account_events_ingest`` in one
-   call, so a batch costs a few statements rather than a dozen per DM; an event the database refuses
+   call, so a batch costs a few statements rather than a dozen per DM; an event that cannot be stored
    is named on its own delivery, which ends failed, and the rest are stored;
 3. each delivery's typing and read events become ``customer.typing`` / ``customer.seen``, and its
    outcome is saved on it: processed (with counts), ignored or failed, with the reasons in ``detail``.
+
+Nothing a delivery holds can stop the others, nor the batches after it (a delivery left ``received`` would
+head every later batch). Each step catches what one delivery or one event raises, of any kind, and names
+it on that delivery; the body is read as strictly as the webhook read it (``webhooks.delivery_json``) and
+every string in it made storable (``parsing_fields.storable_json``); every event is checked against its
+columns before the batch writes (``ingest.event_problem``); and the outcomes are saved in a savepoint, so
+one that cannot be saved is saved on its own with a plain reason instead of rolling the batch back.
+
+What a delivery's outcome means (``WebhookDelivery.status``; the reasons are in ``detail``, one a line):
+
+- ``processed``: every event was stored or was a duplicate; ``detail`` names what was ignored (families
+  and kinds not handled here) and what was rejected as malformed and left out (with the path and why);
+- ``ignored``: nothing in it concerns a connected account (unknown or disconnected account, no account);
+- ``failed``: something in it was not stored: the body is not usable JSON, an event could not be stored
+  ("Not stored: event <id>: <why>"), or processing stopped. The body is kept; the sweep tries it again
+  (``deliveries.MAX_ATTEMPTS``) and ingest stores nothing twice, then it waits for an admin.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -26,12 +41,18 @@ from django.utils import timezone
 
 from inbox.dm_events import DmEvent
 from inbox.services.customer_signals import customer_read_record, customer_typing_signal
+from inbox.services.ingest import UnstorableEvent
+from twitter_channel import webhooks
 from twitter_channel.connection import account_access_revoked
 from twitter_channel.ingesting import account_events_ingest
 from twitter_channel.models import WebhookDelivery, XAccount
-from twitter_channel.parsing import AppRevocation, ParsedDelivery, parse_webhook_payload
+from twitter_channel.parsing import AppRevocation, ParsedDelivery, PayloadError, parse_webhook_payload
+from twitter_channel.parsing_fields import storable_json
 
 log = logging.getLogger(__name__)
+
+# A delivery's ``detail`` is cut here: a body naming thousands of unknown keys must not become a huge row.
+MAX_DETAIL_LENGTH = 10_000
 
 
 @dataclass
@@ -85,15 +106,20 @@ def _read_safely(delivery: WebhookDelivery, accounts: dict[str, XAccount | None]
 
 
 def _stopped(exc: Exception) -> str:
-    return f"Processing stopped: {type(exc).__name__}: {exc}"
+    return f"Processing stopped: {_error(exc)}"
+
+
+def _error(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _read(delivery: WebhookDelivery, accounts: dict[str, XAccount | None]) -> _Work:
     """Parse and route one delivery and apply its revokes; ``accounts`` caches the routing within a batch."""
     try:
-        parsed = parse_webhook_payload(json.loads(delivery.body))
-    except (ValueError, RecursionError) as exc:  # PayloadError and JSONDecodeError are ValueErrors
-        outcome = _Outcome(status=WebhookDelivery.Status.FAILED, notes=[f"Not a delivery we can read: {exc}"])
+        parsed = parse_webhook_payload(webhooks.delivery_json(delivery.body))
+    except (webhooks.Refused, PayloadError) as exc:
+        reason = exc.message if isinstance(exc, webhooks.Refused) else str(exc)
+        outcome = _Outcome(status=WebhookDelivery.Status.FAILED, notes=[f"Not a delivery we can read: {reason}"])
         return _Work(delivery, outcome)
 
     delivery.for_user_id = parsed.for_user_id or ""
@@ -169,9 +195,10 @@ def _ingest_per_account(works: list[_Work]) -> None:
         def refused(event: DmEvent, exc: Exception, owner: dict[int, _Work] = owner) -> None:
             # One event that cannot be stored must not lose the others; its delivery ends failed so that it
             # is processed again (what was stored stays stored, once).
-            log.error("Could not ingest X event %s of a webhook delivery: %s", event.x_event_id, exc)
+            log.error("Could not ingest X event %s of a webhook delivery: %r", event.x_event_id, exc)
             work = owner[id(event)]
-            work.not_stored.append(f"event {event.x_event_id}: {type(exc).__name__}: {exc}")
+            why = f"cannot be stored: {exc.problem}" if isinstance(exc, UnstorableEvent) else _error(exc)
+            work.not_stored.append(f"event {event.x_event_id}: {why}")
             work.outcome.status = WebhookDelivery.Status.FAILED
 
         events = [event for work in group for event in work.events]
@@ -206,28 +233,77 @@ def _signals_safely(work: _Work) -> None:
 
 
 def _outcomes_save(works: list[_Work]) -> None:
-    """Each delivery's outcome on its row: one UPDATE per distinct outcome (a busy batch has one or two)."""
+    """Each delivery's outcome on its row: one UPDATE per distinct outcome (a busy batch has one or two).
+
+    In a savepoint: if they cannot be saved together, each is saved on its own, and one that cannot be saved
+    even then ends ``failed`` with a plain reason (``_outcome_unsaved``), so the batch still commits.
+    """
+    if not works:
+        return
     now = timezone.now()
-    alike: dict[tuple, list[int]] = defaultdict(list)
+    alike: dict[tuple, list[_Work]] = defaultdict(list)
     for work in works:
-        outcome, delivery = work.outcome, work.delivery
-        if work.not_stored:
-            outcome.notes.append("Not stored: " + "; ".join(work.not_stored) + ".")
-        fields = (
-            ("status", outcome.status),
-            ("dm_events", outcome.dm_events),
-            ("messages_created", outcome.created),
-            ("detail", "\n".join(outcome.notes)),
-            ("for_user_id", delivery.for_user_id),
-            ("account_id", delivery.account_id),
+        alike[_outcome_fields(work)].append(work)
+        work.delivery.attempts += 1
+        work.delivery.processed_at = now
+    try:
+        with transaction.atomic():
+            for fields, group in alike.items():
+                _outcome_update([work.delivery.pk for work in group], fields, now)
+        return
+    except OperationalError:
+        raise
+    except Exception:
+        log.exception(
+            "Could not save the outcomes of %d webhook deliveries together; saving them one by one", len(works)
         )
-        alike[fields].append(delivery.pk)
-        for name, value in fields:
-            setattr(delivery, name, value)
-        delivery.attempts += 1
-        delivery.processed_at = now
-    for fields, pks in alike.items():
-        WebhookDelivery.objects.filter(pk__in=pks).update(**dict(fields), attempts=F("attempts") + 1, processed_at=now)
+    for fields, group in alike.items():
+        for work in group:
+            try:
+                with transaction.atomic():
+                    _outcome_update([work.delivery.pk], fields, now)
+            except OperationalError:
+                raise
+            except Exception as exc:
+                log.exception("Could not save the outcome of webhook delivery %s", work.delivery.pk)
+                _outcome_unsaved(work, exc, now)
+
+
+def _outcome_fields(work: _Work) -> tuple[tuple[str, object], ...]:
+    """What is saved of a delivery's outcome (also set on the delivery in memory), its text made storable."""
+    outcome, delivery = work.outcome, work.delivery
+    if work.not_stored:
+        outcome.notes.append("Not stored: " + "; ".join(work.not_stored) + ".")
+    detail = storable_json("\n".join(outcome.notes))
+    if len(detail) > MAX_DETAIL_LENGTH:
+        detail = detail[: MAX_DETAIL_LENGTH - 60] + f" [... {len(detail) - MAX_DETAIL_LENGTH + 60} characters more]"
+    fields = (
+        ("status", outcome.status),
+        ("dm_events", outcome.dm_events),
+        ("messages_created", outcome.created),
+        ("detail", detail),
+        ("for_user_id", delivery.for_user_id),
+        ("account_id", delivery.account_id),
+    )
+    for name, value in fields:
+        setattr(delivery, name, value)
+    return fields
+
+
+def _outcome_update(pks: list[int], fields: tuple[tuple[str, object], ...], now: datetime) -> None:
+    WebhookDelivery.objects.filter(pk__in=pks).update(**dict(fields), attempts=F("attempts") + 1, processed_at=now)
+
+
+def _outcome_unsaved(work: _Work, exc: Exception, now: datetime) -> None:
+    """The last word on a delivery whose outcome could not be saved: ``failed``, with only what cannot fail.
+    If even this fails, the database itself is in trouble: the error rolls the batch back."""
+    delivery = work.delivery
+    delivery.status = WebhookDelivery.Status.FAILED
+    delivery.detail = f"Processing stopped: its outcome could not be saved ({type(exc).__name__})."
+    with transaction.atomic():
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(
+            status=delivery.status, detail=delivery.detail, attempts=F("attempts") + 1, processed_at=now
+        )
 
 
 def _signals(account: XAccount, parsed: ParsedDelivery, outcome: _Outcome) -> None:

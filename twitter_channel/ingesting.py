@@ -22,8 +22,9 @@ def account_events_ingest(
 ) -> list[IngestResult]:
     """Ingest ``events`` into the account's inbox, oldest first, each idempotently on X's event id.
 
-    ``on_error`` is ``dm_events_ingest``'s: given, an event the database refuses is handed to it and the
-    others are stored; without it, that event's error is raised.
+    ``on_error`` is ``dm_events_ingest``'s: given, an event that cannot be stored (found so before the
+    batch writes, or failing when written) is handed to it and the others are stored; without it, that
+    event's error is raised.
 
     Then attributes new customer DMs to the "Send a private message" links that started them
     (``handoff.handoff_attribute``), and, after commit, enqueues ``twitter_channel.attachment_download``

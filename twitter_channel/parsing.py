@@ -23,8 +23,10 @@ Malformed input, the rule ("keep what is right"):
   a ``user_event`` other than ``revoke`` as ``user_event:<kind>``, X Activity ``profile.update.bio``, a
   ``direct_message_events`` item of another ``type``) is named in ``ignored``, without error.
 
-U+0000, which PostgreSQL cannot store in text or jsonb, is replaced by U+FFFD in every string of the input
-(keys included) before it is read (``parsing_fields.without_nul``), so no string handed on carries it.
+U+0000, which PostgreSQL cannot store in text or jsonb, and UTF-16 surrogates left unpaired (``\\ud800``, or a
+pair in the wrong order), which cannot be encoded as UTF-8, are replaced by U+FFFD in every string of the input
+(keys included) before it is read (``parsing_fields.storable_json``), so no string handed on, nor any note
+naming a key or a kind, carries them. JSON nested deeper than ``MAX_JSON_DEPTH`` is a ``PayloadError``.
 
 v2 events are only usable with ``dm_conversation_id``, ``created_at`` and (for messages) ``sender_id``,
 which X returns only when asked for: request ``DM_EVENT_FIELDS`` (X's default fields are rejected).
@@ -52,8 +54,8 @@ from twitter_channel.parsing_fields import (
     req_id,
     req_object,
     req_str,
+    storable_json,
     users_map,
-    without_nul,
 )
 
 __all__ = [
@@ -137,7 +139,7 @@ class ParsedPage:
 
 def parse_webhook_payload(payload: Mapping[str, Any]) -> ParsedDelivery:
     """Every DM, typing, read and revoke event of an Account Activity body or an X Activity envelope."""
-    body = as_object(without_nul(payload), "")
+    body = as_object(storable_json(payload), "")
     if "data" in body and not any(key in body for key in (MESSAGES, TYPING, READS, "for_user_id")):
         return _activity_envelope(body)
     return _families(body, "", for_user_id=opt_id(body, "for_user_id", ""))
@@ -269,13 +271,13 @@ def parse_v1_event(
     raw_event: Mapping[str, Any], *, users: Mapping[str, Any] | None = None, apps: Mapping[str, Any] | None = None
 ) -> DmEvent:
     """One v1.1 ``message_create`` event; ``users``/``apps`` are the body's raw maps, if it had them."""
-    profiles = users_map(without_nul(users), "users", []) if users is not None else _NO_PROFILES
-    return parsing_v1.message_create(without_nul(raw_event), "", users=profiles, apps=without_nul(apps))
+    profiles = users_map(storable_json(users), "users", []) if users is not None else _NO_PROFILES
+    return parsing_v1.message_create(storable_json(raw_event), "", users=profiles, apps=storable_json(apps))
 
 
 def parse_v1_page(body: Mapping[str, Any]) -> ParsedPage:
     """A ``direct_messages/events/list.json`` body (``events``), or ``show``/``new`` (``event``)."""
-    root = as_object(without_nul(body), "")
+    root = as_object(storable_json(body), "")
     apps = opt_object(root, "apps", "")
     rejected: list[str] = []
     users = users_map(root.get("users"), "users", rejected)
@@ -292,10 +294,10 @@ def parse_v1_page(body: Mapping[str, Any]) -> ParsedPage:
 
 def parse_v2_event(raw_event: Mapping[str, Any], *, includes: Mapping[str, Any]) -> DmEvent:
     """One v2 ``dm_events`` item, with its page's ``includes`` (``users``, ``media``, ``tweets``)."""
-    indexed = parsing_v2.index_includes(without_nul(includes))
+    indexed = parsing_v2.index_includes(storable_json(includes))
     for problem in indexed.rejected:
         log.warning("Left out a malformed include: %s", problem)
-    return parsing_v2.dm_event(without_nul(raw_event), "", indexed)
+    return parsing_v2.dm_event(storable_json(raw_event), "", indexed)
 
 
 def parse_v2_page(body: Mapping[str, Any]) -> tuple[DmEvent, ...]:
@@ -311,7 +313,7 @@ def parse_v2_page_detailed(body: Mapping[str, Any]) -> ParsedPage:
 
     An empty page (``{"meta": {"result_count": 0}}``, no ``data``) has no events.
     """
-    root = as_object(without_nul(body), "")
+    root = as_object(storable_json(body), "")
     includes = parsing_v2.index_includes(root.get("includes"))
     if "data" not in root:
         return ParsedPage(rejected=includes.rejected)

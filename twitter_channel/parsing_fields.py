@@ -1,8 +1,8 @@
 """Field readers shared by the payload parsers: every failure is a ``PayloadError`` naming its path.
 
 Paths are written as a reader would look them up: ``direct_message_events[1].message_create.sender_id``.
-Optional readers treat an absent key and ``null`` alike. ``without_nul`` cleans a decoded body before any of
-them reads it.
+Optional readers treat an absent key and ``null`` alike. ``storable_json`` cleans a decoded body before any
+of them reads it.
 """
 
 from __future__ import annotations
@@ -22,6 +22,10 @@ _CONVERSATION_ID = re.compile(r"[0-9]{1,19}-[0-9]{1,19}|[0-9]{1,19}")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 NUL = "\x00"
 REPLACEMENT_CHARACTER = "\ufffd"
+# What cannot be stored as text: U+0000 (PostgreSQL) and any UTF-16 surrogate (not encodable as UTF-8).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# Deeper JSON is refused: X's payloads nest about ten levels; the parsers and the database need a bound.
+MAX_JSON_DEPTH = 64
 _Json = TypeVar("_Json")
 
 
@@ -34,42 +38,52 @@ class PayloadError(ValueError):
         super().__init__(f"{path}: {problem}" if path else problem)
 
 
-def without_nul(value: _Json) -> _Json:
-    """Decoded JSON with every U+0000 (in strings and object keys, at any depth) replaced by U+FFFD.
+def storable_json(value: _Json) -> _Json:
+    """Decoded JSON whose every string (object keys included, at any depth) can be stored and sent on.
 
-    PostgreSQL cannot store U+0000 in ``text`` or ``jsonb``, and X's JSON may carry ``\\u0000`` wherever a
-    user wrote something (text, names, entities). Returns ``value`` itself, not a copy, when it holds no NUL
-    (the common case); otherwise objects come back as dicts, lists as lists and tuples as tuples. Other values
-    are returned as they are.
+    Replaced by U+FFFD: U+0000, which PostgreSQL cannot store in ``text`` or ``jsonb``, and every UTF-16
+    surrogate, which cannot be encoded as UTF-8 at all (psycopg raises ``UnicodeEncodeError``). JSON may
+    spell both (``\\u0000``, ``\\ud800``) wherever a user wrote something (text, names, entities, keys); a
+    surrogate pair in the right order is decoded as the one character it stands for, so what is left is a
+    lone surrogate or a reversed pair. Returns ``value`` itself, not a copy, when there is nothing to
+    replace (the common case, checked cheaply: ``str.isascii`` is free); otherwise objects come back as
+    dicts, lists as lists and tuples as tuples. Other values are returned as they are.
+
+    Raises ``PayloadError`` for JSON nested deeper than ``MAX_JSON_DEPTH`` levels (X's go about ten deep).
     """
-    return _replace_nul(value) if _has_nul(value) else value
+    return _replaced(value) if _needs_replacing(value) else value
 
 
-def _has_nul(value: object) -> bool:
-    # Iterative, so that a deep body costs no recursion on the common path.
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, str):
-            if NUL in item:
-                return True
-        elif isinstance(item, Mapping):
-            pending.extend(item.keys())
-            pending.extend(item.values())
-        elif isinstance(item, list | tuple):
-            pending.extend(item)
-    return False
+def _needs_replacing(value: object) -> bool:
+    # Level by level, without recursion; the whole body is walked, for its depth.
+    found = False
+    level = [value]
+    for _depth in range(MAX_JSON_DEPTH + 1):
+        deeper: list[object] = []
+        for item in level:
+            if isinstance(item, str):
+                found = found or NUL in item or (not item.isascii() and _UNSTORABLE.search(item) is not None)
+            elif isinstance(item, Mapping):
+                deeper.extend(item.keys())
+                deeper.extend(item.values())
+            elif isinstance(item, list | tuple):
+                deeper.extend(item)
+        if not deeper:
+            return found
+        level = deeper
+    raise PayloadError("", f"nested deeper than {MAX_JSON_DEPTH} levels")
 
 
-def _replace_nul(value: Any) -> Any:
+def _replaced(value: Any) -> Any:
+    # Recursive, at most MAX_JSON_DEPTH deep: _needs_replacing walked the whole body first.
     if isinstance(value, str):
-        return value.replace(NUL, REPLACEMENT_CHARACTER)
+        return _UNSTORABLE.sub(REPLACEMENT_CHARACTER, value)
     if isinstance(value, Mapping):
-        return {_replace_nul(key): _replace_nul(item) for key, item in value.items()}
+        return {_replaced(key): _replaced(item) for key, item in value.items()}
     if isinstance(value, list):
-        return [_replace_nul(item) for item in value]
+        return [_replaced(item) for item in value]
     if isinstance(value, tuple):
-        return tuple(_replace_nul(item) for item in value)
+        return tuple(_replaced(item) for item in value)
     return value
 
 

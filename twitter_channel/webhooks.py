@@ -9,7 +9,11 @@ so an unchecked CRC would sign any forged body for whoever asks. ``crc_token_pro
 refuses tokens containing ``{``: every body we accept is a JSON object, whose bytes contain ``{``, so
 no answered CRC can ever be a valid signature of a deliverable body.
 
-Refusals of a delivery are ``Refused`` with the HTTP status and a message for whoever sent it.
+Refusals of a delivery are ``Refused`` with the HTTP status and a message for whoever sent it. A body is
+refused unless it is usable JSON (``delivery_json``), decoded more strictly than ``json.loads`` would: the
+numbers X sends fit in 64 bits, so longer integers (Python refuses more than 4,300 digits with a plain
+``ValueError``), ``NaN``, ``Infinity`` and floats too large to hold (``1e999999``) are refused, as is
+nesting deeper than ``MAX_JSON_DEPTH``. The drain reads stored bodies with the same function.
 """
 
 from __future__ import annotations
@@ -18,7 +22,10 @@ import base64
 import hashlib
 import hmac
 import json
+import math
 from typing import Any
+
+from twitter_channel.parsing_fields import MAX_JSON_DEPTH
 
 SIGNATURE_HEADER = "x-twitter-webhooks-signature"
 SIGNATURE_PREFIX = "sha256="
@@ -136,15 +143,77 @@ def delivery_payload(
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise Refused(400, "not_utf8", f"The body is not valid UTF-8 (byte {exc.start}).") from exc
+    return delivery_json(text)
+
+
+def delivery_json(text: str) -> dict[str, Any]:
+    """The JSON object a delivery's body holds, decoded strictly (see the module docstring); raises ``Refused``
+    (400) with the precise reason for anything else. The webhook checks each POST with it, and the drain
+    reads each stored body with it again."""
     try:
-        payload = json.loads(text)
+        payload = json.loads(text, parse_int=_integer, parse_float=_finite_float, parse_constant=_no_constant)
+    except _Unusable as exc:
+        raise Refused(400, "invalid_json", f"The body is not usable JSON: {exc}.") from exc
     except json.JSONDecodeError as exc:
         raise Refused(400, "invalid_json", f"The body is not valid JSON: {exc}.") from exc
     except RecursionError as exc:
-        raise Refused(400, "invalid_json", "The body is not usable JSON: it is nested too deeply.") from exc
+        raise Refused(400, "invalid_json", _TOO_DEEP) from exc
     if not isinstance(payload, dict):
         raise Refused(400, "not_an_object", f"The body must be a JSON object, not {_json_kind(payload)}.")
+    if _depth_over_limit(text, payload):
+        raise Refused(400, "invalid_json", _TOO_DEEP)
     return payload
+
+
+_TOO_DEEP = f"The body is not usable JSON: it is nested too deeply (more than {MAX_JSON_DEPTH} levels)."
+# X's numbers are 64-bit: ids as numbers (v1 "id"), counts, indices, sizes.
+_SMALLEST_INTEGER, _LARGEST_INTEGER = -(2**63), 2**64 - 1
+_MAX_INTEGER_DIGITS = len(str(_LARGEST_INTEGER))
+
+
+class _Unusable(ValueError):
+    """A JSON value this endpoint refuses although ``json.loads`` would take it."""
+
+
+def _integer(literal: str) -> int:
+    digits = len(literal.lstrip("-"))
+    if digits <= _MAX_INTEGER_DIGITS:
+        value = int(literal)
+        if _SMALLEST_INTEGER <= value <= _LARGEST_INTEGER:
+            return value
+    shown = literal if len(literal) <= 30 else f"{literal[:24]}..."
+    raise _Unusable(f"the integer {shown} ({digits} digits) does not fit in 64 bits, as every number X sends does")
+
+
+def _finite_float(literal: str) -> float:
+    value = float(literal)
+    if not math.isfinite(value):
+        shown = literal if len(literal) <= 30 else f"{literal[:24]}..."
+        raise _Unusable(f"the number {shown} is too large to hold")
+    return value
+
+
+def _no_constant(name: str) -> float:
+    raise _Unusable(f"{name} is not a JSON number")
+
+
+def _depth_over_limit(text: str, payload: object) -> bool:
+    """Whether ``payload`` nests deeper than ``MAX_JSON_DEPTH``. Cheap for X's bodies: a body with no more
+    brackets than the limit cannot be that deep (brackets inside strings only make this count larger)."""
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return False
+    level = [payload]  # the containers at one level, from the body's own (level 1) down
+    for _level in range(MAX_JSON_DEPTH):
+        level = [
+            child
+            for item in level
+            if isinstance(item, dict | list)
+            for child in (item.values() if isinstance(item, dict) else item)
+            if isinstance(child, dict | list)
+        ]
+        if not level:
+            return False
+    return True
 
 
 def _json_kind(value: object) -> str:

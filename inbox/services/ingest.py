@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
+from typing import Any
 
-from django.db import DatabaseError, OperationalError, transaction
-from django.db.models import OuterRef, Subquery
+from django.db import OperationalError, transaction
+from django.db.models import Model
 from django.utils import timezone
 
 from inbox import events as activity
@@ -22,11 +23,15 @@ from inbox.dm_events import DmEvent, DmEventType, DmMedia, XUserProfile
 from inbox.models import Contact, Conversation, Inbox, Message, MessageAttachment, Participant
 from inbox.services.auto_assign import auto_assign_enqueue
 from inbox.services.contacts import contacts_upsert, contacts_upsert_many
+from inbox.services.storable import columns_problem
+from inbox.services.summaries import conversation_summaries_recompute
 
 log = logging.getLogger(__name__)
 
-PREVIEW_LENGTH = 200
 _MAX_BIGINT = 2**63 - 1
+_MESSAGE = Message.EventType.MESSAGE_CREATE
+_PROFILE_FIELDS = tuple(f.name for f in fields(XUserProfile))
+_CONTACT_LENGTHS = {f.name: f.max_length for f in Contact._meta.concrete_fields if getattr(f, "max_length", None)}
 _REOPENED_BY_CUSTOMER = (Conversation.Status.RESOLVED, Conversation.Status.SNOOZED, Conversation.Status.PENDING)
 
 
@@ -37,6 +42,15 @@ class IngestResult:
     event: DmEvent
 
 
+class UnstorableEvent(ValueError):
+    """An event whose rows the database would refuse (``storable``); ``problem`` says which value and why."""
+
+    def __init__(self, event: DmEvent, problem: str) -> None:
+        super().__init__(problem)
+        self.event = event
+        self.problem = problem
+
+
 def dm_events_ingest(
     *,
     inbox: Inbox,
@@ -45,28 +59,39 @@ def dm_events_ingest(
 ) -> list[IngestResult]:
     """Ingest ``events`` oldest first, with the outcome of ``dm_event_ingest`` applied to each in turn.
 
-    Messages go in together, in a few statements for the whole batch and one savepoint
-    (``_messages_ingest_together``); what that path publishes is one ``conversation.created`` or
-    ``conversation.updated`` per conversation (with every field that changed) and a ``message.created``
-    per new message. A batch holding a join or leave, or one the database refuses as a whole, goes one
-    event at a time, each in its own savepoint. There, an event that cannot be stored is handed to
-    ``on_error`` and the others go on (without ``on_error`` it is raised). Database failures that roll
-    back the whole transaction (``OperationalError``: connection lost, deadlock) are always raised.
-    Returns one result per event stored or found, oldest first.
+    Every event is checked before anything is written (``event_problem``): one that could not be stored
+    is set aside at once as an ``UnstorableEvent`` naming the value and why. Then messages go in together,
+    in a few statements for the whole batch and one savepoint (``_messages_ingest_together``); what that
+    path publishes is one ``conversation.created`` or ``conversation.updated`` per conversation (with
+    every field that changed) and a ``message.created`` per new message. A batch holding a join or leave,
+    or one that fails as a whole for any reason, goes one event at a time, each in its own savepoint.
+    An event set aside or that cannot be stored is handed to ``on_error`` and the others go on (without
+    ``on_error`` it is raised). Database failures that roll back the whole transaction
+    (``OperationalError``: connection lost, deadlock) are always raised. Returns one result per event
+    stored or found, oldest first.
     """
     ordered = sorted(events, key=lambda e: (e.created_at, x_sequence_of(e.x_event_id) or 0))
-    if len(ordered) > 1 and all(event.event_type == DmEventType.MESSAGE_CREATE for event in ordered):
+    storable = []
+    for event in ordered:
+        problem = event_problem(inbox=inbox, event=event)
+        if problem is None:
+            storable.append(event)
+        elif on_error is None:
+            raise UnstorableEvent(event, problem)
+        else:
+            on_error(event, UnstorableEvent(event, problem))
+    if len(storable) > 1 and all(event.event_type == DmEventType.MESSAGE_CREATE for event in storable):
         try:
             with transaction.atomic():
-                return _messages_ingest_together(inbox, ordered)
+                return _messages_ingest_together(inbox, storable)
         except OperationalError:
             raise
-        except DatabaseError as exc:
-            log.warning("A batch of %d events was refused (%s); storing them one at a time.", len(ordered), exc)
+        except Exception as exc:  # one event's fault or a conflict: find out which, one at a time
+            log.warning("A batch of %d events failed (%r); storing them one at a time.", len(storable), exc)
     results = []
-    for event in ordered:
+    for event in storable:
         try:
-            results.append(dm_event_ingest(inbox=inbox, event=event))
+            results.append(_event_ingest(inbox, event))
         except OperationalError:
             raise
         except Exception as exc:
@@ -74,6 +99,26 @@ def dm_events_ingest(
                 raise
             on_error(event, exc)
     return results
+
+
+def event_problem(*, inbox: Inbox, event: DmEvent) -> str | None:
+    """Why ``event`` could not be stored in ``inbox``, or None: the columns of its message and attachments and
+    of the contacts its profiles refresh are checked (``storable.columns_problem``). A read; writes nothing."""
+    problem = columns_problem(Message, _message_columns(inbox, event))
+    for media in event.attachments:
+        problem = problem or columns_problem(MessageAttachment, _attachment_columns(media))
+    for profile in event.users.values():
+        # contacts_upsert cuts a profile's text to its columns; what is left to check is the rest.
+        problem = problem or columns_problem(Contact, _profile_columns(profile))
+    return problem
+
+
+def _profile_columns(profile: XUserProfile) -> dict[str, Any]:
+    return {
+        name: value[: _CONTACT_LENGTHS[name]] if isinstance(value, str) and name in _CONTACT_LENGTHS else value
+        for name in _PROFILE_FIELDS
+        if (value := getattr(profile, name)) is not None
+    }
 
 
 def _messages_ingest_together(inbox: Inbox, events: list[DmEvent]) -> list[IngestResult]:
@@ -105,7 +150,6 @@ def _messages_ingest_together(inbox: Inbox, events: list[DmEvent]) -> list[Inges
     results: list[IngestResult] = []
     new: list[tuple[Message, DmEvent]] = []
     changed: dict[int, set[str]] = {pk: set() for pk in by_pk}
-    first_response_may_move: set[int] = set()
     for event in events:
         conversation = conversations[event.x_conversation_id]
         key = (conversation.pk, event.x_event_id)
@@ -119,20 +163,17 @@ def _messages_ingest_together(inbox: Inbox, events: list[DmEvent]) -> list[Inges
         message = _message_new(inbox, conversation, event, contacts)
         stored[key] = message
         new.append((message, event))
-        fields, may_move = _conversation_fold(conversation, message, event)
-        changed[conversation.pk] |= fields
-        if may_move:
-            first_response_may_move.add(conversation.pk)
+        changed[conversation.pk] |= _customer_message_apply(conversation, message)
         results.append(IngestResult(message=message, created=True, event=event))
 
     Message.objects.bulk_create([message for message, _ in new])
     MessageAttachment.objects.bulk_create(
         _attachment(message, media) for message, event in new for media in event.attachments
     )
-    for pk, first_response in first_responses(first_response_may_move).items():
-        if by_pk[pk].first_response_at != first_response:
-            by_pk[pk].first_response_at = first_response
-            changed[pk].add("first_response_at")
+    with_new_messages = {message.conversation_id for message, _ in new if message.event_type == _MESSAGE}
+    summaries = conversation_summaries_recompute(conversations=[by_pk[pk] for pk in sorted(with_new_messages)])
+    for pk, summary_fields in summaries.items():
+        changed[pk] |= summary_fields
     _conversations_save(by_pk, changed)
     members = {
         (message.conversation_id, contacts[x_id].pk) for message, event in new for x_id in _user_ids(inbox, event)
@@ -217,7 +258,16 @@ def dm_event_ingest(*, inbox: Inbox, event: DmEvent) -> IngestResult:
     ``conversation.updated`` when the conversation changed, and ``message.created`` for a new
     message. A duplicate publishes nothing. A new conversation in an inbox with auto-assignment on
     enqueues ``inbox.auto_assign_pending`` after commit (``services/auto_assign.py``).
+
+    An event that could not be stored (``event_problem``) raises ``UnstorableEvent`` and changes nothing.
     """
+    problem = event_problem(inbox=inbox, event=event)
+    if problem is not None:
+        raise UnstorableEvent(event, problem)
+    return _event_ingest(inbox, event)
+
+
+def _event_ingest(inbox: Inbox, event: DmEvent) -> IngestResult:
     with transaction.atomic():
         contacts = contacts_upsert(x_user_ids=_user_ids(inbox, event), profiles=event.users, seen_at=event.created_at)
         conversation, conversation_created = _conversation_locked(inbox, event, contacts)
@@ -230,7 +280,7 @@ def dm_event_ingest(*, inbox: Inbox, event: DmEvent) -> IngestResult:
             return IngestResult(message=existing, created=False, event=event)
 
         message = _message_create(inbox, conversation, event, contacts)
-        changed = _conversation_apply(conversation, message, event)
+        changed = _conversation_apply(conversation, message)
         _participants_apply(inbox, conversation, event, contacts)
 
         if conversation_created:
@@ -283,46 +333,60 @@ def _message_create(inbox: Inbox, conversation: Conversation, event: DmEvent, co
 
 
 def _message_new(inbox: Inbox, conversation: Conversation, event: DmEvent, contacts: dict[str, Contact]) -> Message:
-    direction = _direction(inbox, event)
     return Message(
-        conversation=conversation,
-        x_event_id=event.x_event_id,
-        x_sequence=x_sequence_of(event.x_event_id),
-        event_type=event.event_type.value,
-        direction=direction,
-        sender_contact=contacts.get(event.sender_id or ""),
-        text=event.text,
-        entities=dict(event.entities),
-        referenced_post_ids=list(event.referenced_post_ids),
-        participant_x_ids=list(event.participant_ids),
-        quick_reply_response=dict(event.quick_reply_response) if event.quick_reply_response else None,
-        x_created_at=event.created_at,
-        occurred_at=event.created_at,
-        # A business message we did not send from here was delivered by X by definition.
-        delivery_state=Message.DeliveryState.SENT if direction == Message.Direction.OUTBOUND else "",
-        x_confirmed_at=timezone.now() if direction == Message.Direction.OUTBOUND else None,
-        source_app_name=(event.source_app_name or "") if direction == Message.Direction.OUTBOUND else "",
-        initiated_via_post_id=event.initiated_via_post_id or "",
-        welcome_message_id=event.welcome_message_id or "",
+        conversation=conversation, sender_contact=contacts.get(event.sender_id or ""), **_message_columns(inbox, event)
     )
+
+
+def _message_columns(inbox: Inbox, event: DmEvent) -> dict[str, Any]:
+    """The message's own columns (all but the conversation and the sender), as stored."""
+    direction = _direction(inbox, event)
+    outbound = direction == Message.Direction.OUTBOUND
+    return {
+        "x_event_id": event.x_event_id,
+        "x_sequence": x_sequence_of(event.x_event_id),
+        "event_type": event.event_type.value,
+        "direction": direction,
+        "text": event.text,
+        "entities": dict(event.entities),
+        "referenced_post_ids": list(event.referenced_post_ids),
+        "participant_x_ids": list(event.participant_ids),
+        "quick_reply_response": dict(event.quick_reply_response) if event.quick_reply_response else None,
+        "x_created_at": event.created_at,
+        "occurred_at": event.created_at,
+        # A business message we did not send from here was delivered by X by definition.
+        "delivery_state": Message.DeliveryState.SENT if outbound else "",
+        "x_confirmed_at": timezone.now() if outbound else None,
+        "source_app_name": _fitting(Message, "source_app_name", event.source_app_name or "") if outbound else "",
+        "initiated_via_post_id": event.initiated_via_post_id or "",
+        "welcome_message_id": event.welcome_message_id or "",
+    }
 
 
 def _attachment(message: Message, media: DmMedia) -> MessageAttachment:
-    return MessageAttachment(
-        message=message,
-        media_type=media.media_type,
-        media_key=media.media_key,
-        url=media.url,
-        preview_url=media.preview_url,
-        size_bytes=media.size_bytes,
-        width=media.width,
-        height=media.height,
-        alt_text=media.alt_text,
-        media_id=media.media_id or "",
-        download_url=media.download_url or "",
-        variants=[variant._asdict() for variant in media.variants],
-        duration_ms=media.duration_ms,
-    )
+    return MessageAttachment(message=message, **_attachment_columns(media))
+
+
+def _attachment_columns(media: DmMedia) -> dict[str, Any]:
+    return {
+        "media_type": media.media_type,
+        "media_key": media.media_key,
+        "url": media.url,
+        "preview_url": media.preview_url,
+        "size_bytes": media.size_bytes,
+        "width": media.width,
+        "height": media.height,
+        "alt_text": _fitting(MessageAttachment, "alt_text", media.alt_text),
+        "media_id": media.media_id or "",
+        "download_url": media.download_url or "",
+        "variants": [variant._asdict() for variant in media.variants],
+        "duration_ms": media.duration_ms,
+    }
+
+
+def _fitting(model: type[Model], field_name: str, text: str) -> str:
+    """Display text (an app's name, alt text) cut to its column: a longer one must not lose the DM."""
+    return text[: model._meta.get_field(field_name).max_length]
 
 
 def _echo_confirm(message: Message) -> None:
@@ -334,103 +398,40 @@ def _echo_confirm(message: Message) -> None:
     realtime.publish_message(message, event="message.updated")
 
 
-def _conversation_apply(conversation: Conversation, message: Message, event: DmEvent) -> list[str]:
-    """Fold a new, stored message into the conversation's summary fields and save; return the fields changed."""
-    return _summary_save(conversation, *_conversation_fold(conversation, message, event))
-
-
-def conversation_summary_apply(
-    *, conversation: Conversation, message: Message, at: datetime, preview: str
-) -> list[str]:
-    """Fold a stored message that did not come from X (a reply written here) into the conversation's summary.
-
-    The rules of ingest (last message time and preview, needs-reply, first response time) with ``at``
-    as the message's time; saves and returns the fields changed. The caller holds the conversation's
-    row lock and publishes.
-    """
-    return _summary_save(conversation, *_summary_fold(conversation, message, at=at, preview=preview))
-
-
-def _summary_save(conversation: Conversation, changed: set[str], first_response_may_move: bool) -> list[str]:
-    if first_response_may_move:
-        first_response = first_responses([conversation.pk])[conversation.pk]
-        if first_response != conversation.first_response_at:
-            conversation.first_response_at = first_response
-            changed.add("first_response_at")
+def _conversation_apply(conversation: Conversation, message: Message) -> list[str]:
+    """A new, stored message's effect on its conversation: the customer's rules, then the summary worked out
+    again from the stored messages (``summaries``); saves and returns the fields changed."""
+    if message.event_type != _MESSAGE:
+        return []
+    changed = _customer_message_apply(conversation, message)
+    changed |= conversation_summaries_recompute(conversations=[conversation])[conversation.pk]
     if changed:
         conversation.save(update_fields=[*changed, "updated_at"])
     return sorted(changed)
 
 
-def _conversation_fold(conversation: Conversation, message: Message, event: DmEvent) -> tuple[set[str], bool]:
-    """Fold a message into the conversation's summary fields in memory (a reopening is recorded at once).
+def _customer_message_apply(conversation: Conversation, message: Message) -> set[str]:
+    """What a customer's message does to its conversation besides the summary, in memory; returns the fields changed.
 
-    Returns the fields changed and whether the first response time may have moved, which only a query over
-    the stored messages can tell (``first_responses``).
+    The first customer to write becomes the conversation's contact when it has none, and a message newer than
+    the last status change reopens a resolved, snoozed or pending conversation (recorded at once).
     """
-    if event.event_type != DmEventType.MESSAGE_CREATE:
-        return set(), False
-    return _summary_fold(conversation, message, at=event.created_at, preview=_preview(event))
-
-
-def _summary_fold(conversation: Conversation, message: Message, *, at: datetime, preview: str) -> tuple[set[str], bool]:
-    inbound = message.direction == Message.Direction.INBOUND
-    first_response_may_move = _first_response_may_move(conversation, inbound=inbound, at=at)
+    if message.event_type != _MESSAGE or message.direction != Message.Direction.INBOUND:
+        return set()
     changed: dict[str, object] = {}
-
-    if conversation.last_message_at is None or at >= conversation.last_message_at:
-        changed.update(last_message_at=at, last_message_preview=preview, needs_reply=inbound)
-    if inbound:
-        if conversation.last_inbound_at is None or at > conversation.last_inbound_at:
-            changed["last_inbound_at"] = at
-        if conversation.contact_id is None and message.sender_contact_id:
-            changed["contact"] = message.sender_contact
-        if conversation.status in _REOPENED_BY_CUSTOMER and at > conversation.status_changed_at:
-            activity.conversation_reopened_event(
-                conversation=conversation, previous_status=conversation.status, x_event_id=message.x_event_id or ""
-            )
-            changed.update(
-                status=Conversation.Status.OPEN,
-                status_changed_at=timezone.now(),
-                snoozed_until=None,
-                resolved_at=None,
-            )
-
+    if conversation.contact_id is None and message.sender_contact_id:
+        changed["contact"] = message.sender_contact
+    if conversation.status in _REOPENED_BY_CUSTOMER and message.occurred_at > conversation.status_changed_at:
+        activity.conversation_reopened_event(
+            conversation=conversation, previous_status=conversation.status, x_event_id=message.x_event_id or ""
+        )
+        changed.update(
+            status=Conversation.Status.OPEN, status_changed_at=timezone.now(), snoozed_until=None, resolved_at=None
+        )
     changed = {k: v for k, v in changed.items() if getattr(conversation, k) != v}
     for field_name, value in changed.items():
         setattr(conversation, field_name, value)
-    return set(changed), first_response_may_move
-
-
-def _first_response_may_move(conversation: Conversation, *, inbound: bool, at: datetime) -> bool:
-    """Whether a message at ``at`` can change the first response time, judged from the summary before it.
-
-    An inbound message moves it only if it may be the customer's first (none yet, or earlier than the
-    latest one); an outbound message only if the customer has written and it is earlier than the
-    current first response. Only then is ``first_responses`` worth its query.
-    """
-    last_inbound, first_response = conversation.last_inbound_at, conversation.first_response_at
-    if inbound:
-        return last_inbound is None or at < last_inbound
-    return last_inbound is not None and (first_response is None or at < first_response)
-
-
-def first_responses(conversation_ids: Iterable[int]) -> dict[int, datetime | None]:
-    """Each conversation's first business message after the customer's first message, in X's time (one query)."""
-    messages = Message.objects.filter(conversation=OuterRef("pk"), event_type=Message.EventType.MESSAGE_CREATE)
-    first_inbound = messages.filter(direction=Message.Direction.INBOUND).order_by("occurred_at").values("occurred_at")
-    first_reply = (
-        messages.filter(direction=Message.Direction.OUTBOUND, occurred_at__gt=OuterRef("first_inbound"))
-        .order_by("occurred_at")
-        .values("occurred_at")
-    )
-    rows = (
-        Conversation.objects.filter(pk__in=list(conversation_ids))
-        .annotate(first_inbound=Subquery(first_inbound[:1]))
-        .annotate(first_reply=Subquery(first_reply[:1]))
-        .values_list("pk", "first_reply")
-    )
-    return dict(rows)
+    return set(changed)
 
 
 def _participants_apply(inbox: Inbox, conversation: Conversation, event: DmEvent, contacts: dict[str, Contact]) -> None:
@@ -456,18 +457,6 @@ def _membership_apply(participant: Participant, *, joined: bool, at: datetime) -
         participant.joined_at is not None and participant.joined_at > participant.left_at
     )
     participant.save(update_fields=["joined_at", "left_at", "is_active"])
-
-
-def _preview(event: DmEvent) -> str:
-    return message_preview(text=event.text, media_type=event.attachments[0].media_type if event.attachments else "")
-
-
-def message_preview(*, text: str, media_type: str = "") -> str:
-    """The conversation list's one line for a message: its text on one line, or ``[photo]`` for media alone."""
-    text = " ".join(text.split())
-    if not text and media_type:
-        text = f"[{media_type.replace('_', ' ')}]"
-    return text[:PREVIEW_LENGTH]
 
 
 def x_sequence_of(x_event_id: str) -> int | None:

@@ -41,7 +41,8 @@ from inbox.reply_input import (
     token_check,
 )
 from inbox.selectors import inboxes_visible_to
-from inbox.services.ingest import conversation_summary_apply, message_preview, x_sequence_of
+from inbox.services.ingest import x_sequence_of
+from inbox.services.summaries import conversation_summary_refresh
 
 __all__ = [
     "ReplyError",
@@ -102,9 +103,9 @@ def reply_create(
     takes it back meanwhile); without one, ``send_after`` stays empty and it is sent at once.
 
     Changes: a new ``Message`` (``queued``, ``sender_agent`` = author, ``occurred_at`` = now) and its
-    attachment; the conversation's last message time and preview, needs-reply (cleared) and first
-    response time, by ingest's rules. Locks the conversation row. Publishes after commit
-    ``conversation.updated`` (when the summary changed) and ``message.created``, then enqueues
+    attachment; the conversation's summary (last message time and preview, needs-reply, first response
+    time) worked out again from its messages (``summaries``). Locks the conversation row. Publishes after
+    commit ``conversation.updated`` (when the summary changed) and ``message.created``, then enqueues
     ``twitter_channel.reply_send``.
     """
     token = token_check(client_token)
@@ -134,9 +135,7 @@ def reply_create(
             )
             if kind is not None:
                 _attachment_store(message, attachment, kind)
-            changed = conversation_summary_apply(
-                conversation=conversation, message=message, at=now, preview=_preview(message, kind)
-            )
+            changed = conversation_summary_refresh(conversation=conversation)
             if changed:
                 realtime.publish_conversation(conversation, event="conversation.updated", changed=changed)
             realtime.publish_message(message)
@@ -177,10 +176,7 @@ def reply_retry(*, message_id: int, actor: User, text: str | None = None) -> Mes
         message.error_detail = ""
         message.save(update_fields=fields)
         if text is not None:
-            preview = message_preview(text=message.text, media_type=attachment.media_type if attachment else "")
-            changed = conversation_summary_apply(
-                conversation=conversation, message=message, at=message.occurred_at, preview=preview
-            )
+            changed = conversation_summary_refresh(conversation=conversation)
             if changed:
                 realtime.publish_conversation(conversation, event="conversation.updated", changed=changed)
         realtime.publish_message(message, event="message.updated")
@@ -225,11 +221,12 @@ def reply_mark_sent(*, message_id: int, x_event_id: str, sent_at: datetime) -> M
     Changes: ``sent``, X's event id and sequence, ``occurred_at`` (X's time: ``sent_at``, or the echo's
     own time); ``error_detail`` and ``send_claimed_at`` cleared. If X's echo of this event was already
     stored as a message of its own (webhook or poll faster than us), the reply takes over its X fields
-    and confirmation and that row is deleted, so the thread has one message. Folds the new time into the conversation's
-    summary. A reply already ``sent`` is returned unchanged. Locks the conversation row, then the
-    message row (ingest takes the conversation's lock too, so an echo is stored before or after, never
-    beside). Publishes after commit ``message.deleted`` for a folded echo (with ``replaced_by``),
-    ``message.updated``, and ``conversation.updated`` when the summary changed.
+    and confirmation and that row is deleted, so the thread has one message. Works the conversation's
+    summary out again (``summaries``): the reply moved to X's time. A reply already ``sent`` is returned
+    unchanged. Locks the conversation row, then the message row (ingest takes the conversation's lock
+    too, so an echo is stored before or after, never beside). Publishes after commit ``message.deleted``
+    for a folded echo (with ``replaced_by``), ``message.updated``, and ``conversation.updated`` when the
+    summary changed.
     """
     with transaction.atomic():
         conversation = _conversation_locked(message_id)
@@ -250,11 +247,7 @@ def reply_mark_sent(*, message_id: int, x_event_id: str, sent_at: datetime) -> M
         if echo is not None:
             fields += _echo_absorb(message, echo, conversation)
         message.save(update_fields=fields)
-        attachment = message.attachments.first()
-        preview = message_preview(text=message.text, media_type=attachment.media_type if attachment else "")
-        changed = conversation_summary_apply(
-            conversation=conversation, message=message, at=message.occurred_at, preview=preview
-        )
+        changed = conversation_summary_refresh(conversation=conversation)
         if changed:
             realtime.publish_conversation(conversation, event="conversation.updated", changed=changed)
         realtime.publish_message(message, event="message.updated")
@@ -322,10 +315,6 @@ def _state_set(
         message.save(update_fields=fields)
         realtime.publish_message(message, event="message.updated")
         return message
-
-
-def _preview(message: Message, kind: MediaKind | None) -> str:
-    return message_preview(text=message.text, media_type=kind.media_type if kind else "")
 
 
 def _attachment_store(message: Message, upload: UploadedFile, kind: MediaKind) -> MessageAttachment:

@@ -13,15 +13,14 @@ import logging
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import User
 from inbox import realtime
 from inbox.models import Conversation, Message
 from inbox.reply_input import ReplyError, ReplyNotAllowed
-from inbox.services.ingest import first_responses, message_preview
 from inbox.services.replies import _check_may_reply, _conversation_locked, _message_locked, undo_seconds
+from inbox.services.summaries import conversation_summary_refresh
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +76,7 @@ def reply_cancel(*, message_id: int, actor: User) -> Conversation:
             raise ReplyError(TOO_LATE)
         files = [(a.file.storage, a.file.name) for a in message.attachments.all() if a.file]
         message.delete()
-        changed = _summary_recompute(conversation)
+        changed = conversation_summary_refresh(conversation=conversation)
         realtime.publish(
             groups=[realtime.inbox_group(conversation.inbox_id)],
             event="message.deleted",
@@ -98,35 +97,3 @@ def reply_cancel(*, message_id: int, actor: User) -> Conversation:
         transaction.on_commit(delete_reply_files, robust=True)
     log.info("Reply %s undone by %s", message_id, actor.pk)
     return conversation
-
-
-def _summary_recompute(conversation: Conversation) -> list[str]:
-    """Work the conversation's summary out again after a message was removed; save and return what changed.
-
-    Ingest's rules (``ingest.conversation_summary_apply``) over the messages left: the newest message's
-    time and preview, needs-reply when it is the customer's, the first response time. The caller holds
-    the conversation's row lock and publishes.
-    """
-    latest = (
-        conversation.messages.filter(event_type=Message.EventType.MESSAGE_CREATE)
-        .order_by("-occurred_at", F("x_sequence").desc(nulls_last=True), "-id")
-        .prefetch_related("attachments")
-        .first()
-    )
-    values: dict[str, object] = {"last_message_at": None, "last_message_preview": "", "needs_reply": False}
-    if latest is not None:
-        attachment = next(iter(latest.attachments.all()), None)
-        values = {
-            "last_message_at": latest.occurred_at,
-            "last_message_preview": message_preview(
-                text=latest.text, media_type=attachment.media_type if attachment else ""
-            ),
-            "needs_reply": latest.direction == Message.Direction.INBOUND,
-        }
-    values["first_response_at"] = first_responses([conversation.pk])[conversation.pk]
-    changed = sorted(name for name, value in values.items() if getattr(conversation, name) != value)
-    for name in changed:
-        setattr(conversation, name, values[name])
-    if changed:
-        conversation.save(update_fields=[*changed, "updated_at"])
-    return changed

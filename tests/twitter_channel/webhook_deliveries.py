@@ -70,3 +70,12 @@ def deliver(client: Client, payload: dict[str, Any] | bytes) -> WebhookDelivery:
 def thread(account: XAccount) -> list[str]:
     conversation = Conversation.objects.get(inbox=account.inbox)
     return list(Message.objects.filter(conversation=conversation).values_list("text", flat=True))
+
+
+def signed_post(client: Any, body: bytes) -> Any:
+    """POST ``body`` signed as X signs it through ``client`` (Django's ``Client`` or ``tests.asgi_http.AsgiClient``);
+    nothing that the commit enqueues runs (the test drains when it wants)."""
+    signature = "sha256=" + base64.b64encode(hmac.new(SECRET.encode(), body, hashlib.sha256).digest()).decode()
+    return client.post(
+        URL, data=body, content_type="application/json", headers={"x-twitter-webhooks-signature": signature}
+    )

@@ -1,4 +1,5 @@
-"""U+0000 in X's JSON: PostgreSQL cannot store it in text or jsonb, so the parser hands on U+FFFD instead."""
+"""U+0000 and unpaired surrogates in X's JSON: PostgreSQL cannot store the first and UTF-8 cannot encode the second,
+so the parser hands on U+FFFD instead, everywhere (keys and the names of what it ignored included)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from twitter_channel.parsing import (
     parse_v2_page_detailed,
     parse_webhook_payload,
 )
-from twitter_channel.parsing_fields import without_nul
+from twitter_channel.parsing_fields import MAX_JSON_DEPTH, PayloadError, storable_json
 
 BRAND = "4337869213"
 CUSTOMER = "3001969357"
@@ -106,34 +107,64 @@ def assert_no_nul(value: object) -> None:
     assert [s for s in strings_in(value) if NUL in s] == []
 
 
-# -- without_nul ----------------------------------------------------------------------------------
+# -- storable_json --------------------------------------------------------------------------------
 
 
-def test_without_nul_returns_the_very_same_object_when_there_is_no_nul():
+def test_storable_json_returns_the_very_same_object_when_there_is_nothing_to_replace():
     body = json.loads(json.dumps(v2_body()).replace("\\u0000", ""))
+    body["data"][0]["text"] = "Grüße 😀 ✓"  # characters beyond ASCII are kept as they are
 
-    assert without_nul(body) is body
+    assert storable_json(body) is body
 
 
-def test_without_nul_replaces_nul_in_strings_and_keys_at_any_depth_and_leaves_the_input_alone():
+def test_storable_json_replaces_nul_in_strings_and_keys_at_any_depth_and_leaves_the_input_alone():
     body = {f"k{NUL}": [f"a{NUL}b", {"n": 1, "f": 1.5, "t": True, "z": None, "s": f"{NUL}"}], "same": ["x"]}
     before = copy.deepcopy(body)
 
-    cleaned = without_nul(body)
+    cleaned = storable_json(body)
 
     assert cleaned == {f"k{FFFD}": [f"a{FFFD}b", {"n": 1, "f": 1.5, "t": True, "z": None, "s": FFFD}], "same": ["x"]}
     assert body == before
-    assert without_nul(f"{NUL}{NUL}") == FFFD * 2
-    assert without_nul((f"{NUL}",)) == (FFFD,)
-    assert without_nul(7) == 7
+    assert storable_json(f"{NUL}{NUL}") == FFFD * 2
+    assert storable_json((f"{NUL}",)) == (FFFD,)
+    assert storable_json(7) == 7
 
 
-def test_without_nul_walks_deep_bodies_without_recursing_when_there_is_no_nul():
-    deep: list[Any] = []
-    for _ in range(50_000):
+@pytest.mark.parametrize(
+    ("wire", "text"),
+    [
+        ('"\\ud800"', FFFD),  # a lone high surrogate
+        ('"a\\udfffb"', f"a{FFFD}b"),  # a lone low surrogate
+        ('"\\ude00\\ud83d"', FFFD * 2),  # a pair in the wrong order
+        ('"\\ud83d\\ude00 \\ud83d"', f"\U0001f600 {FFFD}"),  # a right pair is the character it stands for
+        ('"\\u0000\\ud800\\u00e9"', f"{FFFD}{FFFD}é"),
+    ],
+    ids=["lone-high", "lone-low", "reversed-pair", "pair-then-lone", "nul-surrogate-accent"],
+)
+def test_storable_json_replaces_every_unpaired_surrogate_as_json_spells_it(wire: str, text: str):
+    decoded = json.loads(f"{{{wire}: [{wire}]}}")
+
+    cleaned = storable_json(decoded)
+
+    assert cleaned == {text: [text]}
+    [(key, [value])] = cleaned.items()
+    assert (key + value).encode("utf-8")
+
+
+def test_storable_json_refuses_json_nested_deeper_than_the_limit_without_recursing():
+    deep: Any = "x"
+    for _ in range(MAX_JSON_DEPTH):
         deep = [deep]
+    assert storable_json(deep) is deep
 
-    assert without_nul(deep) is deep
+    for deeper in ([deep], {"k": deep}):
+        with pytest.raises(PayloadError, match=f"nested deeper than {MAX_JSON_DEPTH} levels"):
+            storable_json(deeper)
+    very_deep: Any = []
+    for _ in range(50_000):
+        very_deep = [very_deep]
+    with pytest.raises(PayloadError):
+        storable_json(very_deep)
 
 
 # -- the parser's entry points --------------------------------------------------------------------
