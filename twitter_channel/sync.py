@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from inbox.dm_events import DmEvent
 from inbox.models import Message
+from inbox.services.ingest import IngestResult
 from twitter_channel import parsing
 from twitter_channel.ingesting import account_events_ingest
 from twitter_channel.models import XAccount
@@ -81,9 +82,11 @@ def account_backfill(
         collected.extend(e for e in events if e.created_at >= since)
         if events and min(e.created_at for e in events) < since:
             break
-    results = account_events_ingest(account=account, events=collected)
+    results, left_out = _ingest_keeping_the_rest(account, collected)
     created = sum(1 for r in results if r.created)
     log.info("Backfilled @%s: %d pages, %d events, %d new", account.inbox.handle, pages, len(collected), created)
+    if left_out:
+        log.warning("Backfill of @%s left out %s", account.inbox.handle, _left_out_note(left_out))
     return SyncResult(pages=pages, events_seen=len(collected), created=created)
 
 
@@ -152,7 +155,7 @@ def account_poll(*, account_id: int, page_size: int = 100) -> SyncResult:
         client.close()
 
     try:
-        results = account_events_ingest(account=account, events=collected)
+        results, left_out = _ingest_keeping_the_rest(account, collected)
     except Exception as exc:
         # Events stored before the failure stay (each has its own transaction); the next poll reads them again.
         _poll_failed(account, pages, collected, error=f"Could not store what X sent: {exc!r}")
@@ -160,10 +163,30 @@ def account_poll(*, account_id: int, page_size: int = 100) -> SyncResult:
     created = sum(1 for r in results if r.created)
     paused_until = _pause_until(rate)
     XAccount.objects.filter(pk=account.pk).update(
-        last_polled_at=started, last_poll_error="", poll_resume_at=paused_until
+        last_polled_at=started, last_poll_error=_left_out_note(left_out), poll_resume_at=paused_until
     )
     log.info("Polled @%s: %d pages, %d events, %d new", account.inbox.handle, pages, len(collected), created)
     return SyncResult(pages=pages, events_seen=len(collected), created=created, paused_until=paused_until)
+
+
+def _ingest_keeping_the_rest(account: XAccount, events: list[DmEvent]) -> tuple[list[IngestResult], list[str]]:
+    """Ingest ``events``; one that cannot be stored is left out, named (``event <id>: <why>``), and the others
+    are stored: a DM that cannot be stored must not stop every poll that reads it. Database failures that
+    roll the transaction back still raise."""
+    left_out: list[str] = []
+
+    def leave_out(event: DmEvent, exc: Exception) -> None:
+        log.error("Left out X event %s of @%s: %s", event.x_event_id, account.inbox.handle, exc)
+        left_out.append(f"event {event.x_event_id}: {exc}")
+
+    return account_events_ingest(account=account, events=events, on_error=leave_out), left_out
+
+
+def _left_out_note(left_out: list[str]) -> str:
+    """What the health page shows of events a poll could not store ("" when none)."""
+    if not left_out:
+        return ""
+    return f"Left out {len(left_out)} event(s) X sent that cannot be stored: " + "; ".join(left_out[:5])
 
 
 def _last_page(page: DmEventPage, token: str | None) -> bool:

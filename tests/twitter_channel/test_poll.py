@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from inbox.models import Conversation, Message
 from inbox.selectors import conversation_thread
+from inbox.services import ingest
 from tests.factories import make_inbox
 from tests.twitter_channel.test_backfill import customer_writes
 from tests.twitter_channel.test_tokens import connect_through_sandbox
@@ -254,3 +255,28 @@ def test_dm_poll_due_polls_through_the_task_in_eager_mode(x_sandbox):
     assert tasks.dm_poll_due() == [account.pk]
 
     assert Message.objects.filter(conversation__inbox=account.inbox, text="Anyone there?").count() == 1
+
+
+def test_a_dm_that_cannot_be_stored_is_left_out_and_named_and_the_poll_stores_the_rest(x_sandbox, monkeypatch):
+    # given three DMs the webhook missed, the second of which the database would refuse (a value longer than
+    # its column, say: X sends nothing of the kind today, so the check is told so for this one event)
+    account = connect_through_sandbox(x_sandbox)
+    first, bad, third = (customer_writes(x_sandbox, f"Message {n}") for n in range(1, 4))
+    real = ingest.event_problem
+
+    def event_problem(*, inbox, event):
+        return "message.text: too long to store" if event.x_event_id == bad else real(inbox=inbox, event=event)
+
+    monkeypatch.setattr(ingest, "event_problem", event_problem)
+
+    # when the poll reads them
+    result = account_poll(account_id=account.pk)
+
+    # then the other two are stored, the poll counts as done, and the health page can say what was left out
+    assert (result.created, result.complete) == (2, True)
+    assert thread_ids(account) == [first, third]
+    account.refresh_from_db()
+    assert account.last_polled_at is not None
+    assert account.last_poll_error == (
+        f"Left out 1 event(s) X sent that cannot be stored: event {bad}: message.text: too long to store"
+    )
