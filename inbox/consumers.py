@@ -108,6 +108,7 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
         self.groups_joined: list[str] = []
         self.presence: SocketPresence | None = None
         self._counted = False  # counted as an open socket (presence keeper, accounts.online)
+        self._counting: asyncio.Future[None] | None = None
         self._accepted = False
         self._closed = False  # a close was sent or the client went: nothing more is sent
         self._gone = asyncio.Event()
@@ -185,11 +186,12 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
         self.presence = SocketPresence(user=user, connection=self.channel_name, answer=self.send_json)
         keeper.socket_opened()
         self._counted = True
-        try:
-            await asyncio.wait_for(_socket_opened(user_id=user.pk, connection=self.channel_name), CLEANUP_TIMEOUT)
-        except Exception:
+        # Never cancelled (a call cancelled while queued would never run); the cleanup uncounts after it.
+        self._counting = asyncio.ensure_future(_socket_opened(user_id=user.pk, connection=self.channel_name))
+        done, _ = await asyncio.wait({self._counting}, timeout=CLEANUP_TIMEOUT)
+        if not done or self._counting.exception() is not None:
             # The socket works without it; accounts.online's refresher records it once Redis answers.
-            logger.warning("Could not count websocket %s of user %s as open", self.channel_name, user.pk)
+            logger.warning("Could not count websocket %s of user %s as open yet", self.channel_name, user.pk)
 
     async def _refuse(self, code: int) -> None:
         """Accept, then close with ``code``: the browser sees the code (a refusal before accepting shows as 1006)."""
@@ -208,10 +210,13 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
         if self.presence is not None:
             conversations = await self.presence.close()
             if conversations:
-                steps.append(presence_disconnect(connection=self.channel_name, conversation_ids=conversations))
+                # Shielded, like the uncount: past the timeout it still runs (a thread call cancelled while
+                # queued would never run), we only stop waiting for it.
+                removal = presence_disconnect(connection=self.channel_name, conversation_ids=conversations)
+                steps.append(asyncio.shield(asyncio.ensure_future(removal)))
         if self._counted:
             keeper.socket_closed(self.channel_name)
-            steps.append(_socket_closed(user_id=self.scope["user"].pk, connection=self.channel_name))
+            steps.append(asyncio.shield(asyncio.ensure_future(self._uncount())))
         steps += [self.channel_layer.group_discard(group, self.channel_name) for group in self.groups_joined]
         results = await asyncio.gather(
             *(asyncio.wait_for(step, CLEANUP_TIMEOUT) for step in steps), return_exceptions=True
@@ -220,6 +225,13 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
             if isinstance(result, BaseException):
                 # Presence and the open-socket count expire on their own once nothing re-stamps them.
                 logger.warning("Cleanup of websocket %s: %r", self.channel_name, result)
+
+    async def _uncount(self) -> None:
+        """Uncount the socket from the agent's open sockets, after its count finished (however late):
+        uncounted first, a late count would keep it "online" for good."""
+        if self._counting is not None:
+            await asyncio.wait({self._counting})
+        await _socket_closed(user_id=self.scope["user"].pk, connection=self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
         if self.presence is None:

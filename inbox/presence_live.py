@@ -207,6 +207,8 @@ class SocketPresence:
                 self._maybe.discard(conversation_id)  # refused before anything was written
             await self._answer({"event": "error", "detail": str(exc)})
             return
+        if self._closing:
+            return  # the socket closed meanwhile: its cleanup removes the entry, nothing may hold it now
         if state == presence.LEFT:
             self._entries.pop(conversation_id, None)
             self._maybe.discard(conversation_id)
