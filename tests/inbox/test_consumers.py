@@ -127,14 +127,15 @@ async def test_bad_client_messages_get_a_clear_error_and_the_socket_stays_open()
     assert connected
 
     await communicator.send_to(text_data="{not json")
-    assert (await communicator.receive_json_from())["detail"].startswith("Not valid JSON")
+    assert (await communicator.receive_json_from(timeout=30))["detail"].startswith("Not valid JSON")
     await communicator.send_json_to({"action": "launch"})
     known = "'ping', 'presence', 'presence_query'"
-    assert (await communicator.receive_json_from())["detail"] == f"Unknown action 'launch'; known actions: {known}."
+    answer = await communicator.receive_json_from(timeout=30)
+    assert answer["detail"] == f"Unknown action 'launch'; known actions: {known}."
     await communicator.send_to(bytes_data=b"\x00")
-    assert (await communicator.receive_json_from())["event"] == "error"
+    assert (await communicator.receive_json_from(timeout=30))["event"] == "error"
     await communicator.send_json_to({"action": "ping"})
-    assert await communicator.receive_json_from() == {"event": "pong"}
+    assert await communicator.receive_json_from(timeout=30) == {"event": "pong"}
     await communicator.disconnect()
 
 

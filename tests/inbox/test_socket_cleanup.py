@@ -142,7 +142,7 @@ async def test_a_socket_closed_right_after_announcing_leaves_no_entry(team):
     # and the last list Bob was told, if any announcement got through, has nobody
     told = []
     while await bob.receive_nothing(timeout=2) is False:
-        told.append((await bob.receive_json_from())["data"]["agents"])
+        told.append((await bob.receive_json_from(timeout=30))["data"]["agents"])
     assert told == [] or told[-1] == []
     await bob.disconnect()
 
