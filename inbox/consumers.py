@@ -129,9 +129,10 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
             pass
         except Exception:
             logger.exception("Inbox websocket %s failed", self.channel_name)
-            if self._accepted:
-                with contextlib.suppress(StopConsumer):
-                    await self.close(code=CLOSE_INTERNAL_ERROR)
+            with contextlib.suppress(Exception):
+                if not self._accepted:
+                    await self.accept()  # so the browser sees 1011 rather than an HTTP 500
+                await self.close(code=CLOSE_INTERNAL_ERROR)
         finally:
             # Shielded: a second cancellation (server shutdown) does not cut the cleanup short.
             await asyncio.shield(asyncio.ensure_future(self._clean_up()))
@@ -182,7 +183,6 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
             await self._refuse(CLOSE_TRY_AGAIN_LATER)
             return
         await self.accept()
-        self._accepted = True
         self.presence = SocketPresence(user=user, connection=self.channel_name, answer=self.send_json)
         keeper.socket_opened()
         self._counted = True
@@ -192,6 +192,10 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
         if not done or self._counting.exception() is not None:
             # The socket works without it; accounts.online's refresher records it once Redis answers.
             logger.warning("Could not count websocket %s of user %s as open yet", self.channel_name, user.pk)
+
+    async def accept(self, subprotocol: str | None = None, headers: Any = None) -> None:
+        await super().accept(subprotocol, headers)
+        self._accepted = True
 
     async def _refuse(self, code: int) -> None:
         """Accept, then close with ``code``: the browser sees the code (a refusal before accepting shows as 1006)."""
