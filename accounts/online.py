@@ -7,9 +7,11 @@ own toggle (``User.presence``, set by ``accounts.services.presence_set``) says `
 Storage: with ``settings.REDIS_URL`` one sorted set per agent, ``<KEY_PREFIX>:<user id>``, member = the
 connection's channel name, score = when the entry expires (epoch seconds). Each process re-stamps the
 connections it holds every ``REFRESH_INTERVAL`` seconds from a daemon thread, so the connections of a
-server that died without saying goodbye drop out after ``CONNECTION_TTL``; a plain counter would keep
-them forever. Without Redis every socket lives in this one process (the in-memory channel layer), so a
-dict here is exact.
+server that died without saying goodbye drop out after ``CONNECTION_TTL`` seconds; a plain counter
+would keep them forever. A re-stamp only moves the expiry of connections still recorded (``ZADD XX``),
+so one that read this process's connections just before a socket closed cannot bring it back; a
+connection whose first stamp failed (Redis down) is recorded by the next refresh. Without Redis every
+socket lives in this one process (the in-memory channel layer), so a dict here is exact.
 """
 
 from __future__ import annotations
@@ -26,9 +28,9 @@ from django.conf import settings
 logger = logging.getLogger(__name__)
 
 KEY_PREFIX = "backchannel:online"
-CONNECTION_TTL = 180.0
-REFRESH_INTERVAL = 60.0
-REDIS_TIMEOUT = 5.0
+CONNECTION_TTL = 6.0
+REFRESH_INTERVAL = 2.0
+REDIS_TIMEOUT = 2.0
 
 # This process's open connections: channel name -> user id (the refresher re-stamps them in Redis).
 _mine: dict[str, int] = {}
@@ -88,18 +90,25 @@ def _client(url: str) -> redis.Redis:
     )
 
 
-def _redis_stamp(connections: dict[str, int]) -> None:
+def _redis_stamp(connections: dict[str, int], *, only_existing: bool = False) -> dict[str, bool]:
+    """Set the expiry of ``connections`` to ``CONNECTION_TTL`` from now; with ``only_existing`` only of
+    those still recorded. Returns, per connection, whether it is recorded now ({} when Redis failed)."""
     expires = time.time() + CONNECTION_TTL
+    ordered = list(connections.items())
     try:
         pipe = _client(settings.REDIS_URL).pipeline(transaction=False)
-        for connection, user_id in connections.items():
-            pipe.zadd(_key(user_id), {connection: expires})
+        for connection, user_id in ordered:
+            pipe.zadd(_key(user_id), {connection: expires}, xx=only_existing, ch=True)
+        for user_id in {user_id for _, user_id in ordered}:
             pipe.zremrangebyscore(_key(user_id), "-inf", time.time())
             pipe.expire(_key(user_id), int(CONNECTION_TTL) * 2)
-        pipe.execute()
+        results = pipe.execute()
     except redis.RedisError:
         # The socket works without it; the agent only misses auto-assignment until the next refresh.
         logger.exception("Could not record %d websocket connection(s) in Redis", len(connections))
+        return {}
+    stamped = results[: len(ordered)]  # ZADD ... CH: 1 if written (always, without XX), 0 if not recorded
+    return {c: bool(changed) or not only_existing for (c, _), changed in zip(ordered, stamped, strict=True)}
 
 
 def _refresher_start() -> None:
@@ -114,7 +123,19 @@ def _refresher_start() -> None:
 def _refresh_forever() -> None:
     while True:
         time.sleep(REFRESH_INTERVAL)
+        _refresh()
+
+
+def _refresh() -> None:
+    """Re-stamp this process's connections. Those missing from Redis (their first stamp failed, or Redis
+    lost them) are stamped again under the lock, so a socket closing meanwhile is either not stamped or
+    removed after (``agent_socket_closed`` forgets it under the same lock before removing it)."""
+    with _lock:
+        connections = dict(_mine)
+    if not connections:
+        return
+    recorded = _redis_stamp(connections, only_existing=True)
+    missing = [connection for connection, present in recorded.items() if not present]
+    if missing:
         with _lock:
-            connections = dict(_mine)
-        if connections:
-            _redis_stamp(connections)
+            _redis_stamp({c: _mine[c] for c in missing if c in _mine})

@@ -26,26 +26,43 @@ def _database() -> None:
 
 
 def _channel_layer() -> None:
-    """Round-trip one message through the layer: send to a fresh channel and read it back."""
+    """Round-trip one message through the layer, all of it within ``CHANNEL_LAYER_TIMEOUT_SECONDS``.
+
+    The message goes to a channel of its own that is not process-local (no ``!``), read back directly. A
+    process-local channel (``layer.new_channel()``) is read through the layer's one receive loop per
+    process, and the websockets of this process hold that loop while they wait for events: with one idle
+    agent socket open the check timed out and answered 503 while live push worked.
+    """
     layer = get_channel_layer()
     if layer is None:
         raise RuntimeError("no channel layer configured")
 
     async def round_trip() -> None:
-        channel = await layer.new_channel("healthz.")
+        channel = f"healthz.{uuid.uuid4().hex}"
         token = uuid.uuid4().hex
         await layer.send(channel, {"type": "healthz.ping", "token": token})
-        received = await asyncio.wait_for(layer.receive(channel), CHANNEL_LAYER_TIMEOUT_SECONDS)
+        received = await layer.receive(channel)
         if received.get("token") != token:
             raise RuntimeError("channel layer returned a different message")
 
-    async_to_sync(round_trip)()
+    async def bounded() -> None:
+        # A frozen Redis answers nothing: the whole round trip is bounded, not only the read.
+        await asyncio.wait_for(round_trip(), CHANNEL_LAYER_TIMEOUT_SECONDS)
+
+    async_to_sync(bounded)()
 
 
 def _broker() -> None:
+    """Connect to the broker; every socket operation bounded (kombu's Redis transport pings on connect and,
+    without a socket timeout, waited forever on a frozen Redis)."""
     from config.celery import app
 
-    with app.connection_for_write() as conn:
+    options = {
+        **(app.conf.broker_transport_options or {}),
+        "socket_timeout": BROKER_TIMEOUT_SECONDS,
+        "socket_connect_timeout": BROKER_TIMEOUT_SECONDS,
+    }
+    with app.connection_for_write(transport_options=options) as conn:
         conn.ensure_connection(max_retries=1, timeout=BROKER_TIMEOUT_SECONDS)
 
 

@@ -3,33 +3,64 @@ the agent's presence in conversations (who else is viewing or replying).
 
 Async: forwarding an event is the hot path (every DM reaches every agent of its inbox), and an async
 consumer does it on the event loop instead of a thread hop per event. Only the lookup of the agent's
-inboxes on connect and the presence actions touch the database. Presence actions call the sync services
-of ``inbox/services/presence.py`` through ``database_sync_to_async``: they check the agent's access in
-the database anyway, publishing (``realtime.publish``) is sync code, and a tab sends one every 20 s or
-so, so one thread hop per action costs little; redis.asyncio would have needed a second, async, store.
+inboxes on connect and the presence actions touch the database. Presence actions are applied in the
+background, coalesced per conversation (``inbox/presence_live.py``), so a flood of frames never waits
+on the database or becomes a broadcast each.
+
+Every way out runs the same cleanup (``_clean_up``): the client closing, the server closing the socket,
+a send to a client that already went (uvicorn raises ``ClientDisconnected``), an error in a handler, the
+channel layer failing under the socket, the task being cancelled (server shutdown). It removes the
+socket's presence, uncounts it from the agent's open sockets and leaves its groups, each bounded by a
+timeout, so an agent never stays "online" or "viewing" after the socket is gone.
+
+Close codes, which the page acts on (static/js/inbox/socket.js):
+
+- ``4401``: no valid session, or the agent was deactivated: the page goes to the login page. The socket is
+  accepted first, so the browser sees the code (a socket closed before accepting shows as 1006).
+- ``4000``: what the agent may see changed: the page reconnects at once.
+- ``1013`` (try again later): the channel layer (Redis) is unavailable or did not answer within
+  ``LAYER_TIMEOUT`` seconds: the page reconnects with backoff.
+- ``1011``: an unexpected error on the server: the page reconnects with backoff.
+
+A frame the consumer cannot use (binary, over ``MAX_FRAME_CHARS``, not JSON, nested too deep, NaN or
+Infinity, an unknown action) is answered with ``{"event": "error", "detail": ...}`` and the socket stays
+open.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.layers import get_channel_layer
+from channels.utils import await_many_dispatch
 
 from accounts import online
 from accounts.models import User
 from inbox import realtime, selectors
+from inbox.presence_live import SocketPresence, keeper, presence_disconnect
 from inbox.services import presence
 
 logger = logging.getLogger(__name__)
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_RECONNECT = 4000  # what the agent may see changed: the page reconnects at once
+CLOSE_TRY_AGAIN_LATER = 1013  # the channel layer is unavailable: the page reconnects with backoff
+CLOSE_INTERNAL_ERROR = 1011
 KNOWN_ACTIONS = ("ping", "presence", "presence_query")
+# Actions are small JSON objects (under 200 characters); anything much larger is refused unread.
+MAX_FRAME_CHARS = 4096
+# Each channel-layer call on connect (joining the groups) and each cleanup step on close, at most.
+LAYER_TIMEOUT = 2.0
+CLEANUP_TIMEOUT = 5.0
 
 
 @database_sync_to_async
@@ -44,94 +75,192 @@ def _is_active(user_id: int) -> bool:
     return User.objects.filter(pk=user_id, is_active=True).exists()
 
 
-_presence_set = database_sync_to_async(presence.presence_set)
-_presence_get = database_sync_to_async(presence.presence_get)
-_presence_disconnect = database_sync_to_async(presence.presence_disconnect)
 # Open sockets per agent, for auto-assignment's "online" (accounts/online.py): Redis, no database.
-_socket_opened = sync_to_async(online.agent_socket_opened)
-_socket_closed = sync_to_async(online.agent_socket_closed)
+_socket_opened = sync_to_async(online.agent_socket_opened, thread_sensitive=False)
+_socket_closed = sync_to_async(online.agent_socket_closed, thread_sensitive=False)
+
+
+class FrameError(ValueError):
+    """A frame the consumer cannot use; the message is sent back as is."""
+
+
+def decode_frame(text_data: str | None, bytes_data: bytes | None) -> Any:
+    """The JSON value of a text frame, or ``FrameError`` saying why not (never another exception)."""
+    if text_data is None:
+        raise FrameError("Send JSON text frames, not binary ones.")
+    if len(text_data) > MAX_FRAME_CHARS:
+        raise FrameError(f"Frame too large: {len(text_data)} characters, at most {MAX_FRAME_CHARS}.")
+    try:
+        return json.loads(text_data, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise FrameError("Not valid JSON: nested too deeply.") from None
+    except ValueError as exc:
+        raise FrameError(f"Not valid JSON: {exc}.") from None
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 class InboxConsumer(AsyncJsonWebsocketConsumer):
-    groups_joined: list[str]
-    # Conversations this connection announced itself in and has not left: cleared on disconnect.
-    present_in: set[int]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.groups_joined: list[str] = []
+        self.presence: SocketPresence | None = None
+        self._counted = False  # counted as an open socket (presence keeper, accounts.online)
+        self._counting: asyncio.Future[None] | None = None
+        self._accepted = False
+        self._closed = False  # a close was sent or the client went: nothing more is sent
+        self._gone = asyncio.Event()
+        self._layer_lost = False
+        self._cleaned = False
+
+    async def __call__(self, scope: dict[str, Any], receive: Callable[[], Awaitable[Any]], send: Any) -> None:
+        """Channels' ``AsyncConsumer.__call__``, plus: the cleanup runs on every way out, shielded from
+        cancellation; a failed send to a client that went ends the consumer instead of raising; a
+        channel layer that fails under the socket closes it with 1013 instead of killing it."""
+        self.scope = scope
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        self.channel_name = await self.channel_layer.new_channel()
+        self.base_send = self._sender(send)
+        try:
+            await await_many_dispatch([receive, self._channel_receive, self._until_gone], self.dispatch)
+        except StopConsumer:
+            pass
+        except Exception:
+            logger.exception("Inbox websocket %s failed", self.channel_name)
+            with contextlib.suppress(Exception):
+                if not self._accepted:
+                    await self.accept()  # so the browser sees 1011 rather than an HTTP 500
+                await self.close(code=CLOSE_INTERNAL_ERROR)
+        finally:
+            # Shielded: a second cancellation (server shutdown) does not cut the cleanup short.
+            await asyncio.shield(asyncio.ensure_future(self._clean_up()))
+
+    def _sender(self, send: Callable[[dict[str, Any]], Awaitable[None]]) -> Callable[[dict[str, Any]], Awaitable[None]]:
+        async def send_while_open(message: dict[str, Any]) -> None:
+            if self._closed:
+                return  # after our close, or once the client went, there is nobody to send to
+            if message["type"] == "websocket.close":
+                self._closed = True
+            try:
+                await send(message)
+            except OSError as exc:  # uvicorn's ClientDisconnected, a reset connection
+                self._closed = True
+                self._gone.set()
+                raise StopConsumer from exc
+
+        return send_while_open
+
+    async def _channel_receive(self) -> dict[str, Any]:
+        if self._layer_lost:
+            await asyncio.Event().wait()  # until the consumer ends and cancels this
+        try:
+            return await self.channel_layer.receive(self.channel_name)
+        except Exception:
+            logger.warning("The channel layer failed under websocket %s", self.channel_name, exc_info=True)
+            self._layer_lost = True
+            return {"type": "inbox.layer_lost"}
+
+    async def _until_gone(self) -> dict[str, Any]:
+        await self._gone.wait()
+        return {"type": "inbox.client_gone"}
 
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated or not user.is_active:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
+            await self._refuse(CLOSE_UNAUTHENTICATED)
             return
-        self.groups_joined = await _groups_of(user)
-        for group in self.groups_joined:
-            await self.channel_layer.group_add(group, self.channel_name)
+        try:
+            self.groups_joined = await _groups_of(user)
+            async with asyncio.timeout(LAYER_TIMEOUT):
+                await asyncio.gather(*(self.channel_layer.group_add(g, self.channel_name) for g in self.groups_joined))
+        except Exception as exc:
+            logger.warning("Refused a websocket of user %s: the channel layer is unavailable (%r)", user.pk, exc)
+            await self._refuse(CLOSE_TRY_AGAIN_LATER)
+            return
+        if self._layer_lost:
+            await self._refuse(CLOSE_TRY_AGAIN_LATER)
+            return
         await self.accept()
-        self.present_in = set()
-        _sweeper.socket_opened()
-        await _socket_opened(user_id=user.pk, connection=self.channel_name)
+        self.presence = SocketPresence(user=user, connection=self.channel_name, answer=self.send_json)
+        keeper.socket_opened()
+        self._counted = True
+        # Never cancelled (a call cancelled while queued would never run); the cleanup uncounts after it.
+        self._counting = asyncio.ensure_future(_socket_opened(user_id=user.pk, connection=self.channel_name))
+        done, _ = await asyncio.wait({self._counting}, timeout=CLEANUP_TIMEOUT)
+        if not done or self._counting.exception() is not None:
+            # The socket works without it; accounts.online's refresher records it once Redis answers.
+            logger.warning("Could not count websocket %s of user %s as open yet", self.channel_name, user.pk)
+
+    async def accept(self, subprotocol: str | None = None, headers: Any = None) -> None:
+        await super().accept(subprotocol, headers)
+        self._accepted = True
+
+    async def _refuse(self, code: int) -> None:
+        """Accept, then close with ``code``: the browser sees the code (a refusal before accepting shows as 1006)."""
+        await self.accept()
+        await self.close(code=code)
 
     async def disconnect(self, code: int) -> None:
-        try:
-            if getattr(self, "present_in", None):
-                await _presence_disconnect(connection=self.channel_name, conversation_ids=sorted(self.present_in))
-                self.present_in.clear()
-        except Exception:
-            # The entries expire on their own; the groups must still be left.
-            logger.exception("Could not remove the presence of %s", self.channel_name)
-        finally:
-            for group in getattr(self, "groups_joined", []):
-                await self.channel_layer.group_discard(group, self.channel_name)
-            if hasattr(self, "present_in"):
-                _sweeper.socket_closed()
-                await _socket_closed(user_id=self.scope["user"].pk, connection=self.channel_name)
+        await self._clean_up()
+
+    async def _clean_up(self) -> None:
+        """Remove the socket's presence, uncount it, leave its groups: once, each step bounded, all attempted."""
+        if self._cleaned:
+            return
+        self._cleaned = True
+        steps = []
+        if self.presence is not None:
+            conversations = await self.presence.close()
+            if conversations:
+                # Shielded, like the uncount: past the timeout it still runs (a thread call cancelled while
+                # queued would never run), we only stop waiting for it.
+                removal = presence_disconnect(connection=self.channel_name, conversation_ids=conversations)
+                steps.append(asyncio.shield(asyncio.ensure_future(removal)))
+        if self._counted:
+            keeper.socket_closed(self.channel_name)
+            steps.append(asyncio.shield(asyncio.ensure_future(self._uncount())))
+        steps += [self.channel_layer.group_discard(group, self.channel_name) for group in self.groups_joined]
+        results = await asyncio.gather(
+            *(asyncio.wait_for(step, CLEANUP_TIMEOUT) for step in steps), return_exceptions=True
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                # Presence and the open-socket count expire on their own once nothing re-stamps them.
+                logger.warning("Cleanup of websocket %s: %r", self.channel_name, result)
+
+    async def _uncount(self) -> None:
+        """Uncount the socket from the agent's open sockets, after its count finished (however late):
+        uncounted first, a late count would keep it "online" for good."""
+        if self._counting is not None:
+            await asyncio.wait({self._counting})
+        await _socket_closed(user_id=self.scope["user"].pk, connection=self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
-        if text_data is None:
-            await self.send_json({"event": "error", "detail": "Send JSON text frames, not binary ones."})
-            return
+        if self.presence is None:
+            return  # refused, closing
         try:
-            content = json.loads(text_data)
-        except ValueError as exc:
-            await self.send_json({"event": "error", "detail": f"Not valid JSON: {exc}."})
+            content = decode_frame(text_data, bytes_data)
+        except FrameError as exc:
+            await self.send_json({"event": "error", "detail": str(exc)})
             return
         await self.receive_json(content)
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         action = content.get("action") if isinstance(content, dict) else None
-        if action == "ping":
-            await self.send_json({"event": "pong"})
-        elif action == "presence":
-            await self._presence(content)
-        elif action == "presence_query":
-            await self._presence_query(content)
-        else:
-            known = ", ".join(repr(name) for name in KNOWN_ACTIONS)
-            await self.send_json({"event": "error", "detail": f"Unknown action {action!r}; known actions: {known}."})
-
-    async def _presence(self, content: dict[str, Any]) -> None:
         try:
-            conversation_id = _conversation_id(content)
-            if "state" not in content:
-                raise presence.PresenceError("'state' is required: 'viewing', 'replying' or 'left'.")
-            state = content["state"]
-            await _presence_set(
-                user=self.scope["user"], connection=self.channel_name, conversation_id=conversation_id, state=state
-            )
-        except presence.PresenceError as exc:
+            if action == "ping":
+                await self.send_json({"event": "pong"})
+            elif action == "presence":
+                self.presence.ask(_conversation_id(content), state=_state(content))
+            elif action == "presence_query":
+                self.presence.ask(_conversation_id(content), query=True)
+            else:
+                known = ", ".join(repr(name) for name in KNOWN_ACTIONS)
+                raise FrameError(f"Unknown action {presence.short_repr(action)}; known actions: {known}.")
+        except (FrameError, presence.PresenceError) as exc:
             await self.send_json({"event": "error", "detail": str(exc)})
-            return
-        if state == presence.LEFT:
-            self.present_in.discard(conversation_id)
-        else:
-            self.present_in.add(conversation_id)
-
-    async def _presence_query(self, content: dict[str, Any]) -> None:
-        try:
-            current = await _presence_get(user=self.scope["user"], conversation_id=_conversation_id(content))
-        except presence.PresenceError as exc:
-            await self.send_json({"event": "error", "detail": str(exc)})
-            return
-        await self.send_json({"event": realtime.PRESENCE_EVENT, "data": current.data()})
 
     async def inbox_events(self, message: dict[str, Any]) -> None:
         """Published events (``realtime``), several per channel-layer message: one frame each, in order."""
@@ -140,6 +269,15 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
                 await self._access_changed()
                 return
             await self.send_json(event)
+
+    async def inbox_layer_lost(self, message: dict[str, Any]) -> None:
+        """The channel layer failed under this socket: close it, so the page reconnects (with backoff) and
+        catches up once Redis answers again. A socket not accepted yet is refused by ``connect``."""
+        if self._accepted:
+            await self.close(code=CLOSE_TRY_AGAIN_LATER)
+
+    async def inbox_client_gone(self, message: dict[str, Any]) -> None:
+        raise StopConsumer
 
     async def _access_changed(self) -> None:
         """Close, so the page reconnects with the groups the agent now may join; a deactivated agent's
@@ -153,46 +291,16 @@ def _conversation_id(content: dict[str, Any]) -> int:
         raise presence.PresenceError("'conversation_id' is required: the id of a conversation, an integer.")
     value = content["conversation_id"]
     if isinstance(value, bool) or not isinstance(value, int):
-        text = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
-        raise presence.PresenceError(f"'conversation_id' must be an integer, not {text}.")
+        raise presence.PresenceError(f"'conversation_id' must be an integer, not {presence.short_repr(value)}.")
     return value
 
 
-class _PresenceSweeper:
-    """Runs ``presence_sweep`` every ``presence.SWEEP_INTERVAL`` seconds while this process has sockets.
-
-    Entries of a connection whose server died expire, and someone must tell the agents. Every process
-    with sockets sweeps (in Redis each expired entry is deleted, and published, by one sweep only), so
-    this works across hosts and in the quick start alike, and a process with no sockets does nothing.
-    Only the process's event loop touches it.
-    """
-
-    def __init__(self) -> None:
-        self._sockets = 0
-        self._task: asyncio.Task[None] | None = None
-
-    def socket_opened(self) -> None:
-        loop = asyncio.get_running_loop()
-        if self._task is not None and self._task.get_loop() is not loop:
-            self._sockets, self._task = 0, None  # a new loop (tests run one per test)
-        self._sockets += 1
-        if self._task is None or self._task.done():
-            self._task = loop.create_task(self._run(), name="presence-sweeper")
-
-    def socket_closed(self) -> None:
-        self._sockets = max(0, self._sockets - 1)
-        if self._sockets == 0 and self._task is not None:
-            self._task.cancel()
-            self._task = None
-
-    async def _run(self) -> None:
-        sweep = database_sync_to_async(presence.presence_sweep)
-        while True:
-            await asyncio.sleep(presence.SWEEP_INTERVAL)
-            try:
-                await sweep()
-            except Exception:
-                logger.exception("Presence sweep failed")
-
-
-_sweeper = _PresenceSweeper()
+def _state(content: dict[str, Any]) -> str:
+    if "state" not in content:
+        raise presence.PresenceError("'state' is required: 'viewing', 'replying' or 'left'.")
+    state = content["state"]
+    if not isinstance(state, str) or state not in presence.STATES:
+        raise presence.PresenceError(
+            f"Unknown state {presence.short_repr(state)}; expected 'viewing', 'replying' or 'left'."
+        )
+    return state

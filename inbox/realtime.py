@@ -253,14 +253,13 @@ def presence_data(*, conversation_id: int, inbox_id: int, agents: list[dict[str,
 def publish_presence(*, conversation_id: int, inbox_id: int, agents: list[dict[str, Any]]) -> None:
     """``agent.presence``: who is viewing or replying to ``conversation_id`` now, sent whenever that changes.
 
-    Presence is not a database change, so this goes out at once (``publish`` defers only inside a
-    transaction, and presence services run outside one).
+    Presence is not a database change, so this goes out at once and waits until it is in the channel layer,
+    without touching the database: the presence sweep and a closing socket's cleanup publish from threads
+    that hold no database connection (``transaction.on_commit`` would open one in each).
     """
-    publish(
-        groups=[inbox_group(inbox_id)],
-        event=PRESENCE_EVENT,
-        data=presence_data(conversation_id=conversation_id, inbox_id=inbox_id, agents=agents),
-    )
+    data = presence_data(conversation_id=conversation_id, inbox_id=inbox_id, agents=agents)
+    _group_send((inbox_group(inbox_id),), {"event": PRESENCE_EVENT, "data": json.loads(json.dumps(data))})
+    flush()
 
 
 ACCESS_CHANGED_EVENT = "access.changed"

@@ -1,35 +1,37 @@
 """Who else is viewing or replying to a conversation: agent presence, one entry per websocket connection.
 
-A connection (the consumer's channel name) announces ``viewing`` or ``replying`` for a conversation and
-repeats it as a heartbeat; ``left`` or the socket closing removes its entry, and an entry that was not
-repeated for ``PRESENCE_TTL`` seconds expires, so a server that died cannot leave ghosts. An agent with
+A connection (the consumer's channel name) announces ``viewing`` or ``replying`` for a conversation;
+``left`` or the socket closing removes its entry. While the socket is open, the process that holds it
+re-stamps its entries every ``RESTAMP_INTERVAL`` seconds (``presence_restamp``, run by
+``inbox/presence_live.py``), and an entry not re-stamped for ``PRESENCE_TTL`` seconds expires: a server
+that died leaves no ghost for longer than that, and ``presence_sweep`` tells everyone. The page's own
+20 s heartbeat only repairs an entry lost meanwhile; it is not what keeps an entry alive. An agent with
 several tabs is ``replying`` if any of their connections says so, else ``viewing``.
 
 Every change of the list that agents see is published as ``agent.presence`` (the whole list) to the
 conversation's inbox group; a heartbeat that changes nothing publishes nothing.
 
-Storage: with ``settings.REDIS_URL`` one Redis hash per conversation, one field per connection, shared
-by every process and host (``_RedisStore``); without it, a dict in this process (``_LocalStore``).
+Storage: ``inbox/services/presence_store.py``; with ``settings.REDIS_URL`` Redis, shared by every process
+and host, without it this process's memory.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
-import json
 import logging
-import threading
+import reprlib
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
-import redis
 from django.conf import settings
 
 from accounts.models import User
 from inbox import realtime, selectors
 from inbox.models import Conversation
+from inbox.services import presence_store
+from inbox.services.presence_store import Entry
 
 logger = logging.getLogger(__name__)
 
@@ -37,13 +39,12 @@ VIEWING = "viewing"
 REPLYING = "replying"
 LEFT = "left"
 STATES = (VIEWING, REPLYING, LEFT)
-# An entry not repeated for this long is gone. Browsers repeat every 20 s while a conversation is open;
-# Chrome slows the timers of a tab hidden for minutes to once a minute, which 90 s still covers.
-PRESENCE_TTL = 90.0
-# How often each websocket process removes expired entries and publishes the change (consumers.py).
-SWEEP_INTERVAL = 10.0
-KEY_PREFIX = "backchannel:presence"
-REDIS_TIMEOUT = 5.0
+# An entry not re-stamped for this long is gone: what a server that died leaves behind, at most.
+PRESENCE_TTL = 6.0
+# How often each websocket process re-stamps the entries of its sockets, and sweeps expired entries (of
+# every process) and publishes the change: three re-stamps fit in one TTL, so a late one costs nothing.
+RESTAMP_INTERVAL = 2.0
+SWEEP_INTERVAL = 2.0
 
 
 class PresenceError(ValueError):
@@ -52,46 +53,6 @@ class PresenceError(ValueError):
 
 class PresenceUnavailable(PresenceError):
     """The presence store (Redis) did not answer."""
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One connection's presence in one conversation."""
-
-    user_id: int
-    name: str
-    state: str
-    inbox_id: int
-    expires: float  # epoch seconds
-
-    def live(self, now: float) -> bool:
-        return self.expires > now
-
-    def dumps(self) -> str:
-        return json.dumps(
-            {
-                "user_id": self.user_id,
-                "name": self.name,
-                "state": self.state,
-                "inbox_id": self.inbox_id,
-                "expires": self.expires,
-            }
-        )
-
-    @classmethod
-    def loads(cls, raw: str) -> Entry | None:
-        try:
-            data = json.loads(raw)
-            return cls(
-                user_id=int(data["user_id"]),
-                name=str(data["name"]),
-                state=str(data["state"]),
-                inbox_id=int(data["inbox_id"]),
-                expires=float(data["expires"]),
-            )
-        except (ValueError, TypeError, KeyError):
-            logger.warning("Ignoring a malformed presence entry: %.200r", raw)
-            return None
 
 
 @dataclass(frozen=True)
@@ -122,29 +83,34 @@ def presence_set(*, user: User, connection: str, conversation_id: int, state: st
     ``conversation_id``, or has ``left`` it, and return the conversation's presence afterwards.
 
     Changes: this connection's entry only (written or removed in one atomic step; other connections'
-    entries are never rewritten), with a new expiry ``PRESENCE_TTL`` from now. Publishes
-    ``agent.presence`` to the inbox group when the list agents see changed; a heartbeat that changes
-    nothing publishes nothing. Locks nothing. Raises ``PresenceError`` for an unknown state or a
-    conversation that does not exist or that ``user`` may not see (one message for both).
+    entries are never rewritten), expiring ``PRESENCE_TTL`` from now unless re-stamped. Nothing is
+    written for a connection already closed (``presence_disconnect``): a call still in flight when its
+    socket closed cannot bring the entry back. Publishes ``agent.presence`` to the inbox group when the
+    list agents see changed; a heartbeat that changes nothing publishes nothing. Locks nothing. Raises
+    ``PresenceError`` for an unknown state or a conversation that does not exist or that ``user`` may not
+    see (one message for both), ``PresenceUnavailable`` when the store does not answer.
     """
     if state not in STATES:
-        raise PresenceError(f"Unknown state {_short_repr(state)}; expected 'viewing', 'replying' or 'left'.")
+        raise PresenceError(f"Unknown state {short_repr(state)}; expected 'viewing', 'replying' or 'left'.")
     inbox_id = _visible_inbox_id(user=user, conversation_id=conversation_id)
     store, now = _store(), _clock()
-    if state == LEFT:
-        before = store.remove(conversation_id, connection)
-        after = {field: entry for field, entry in before.items() if field != connection}
-        # Our entry may have expired unswept and still be on screens: count it as seen, so its removal is told.
-        seen_anyway = {connection}
-    else:
-        entry = Entry(
-            user_id=user.pk, name=user.display_name, state=state, inbox_id=inbox_id, expires=now + PRESENCE_TTL
-        )
-        before = store.put(conversation_id, connection, entry)
-        after = {**before, connection: entry}
-        # Our entry, if it had expired, counts as unseen: its return is then told even if the list that
-        # agents last got still showed it (a repeated list is harmless, a missing one is not).
-        seen_anyway = set()
+    with _unavailable():
+        if state == LEFT:
+            before = store.remove(conversation_id, connection)
+            after = {field: entry for field, entry in before.items() if field != connection}
+            # Our entry may have expired unswept and still be on screens: count it as seen, so its removal is told.
+            seen_anyway = {connection}
+        else:
+            entry = Entry(
+                user_id=user.pk, name=user.display_name, state=state, inbox_id=inbox_id, expires=now + PRESENCE_TTL
+            )
+            written, before = store.put(conversation_id, connection, entry)
+            if not written:
+                return Presence(conversation_id, inbox_id, _agents(before.values(), now=now))
+            after = {**before, connection: entry}
+            # Our entry, if it had expired, counts as unseen: its return is then told even if the list that
+            # agents last got still showed it (a repeated list is harmless, a missing one is not).
+            seen_anyway = set()
     return _publish_if_changed(conversation_id, inbox_id, before, after, now=now, seen_anyway=seen_anyway)
 
 
@@ -153,34 +119,54 @@ def presence_get(*, user: User, conversation_id: int) -> Presence:
     publishes nothing. Raises ``PresenceError`` as ``presence_set`` does for a conversation ``user``
     may not see."""
     inbox_id = _visible_inbox_id(user=user, conversation_id=conversation_id)
-    return Presence(conversation_id, inbox_id, _agents(_store().entries(conversation_id).values(), now=_clock()))
+    with _unavailable():
+        entries = _store().entries(conversation_id)
+    return Presence(conversation_id, inbox_id, _agents(entries.values(), now=_clock()))
 
 
 def presence_disconnect(*, connection: str, conversation_ids: Iterable[int]) -> None:
-    """Remove ``connection``'s entries from ``conversation_ids`` (its socket closed).
+    """``connection``'s socket closed: refuse its later writes, remove its entries from ``conversation_ids``.
 
-    Changes: those entries only. Publishes ``agent.presence`` for each conversation whose list changed.
-    Locks nothing; reads no database row (the inbox id is kept in the entries).
+    Changes: those entries only (and a tombstone of the connection, which expires on its own). Publishes
+    ``agent.presence`` for each conversation whose list changed. Locks nothing; reads no database row
+    (the inbox id is kept in the entries). Raises ``PresenceUnavailable`` when the store does not answer
+    (the entries then expire within ``PRESENCE_TTL``, the socket no longer re-stamping them).
     """
-    store, now = _store(), _clock()
-    for conversation_id in conversation_ids:
-        before = store.remove(conversation_id, connection)
+    now = _clock()
+    with _unavailable():
+        befores = _store().close(connection, conversation_ids)
+    for conversation_id, before in befores.items():
         removed = before.get(connection)
         if removed is not None:
             after = {field: entry for field, entry in before.items() if field != connection}
             _publish_if_changed(conversation_id, removed.inbox_id, before, after, now=now, seen_anyway={connection})
 
 
+def presence_restamp(*, held: Mapping[str, Iterable[int]]) -> None:
+    """Keep the entries of open sockets alive: ``held`` maps each connection this process holds to the
+    conversations it is present in.
+
+    Changes: the expiry of those entries that still exist, to ``PRESENCE_TTL`` from now; an entry
+    removed meanwhile (``left``, a close, a sweep) stays removed. Publishes nothing. Locks nothing. Raises
+    ``PresenceUnavailable`` when the store does not answer.
+    """
+    with _unavailable():
+        _store().restamp(held, _clock() + PRESENCE_TTL)
+
+
 def presence_sweep() -> int:
     """Delete expired entries of every conversation and return how many were deleted.
 
-    Changes: expired entries only; an entry refreshed meanwhile is kept (Redis compares and deletes in
-    one script), so processes sweeping at the same time delete, and publish, each entry once.
-    Publishes ``agent.presence`` for each conversation whose list changed. Locks nothing.
+    Changes: expired entries only; an entry re-stamped meanwhile is kept (the store reads the expiry
+    again in the same atomic step that deletes), so processes sweeping at the same time delete, and
+    publish, each entry once. Publishes ``agent.presence`` for each conversation whose list changed.
+    Locks nothing.
     """
     now = _clock()
     deleted = 0
-    for conversation_id, expired, remaining in _store().sweep(now):
+    with _unavailable():
+        changes = _store().sweep(now)
+    for conversation_id, expired, remaining in changes:
         deleted += len(expired)
         # Agents may still show the expired entries (nothing published their expiry yet).
         before = {**remaining, **expired}
@@ -235,8 +221,13 @@ def _visible_inbox_id(*, user: User, conversation_id: int) -> int:
     return inbox_id
 
 
-def _short_repr(value: object) -> str:
-    text = repr(value)
+_repr = reprlib.Repr()
+_repr.maxlevel, _repr.maxstring, _repr.maxlong, _repr.maxother = 3, 200, 200, 200
+
+
+def short_repr(value: object) -> str:
+    """``repr`` of what a client sent, at most 40 characters, whatever its size or depth."""
+    text = _repr.repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
 
@@ -244,191 +235,14 @@ def _clock() -> float:
     return time.time()
 
 
-# Storage ---------------------------------------------------------------------------------------------
-
-
-class _Store(Protocol):
-    def put(self, conversation_id: int, connection: str, entry: Entry) -> dict[str, Entry]:
-        """Write ``connection``'s entry; return the conversation's entries just before (expired too)."""
-
-    def remove(self, conversation_id: int, connection: str) -> dict[str, Entry]:
-        """Delete ``connection``'s entry; return the conversation's entries just before (expired too)."""
-
-    def entries(self, conversation_id: int) -> dict[str, Entry]: ...
-
-    def sweep(self, now: float) -> list[tuple[int, dict[str, Entry], dict[str, Entry]]]:
-        """Delete expired entries; return (conversation id, deleted, remaining) where any were deleted."""
-
-
-def _store() -> _Store:
-    return _redis_store(settings.REDIS_URL) if settings.REDIS_URL else _local_store
-
-
-class _LocalStore:
-    """Presence in this process's memory, for the quick start without Redis.
-
-    Correct there because without ``REDIS_URL`` the channel layer is the in-memory one: every websocket
-    of the deployment lives in this one process (a second process could not reach them anyway). The
-    lock is needed because consumers call services from worker threads (``database_sync_to_async``).
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._entries: dict[int, dict[str, Entry]] = {}
-
-    def put(self, conversation_id: int, connection: str, entry: Entry) -> dict[str, Entry]:
-        with self._lock:
-            entries = self._entries.setdefault(conversation_id, {})
-            before = dict(entries)
-            entries[connection] = entry
-            return before
-
-    def remove(self, conversation_id: int, connection: str) -> dict[str, Entry]:
-        with self._lock:
-            entries = self._entries.get(conversation_id, {})
-            before = dict(entries)
-            entries.pop(connection, None)
-            if not entries:
-                self._entries.pop(conversation_id, None)
-            return before
-
-    def entries(self, conversation_id: int) -> dict[str, Entry]:
-        with self._lock:
-            return dict(self._entries.get(conversation_id, {}))
-
-    def sweep(self, now: float) -> list[tuple[int, dict[str, Entry], dict[str, Entry]]]:
-        changes = []
-        with self._lock:
-            for conversation_id, entries in list(self._entries.items()):
-                expired = {field: entry for field, entry in entries.items() if not entry.live(now)}
-                if not expired:
-                    continue
-                for field in expired:
-                    del entries[field]
-                if not entries:
-                    del self._entries[conversation_id]
-                changes.append((conversation_id, expired, dict(entries)))
-        return changes
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-
-_local_store = _LocalStore()
-
-# KEYS: the conversation's hash, the index set; ARGV: conversation id, then field/value pairs read as
-# expired. Deletes each field still holding that value (one refreshed meanwhile is kept), drops the
-# conversation from the index once its hash is empty, and returns the fields deleted and what is left.
-_SWEEP_SCRIPT = """
-local deleted = {}
-for i = 2, #ARGV, 2 do
-    if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then
-        redis.call('HDEL', KEYS[1], ARGV[i])
-        table.insert(deleted, ARGV[i])
-    end
-end
-if redis.call('EXISTS', KEYS[1]) == 0 then
-    redis.call('SREM', KEYS[2], ARGV[1])
-end
-return {deleted, redis.call('HGETALL', KEYS[1])}
-"""
-
-
-class _RedisStore:
-    """Presence in Redis, shared by every process and host.
-
-    ``<KEY_PREFIX>:conversation:<id>`` is a hash with one field per connection (its channel name) whose
-    value is the entry as JSON. A write is one ``MULTI`` (read the hash, set or delete this one field),
-    so connections never overwrite each other and the "before" each write compares against is exact.
-    ``<KEY_PREFIX>:conversations`` indexes the conversations that have entries, for the sweep. The
-    hash itself expires ``2 * PRESENCE_TTL`` after its last write, a backstop for memory should no
-    process sweep (then nobody is connected to be told either).
-    """
-
-    def __init__(self, url: str) -> None:
-        # One client (and connection pool) per process, like ``twitter_channel.deliveries._flags``; the
-        # pool is thread-safe and reconnects after a fork.
-        self._client = redis.Redis.from_url(
-            url, decode_responses=True, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT
-        )
-        self._sweep_script = self._client.register_script(_SWEEP_SCRIPT)
-        self._index = f"{KEY_PREFIX}:conversations"
-
-    def _key(self, conversation_id: int) -> str:
-        return f"{KEY_PREFIX}:conversation:{conversation_id}"
-
-    def put(self, conversation_id: int, connection: str, entry: Entry) -> dict[str, Entry]:
-        key = self._key(conversation_id)
-        with _redis_errors():
-            pipe = self._client.pipeline(transaction=True)
-            pipe.hgetall(key)
-            pipe.hset(key, connection, entry.dumps())
-            pipe.pexpire(key, int(2 * PRESENCE_TTL * 1000))
-            pipe.sadd(self._index, conversation_id)
-            before, *_ = pipe.execute()
-        return _parse(before)
-
-    def remove(self, conversation_id: int, connection: str) -> dict[str, Entry]:
-        key = self._key(conversation_id)
-        with _redis_errors():
-            pipe = self._client.pipeline(transaction=True)
-            pipe.hgetall(key)
-            pipe.hdel(key, connection)
-            before, _ = pipe.execute()
-        return _parse(before)
-
-    def entries(self, conversation_id: int) -> dict[str, Entry]:
-        with _redis_errors():
-            return _parse(self._client.hgetall(self._key(conversation_id)))
-
-    def sweep(self, now: float) -> list[tuple[int, dict[str, Entry], dict[str, Entry]]]:
-        changes = []
-        with _redis_errors():
-            conversation_ids = sorted(int(member) for member in self._client.smembers(self._index))
-            pipe = self._client.pipeline(transaction=False)
-            for conversation_id in conversation_ids:
-                pipe.hgetall(self._key(conversation_id))
-            for conversation_id, raw in zip(conversation_ids, pipe.execute(), strict=True):
-                stale = {field: value for field, value in raw.items() if _expired(value, now)}
-                if raw and not stale:
-                    continue
-                pairs = [item for field_value in stale.items() for item in field_value]
-                deleted, remaining = self._sweep_script(
-                    keys=[self._key(conversation_id), self._index], args=[conversation_id, *pairs]
-                )
-                gone = {field: entry for field, entry in _parse(stale).items() if field in deleted}
-                if gone:
-                    left = _parse(dict(zip(remaining[::2], remaining[1::2], strict=True)))
-                    changes.append((conversation_id, gone, left))
-        return changes
-
-    def clear(self) -> None:
-        with _redis_errors():
-            for key in self._client.scan_iter(match=f"{KEY_PREFIX}:*"):
-                self._client.delete(key)
-
-
-@functools.cache
-def _redis_store(url: str) -> _RedisStore:
-    return _RedisStore(url)
-
-
-def _parse(raw: Mapping[str, str]) -> dict[str, Entry]:
-    entries = {field: Entry.loads(value) for field, value in raw.items()}
-    return {field: entry for field, entry in entries.items() if entry is not None}
-
-
-def _expired(raw: str, now: float) -> bool:
-    entry = Entry.loads(raw)
-    return entry is None or not entry.live(now)
+def _store() -> presence_store.Store:
+    return presence_store.redis_store(settings.REDIS_URL) if settings.REDIS_URL else presence_store.local_store
 
 
 @contextlib.contextmanager
-def _redis_errors() -> Iterator[None]:
-    """Turn Redis failures into ``PresenceUnavailable`` (the consumer answers it; the socket lives)."""
+def _unavailable() -> Iterator[None]:
+    """Turn a store that did not answer into ``PresenceUnavailable`` (the consumer answers it; the socket lives)."""
     try:
         yield
-    except redis.RedisError as exc:
-        logger.warning("Presence store unavailable: %s", exc)
+    except presence_store.StoreUnavailable as exc:
         raise PresenceUnavailable("Presence is unavailable right now; try again shortly.") from exc

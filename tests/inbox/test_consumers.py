@@ -98,11 +98,15 @@ async def test_agent_receives_events_published_by_another_process(tmp_path: Path
     await communicator.disconnect()
 
 
-async def test_anonymous_socket_is_refused():
-    communicator, connected, code = await connect(cookie=None)
+@pytest.mark.parametrize("cookie", [None, b"sessionid=no-such-session"], ids=["no cookie", "unknown session"])
+async def test_a_socket_without_a_valid_session_is_accepted_then_closed_with_4401(cookie):
+    """Accepted first: a socket closed before accepting reaches the browser as 1006, and the page, which
+    goes to the login page on 4401, would spin on "Reconnecting..." forever."""
+    communicator, connected, _ = await connect(cookie=cookie)
 
-    assert connected is False
-    assert code == CLOSE_UNAUTHENTICATED
+    assert connected is True
+    assert await communicator.receive_output(timeout=5) == {"type": "websocket.close", "code": CLOSE_UNAUTHENTICATED}
+    await communicator.disconnect()
 
 
 async def test_agent_does_not_receive_events_of_inboxes_they_are_not_in():
@@ -123,14 +127,15 @@ async def test_bad_client_messages_get_a_clear_error_and_the_socket_stays_open()
     assert connected
 
     await communicator.send_to(text_data="{not json")
-    assert (await communicator.receive_json_from())["detail"].startswith("Not valid JSON")
+    assert (await communicator.receive_json_from(timeout=30))["detail"].startswith("Not valid JSON")
     await communicator.send_json_to({"action": "launch"})
     known = "'ping', 'presence', 'presence_query'"
-    assert (await communicator.receive_json_from())["detail"] == f"Unknown action 'launch'; known actions: {known}."
+    answer = await communicator.receive_json_from(timeout=30)
+    assert answer["detail"] == f"Unknown action 'launch'; known actions: {known}."
     await communicator.send_to(bytes_data=b"\x00")
-    assert (await communicator.receive_json_from())["event"] == "error"
+    assert (await communicator.receive_json_from(timeout=30))["event"] == "error"
     await communicator.send_json_to({"action": "ping"})
-    assert await communicator.receive_json_from() == {"event": "pong"}
+    assert await communicator.receive_json_from(timeout=30) == {"event": "pong"}
     await communicator.disconnect()
 
 

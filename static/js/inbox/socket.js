@@ -1,8 +1,13 @@
 // The agent's websocket: JSON events in, actions out. Reconnects with jittered exponential backoff and
 // tells the page when it is back, so the page can fetch whatever it missed meanwhile.
+//
+// Close codes (inbox/consumers.py): 4401 no valid session (logged out, deactivated, a restart that lost
+// the session): reload, and the server sends the login page; 4000 what you may see changed: reconnect
+// now; anything else (1013 the server's Redis is unavailable, 1011 a server error, 1006 the network or a
+// restart): reconnect with backoff.
 
 const CLOSE_UNAUTHENTICATED = 4401;
-const CLOSE_RECONNECT = 4000; // the server says: what you may see changed, connect again now
+const CLOSE_RECONNECT = 4000;
 
 export class LiveSocket {
   constructor(path, { onEvent, onOpen, onStatus }) {
@@ -41,7 +46,7 @@ export class LiveSocket {
       if (this.ws !== ws) return;
       this.ws = null;
       if (event.code === CLOSE_UNAUTHENTICATED) {
-        window.location.reload(); // logged out elsewhere: the login page takes over
+        window.location.reload(); // the page needs a session too: the server answers with the login page
         return;
       }
       this.onStatus("closed");
