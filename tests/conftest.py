@@ -81,5 +81,5 @@ def published(monkeypatch: pytest.MonkeyPatch) -> Iterator[Published]:
 
 
 from tests.celery_worker import celery_worker, celery_worker_process  # noqa: E402,F401
-from tests.redis_process import own_redis  # noqa: E402,F401  (a redis-server of the test's own)
+from tests.redis_server import own_redis  # noqa: E402,F401  (a redis-server of the test's own)
 from tests.xsandbox import sandbox, sandbox_process  # noqa: E402,F401  (fixtures shared by every folder)

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from bench.harness import free_port
 from tests.celery_worker import _database_url
 from tests.helpers import REDIS_URL
-from tests.redis_process import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,5 +1,6 @@
-"""A Redis server of a test's own (``bench.harness.RedisServer``), to stop and freeze without touching the
-one the suite shares."""
+"""A redis-server of a test's own (``bench.harness.RedisServer``), on a free port, that the test may stop or
+freeze: the suite's Redis is shared (other tests, other runs), so a test that needs Redis down or not
+answering never touches it. ``own_redis`` is registered in tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 from bench.harness import RedisServer, free_port
 
 OwnRedis = RedisServer
+__all__ = ["OwnRedis", "free_port", "own_redis"]
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 New sockets got HTTP 500 while Redis was down (the consumer raised before accepting), and a frozen Redis
 could hang ``group_add``. Now a socket is accepted and closed with 1013 ("try again later"), so the page
 reconnects with backoff; a socket open when Redis goes is closed the same way. Redis here is a
-redis-server of the test's own (tests/redis_process.py), never the suite's.
+redis-server of the test's own (tests/redis_server.py), never the suite's.
 """
 
 from __future__ import annotations
@@ -19,13 +19,13 @@ from config.asgi import application
 from inbox.consumers import CLOSE_TRY_AGAIN_LATER
 from tests.factories import make_agent, make_inbox
 from tests.helpers import session_cookie
-from tests.redis_process import RedisProcess
+from tests.redis_server import OwnRedis
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def redis_of_its_own(settings, own_redis: RedisProcess) -> RedisProcess:
+def redis_of_its_own(settings, own_redis: OwnRedis) -> OwnRedis:
     """Everything that uses Redis in a web process pointed at the test's own redis-server."""
     settings.REDIS_URL = own_redis.url
     settings.CHANNEL_LAYERS = {

@@ -28,7 +28,7 @@ from bench.harness import free_port
 from inbox.models import Message
 from tests.celery_worker import ROOT, _database_url, _stop
 from tests.factories import make_inbox, make_x_account
-from tests.redis_server import OwnRedis, own_redis  # noqa: F401 (a fixture)
+from tests.redis_server import OwnRedis
 from tests.twitter_channel.webhook_deliveries import FIRST_ID, T0_MS, aaa, message
 from tests.xsandbox import BUSINESS_ID
 from twitter_channel.deliveries import DRAIN_QUEUED_KEY
@@ -107,7 +107,7 @@ class Stack:
 
 
 @pytest.fixture
-def stack(transactional_db, own_redis: OwnRedis, tmp_path: Path) -> Iterator[Stack]:  # noqa: F811
+def stack(transactional_db, own_redis: OwnRedis, tmp_path: Path) -> Iterator[Stack]:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.settings",
@@ -168,7 +168,7 @@ def no_drain_running(stack: Stack, server: OwnRedis, seconds: float = 90) -> Non
 @pytest.mark.parametrize("trouble", ["stopped", "frozen"])
 def test_webhook_posts_are_answered_through_a_redis_outage_and_processed_when_it_ends(
     stack: Stack,
-    own_redis: OwnRedis,  # noqa: F811
+    own_redis: OwnRedis,
     trouble: str,
 ):
     # given a connected account whose DMs flow (the first one goes all the way through)
@@ -199,7 +199,7 @@ def test_webhook_posts_are_answered_through_a_redis_outage_and_processed_when_it
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_worker_that_starts_drains_what_a_killed_one_left_behind(stack: Stack, own_redis: OwnRedis):  # noqa: F811
+def test_a_worker_that_starts_drains_what_a_killed_one_left_behind(stack: Stack, own_redis: OwnRedis):
     # given DMs flowing, and the worker killed (kill -9) while its drain lingers for the next DM
     make_x_account(inbox=make_inbox(x_user_id=BUSINESS_ID))
     assert stack.post(0).status_code == 200
