@@ -5,10 +5,12 @@ the claim right before it calls X (``reply_claim_renew``). A reply still ``sendi
 stamp lost its worker; the sweeper takes it over (``reply_claim_take_over``) and decides from what X has.
 A reply ``queued`` long past its send time lost its task; the sweeper takes it (``replies_stale_queued_take``)
 and enqueues the task again. Either way the rows are locked, so two sweeps never act on the same reply.
+A reply the lookup on X found (``twitter_channel.reply_lookup``) is recorded with ``reply_mark_found``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from django.db import transaction
@@ -16,7 +18,8 @@ from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from inbox.models import Message
+from inbox.models import Conversation, Message
+from inbox.services import replies
 
 State = Message.DeliveryState
 
@@ -36,6 +39,31 @@ def reply_claim_renew(*, message_id: int, claimed_at: datetime | None) -> dateti
         send_claimed_at=now
     )
     return now if renewed else None
+
+
+def reply_mark_found(*, message_id: int, events: Sequence[tuple[str, datetime]]) -> Message | None:
+    """Record reply ``message_id`` as sent as the first of ``events`` that no other reply of ours holds.
+
+    ``events``: X's event ids and times of the messages on X that could be this reply (the lookup's
+    matches), oldest first. The events recorded for other replies written here are left out under the
+    conversation's lock, so two replies with the same text settled at once never take the same event.
+    Returns the reply, now ``sent`` (``replies.reply_mark_sent``: X's event id and time), or None,
+    changing nothing, when every event is another reply's. Locks the conversation row, then the message
+    row. Publishes after commit what ``reply_mark_sent`` publishes.
+    """
+    with transaction.atomic():
+        conversation_id = Message.objects.values_list("conversation_id", flat=True).get(pk=message_id)
+        Conversation.objects.select_for_update().get(pk=conversation_id)  # held until the record commits
+        ids = [x_event_id for x_event_id, _ in events]
+        taken = set(
+            Message.objects.filter(conversation_id=conversation_id, idempotency_key__isnull=False, x_event_id__in=ids)
+            .exclude(pk=message_id)
+            .values_list("x_event_id", flat=True)
+        )
+        for x_event_id, created_at in events:
+            if x_event_id not in taken:
+                return replies.reply_mark_sent(message_id=message_id, x_event_id=x_event_id, sent_at=created_at)
+        return None
 
 
 def reply_claim_take_over(*, message_id: int, claimed_before: datetime) -> Message | None:

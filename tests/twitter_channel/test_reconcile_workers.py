@@ -194,8 +194,8 @@ def test_every_reply_is_delivered_exactly_once_while_a_fifth_of_the_sends_fail(
 ):
     # given four worker processes that wait 1 s for X's answer, and X failing about 20% of the sends:
     # 1 - 0.96^4 * 0.95 = 19.3% (each fault is drawn in turn; "hang" answers after 2 s, too late)
-    started = [workers.start(f"w{n}", concurrency=2, env={**worker_env(media_root), "X_READ_TIMEOUT": "1"})
-               for n in range(2)]  # fmt: skip
+    env = {**worker_env(media_root), "X_READ_TIMEOUT": "1", "X_SEND_VISIBILITY_MARGIN": "3"}
+    started = [workers.start(f"w{n}", concurrency=2, env=env) for n in range(2)]
     for kind, percent, extra in FAULTS:
         fault(world.sandbox, kind, percent=percent, **extra)
     settings.X_REPLY_UNDO_SECONDS = 1
