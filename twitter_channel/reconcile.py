@@ -8,9 +8,10 @@ safe: the task claims the reply under its row lock and sends only a ``queued`` o
 costs a claim and nothing else. To keep duplicates few, a reply is taken only once its send time
 (``send_after``, else its creation) is more than ``GRACE`` past (a task waiting in a backlog has that
 long to start), and taking it moves ``send_after`` to now: one extra task per ``GRACE`` at most, however
-long it stays stuck. A reply that was attempted before (its ``error_detail`` says why it waits) may have
-reached X from an attempt X did not answer, whose time lived only in the lost task: its new task looks
-on X first (the lookup below, from the reply's creation).
+long it stays stuck. A reply that may have reached X from an attempt X did not answer says so on its
+row (``send_unconfirmed_since``), and its new task looks on X first, as every attempt does for such a
+reply; one attempted before that row was written (its ``error_detail`` says why it waits) is looked for
+from its creation.
 
 **Sending, with a claim older than the lease**: the attempt's worker died (kill -9, OOM, host lost).
 Celery redelivers its task (acks_late) some time later; that task finds the reply ``sending`` and sends

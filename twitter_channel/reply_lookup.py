@@ -30,6 +30,25 @@ again, the retry (``sending.reply_deliver``) or the replies sweep (``reconcile.r
 
 Outcomes: ``found`` (recorded ``sent`` with X's event id and time), ``absent`` (none of the reply's
 sends is on X: sending it again is safe), ``unsure`` (ask again later). X's other errors are raised.
+
+What this leaves at risk:
+
+- X finishing a send, or showing it in the conversation, later than the margin after our client gave
+  up (the lease, for the sweep): it is not found and the reply goes out a second time. The margin is
+  a setting: raise it if X is seen to be slower.
+- A worker frozen (not dead: a paused VM, SIGSTOP) between renewing its claim and sending its POST for
+  longer than the lease: the sweep takes the reply over and may send it, and the frozen POST still
+  goes out when the worker wakes. Killed workers are covered; frozen ones only up to the lease.
+- The same text sent by the business from elsewhere (X's own app, another tool) after the cutoff is
+  taken for the reply: it is marked sent without having gone. Lost, never doubled.
+- Replies with the same text are told apart by count only. One that failed for good after X did not
+  answer its last attempt (and says it may have reached the customer) can have its message taken by
+  a twin, which is then not sent: X shows the text once where it was written twice.
+- X's clock more than ``CLOCK_SKEW`` (2 minutes) behind ours: a message X dates before the cutoff is
+  missed and sent again.
+- A reply with more messages after it than X's read window lets one lookup read (30,000 at launch,
+  300 reads of 100; 1,500 with today's 15 reads per 15 minutes) can never be looked up: it waits for
+  X's resets again and again, never sent twice, and never sent.
 """
 
 from __future__ import annotations

@@ -17,7 +17,11 @@ back to the limiter (``observe``). What happens next is decided by what X answer
 - X refused (4xx) → ``failed`` with X's reason; the account's token refused → ``failed``, "reconnect".
 
 A send X did not answer may still have reached X (X did the work and the answer was lost, or X finished
-it after our client gave up). So after one, the next attempt is due no earlier than
+it after our client gave up). So right before its POST an attempt notes on the reply's row that it may
+reach X unconfirmed from then on (``send_unconfirmed_since``, with the claim's renewal; cleared when X
+refuses the POST or a lookup finds none of its sends), and every attempt that finds it noted looks on X
+first, whatever task runs it (the retry, a duplicate, a redelivery, the agent's "send again"). After a
+POST X did not answer, the next attempt is due no earlier than
 ``reply_lookup.visibility_margin()`` (``X_SEND_VISIBILITY_MARGIN``, 45 s) after our client gave up, or
 its backoff if longer, and it first looks for the message on X (``reply_lookup.reply_settle``: every
 event of the conversation back to when the first such send began, page after page): found → recorded
@@ -49,7 +53,7 @@ from django.utils import timezone
 from inbox.models import Conversation, Message
 from inbox.reply_input import kind_for
 from inbox.services import replies
-from inbox.services.reply_recovery import reply_claim_renew
+from inbox.services.reply_recovery import reply_claim_renew, reply_unconfirmed_clear
 from twitter_channel import ratelimit, reply_lookup
 from twitter_channel.client import XClient
 from twitter_channel.models import XAccount
@@ -120,6 +124,9 @@ def reply_deliver(
     paused_until: datetime | None = None
     client = client_for(account)
     posting = False
+    claim = message.send_claimed_at
+    # The task's word, or the row's: a duplicate task, or the agent's "send again", carries none.
+    unconfirmed_since = min(filter(None, (unconfirmed_since, message.send_unconfirmed_since)), default=None)
     try:
         if unconfirmed_since is not None:
             settled = reply_lookup.reply_settle(client, account, message, since=unconfirmed_since)
@@ -127,6 +134,7 @@ def reply_deliver(
                 return Attempt("sent")
             if settled == reply_lookup.UNSURE:
                 return _twin_wait(message_id, failures, unconfirmed_since)
+            reply_unconfirmed_clear(message_id=message_id, claimed_at=claim)
             unconfirmed_since = None  # the earlier sends are over (the rule's wait) and none is on X
         try:
             media_id = _upload(client, message)
@@ -136,7 +144,8 @@ def reply_deliver(
         permit = _permit_take(account, message_id, can_wait=can_wait)
         if isinstance(permit, ratelimit.Wait):
             return _over_budget(message_id, handle, permit, failures, unconfirmed_since, can_wait=can_wait)
-        if reply_claim_renew(message_id=message_id, claimed_at=message.send_claimed_at) is None:
+        claim = reply_claim_renew(message_id=message_id, claimed_at=claim, sending_since=started)
+        if claim is None:
             log.warning("Reply %s was taken over by the sweeper (this attempt took too long); not sent", message_id)
             return Attempt("skipped", "taken over by the sweeper")
         posting = True
@@ -147,7 +156,9 @@ def reply_deliver(
             if isinstance(exc, RateLimited):  # the whole account waits for X's reset, not only this reply
                 paused_until = ratelimit.pause(account=account, until=exc.reset_at)
             if isinstance(exc, Transient):
-                unconfirmed_since = unconfirmed_since or started
+                unconfirmed_since = started
+            else:  # X refused it: it did not take this send
+                reply_unconfirmed_clear(message_id=message_id, claimed_at=claim)
             raise
         replies.reply_mark_sent(message_id=message_id, x_event_id=sent.dm_event_id, sent_at=timezone.now())
         ratelimit.observe(account=account, rate_limit=sent.rate_limit, permit=permit)
@@ -160,12 +171,13 @@ def reply_deliver(
     except Transient as exc:
         return _not_answered(message_id, exc, failures + 1, unconfirmed_since, posted=posting, can_wait=can_wait)
     except AuthError as exc:  # includes AccountNeedsReconnection
-        return _failed(
-            message_id,
-            f"Reconnect @{handle} under Settings → X accounts: X refused its access ({_reason(exc)}). "
-            "Then send the reply again.",
-        )
+        # unconfirmed_since still set: the lookup was refused, and an earlier send may be on X
+        then = MAY_HAVE_REACHED if unconfirmed_since is not None else "Then send the reply again."
+        detail = f"Reconnect @{handle} under Settings → X accounts: X refused its access ({_reason(exc)})."
+        return _failed(message_id, f"{detail} {then}")
     except PermanentError as exc:
+        if unconfirmed_since is not None:
+            return _failed(message_id, f"X refused the lookup for this reply ({_reason(exc)}). {MAY_HAVE_REACHED}")
         return _failed(message_id, f"X refused this reply: {_reason(exc)}")
     except ValueError as exc:  # the client's own checks, before any request
         return _failed(message_id, f"This reply cannot be sent to X: {exc}")

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from inbox.models import Message
 from inbox.services.replies import reply_create, reply_mark_failed, reply_mark_sending, reply_requeue
-from inbox.services.reply_recovery import reply_claim_renew, reply_claim_take_over
+from inbox.services.reply_recovery import reply_claim_renew, reply_claim_take_over, reply_unconfirmed_clear
 from tests.twitter_channel.reply_world import (
     business_messages,
     business_sends_at_x,
@@ -287,12 +287,34 @@ def test_an_attempt_whose_claim_was_taken_over_stops_before_calling_x(x_sandbox,
 def test_a_claim_is_renewed_only_by_its_own_attempt(conversation, agent):
     message = stored_reply(conversation, agent)
     claim = reply_mark_sending(message_id=message.pk).send_claimed_at
+    began = timezone.now()
 
-    renewed = reply_claim_renew(message_id=message.pk, claimed_at=claim)
+    def renew(claimed_at):
+        return reply_claim_renew(message_id=message.pk, claimed_at=claimed_at, sending_since=began)
+
+    renewed = renew(claim)
     assert renewed is not None and renewed >= claim
-    assert reply_claim_renew(message_id=message.pk, claimed_at=claim) is None, "the old stamp is not the claim"
+    assert renew(claim) is None, "the old stamp is not the claim"
     taken = reply_claim_take_over(message_id=message.pk, claimed_before=timezone.now() + timedelta(seconds=1))
-    assert taken is not None and reply_claim_renew(message_id=message.pk, claimed_at=renewed) is None
+    assert taken is not None and renew(renewed) is None
+
+
+def test_the_renewal_before_a_post_notes_that_the_reply_may_reach_x_unconfirmed(conversation, agent):
+    # given a claimed reply whose first POST is about to leave
+    message = stored_reply(conversation, agent)
+    claim = reply_mark_sending(message_id=message.pk).send_claimed_at
+    first = timezone.now() - timedelta(seconds=30)
+
+    # then from the renewal on, the row says since when it may be on X, and a later renewal keeps the earliest
+    renewed = reply_claim_renew(message_id=message.pk, claimed_at=claim, sending_since=first)
+    assert Message.objects.get(pk=message.pk).send_unconfirmed_since == first
+    renewed = reply_claim_renew(message_id=message.pk, claimed_at=renewed, sending_since=timezone.now())
+    assert Message.objects.get(pk=message.pk).send_unconfirmed_since == first
+
+    # and only the attempt holding the claim clears it (after X said it has none of them)
+    assert not reply_unconfirmed_clear(message_id=message.pk, claimed_at=claim)
+    assert reply_unconfirmed_clear(message_id=message.pk, claimed_at=renewed)
+    assert Message.objects.get(pk=message.pk).send_unconfirmed_since is None
 
 
 def test_claims_are_stamped_and_cleared_when_the_attempt_ends(conversation, agent):

@@ -29,7 +29,7 @@ from tests.twitter_channel.reply_world import (
 from tests.twitter_channel.test_reconcile import stored_reply
 from tests.twitter_channel.test_sending import KENJI_ID
 from tests.xsandbox import BUSINESS_ID, Sandbox
-from twitter_channel import reply_lookup, sending
+from twitter_channel import ratelimit, reply_lookup, sending
 from twitter_channel.tokens import client_for
 
 pytestmark = pytest.mark.django_db
@@ -88,6 +88,37 @@ def test_a_send_x_took_is_found_behind_hundreds_of_newer_messages_and_not_sent_a
     [event] = [e for e in business_messages(x_sandbox) if e.text == "Your refund is on its way."]
     assert (message.delivery_state, message.x_event_id) == ("sent", event.id)
     assert sent_by_business(x_sandbox) == 251
+
+
+def test_a_task_that_knows_nothing_of_the_unanswered_send_still_looks_on_x_first(x_sandbox, conversation, agent):
+    # given a reply X took but answered 503, waiting for its retry
+    message = stored_reply(conversation, agent, text="On its way.")
+    unanswered(x_sandbox, message)
+    assert Message.objects.get(pk=message.pk).send_unconfirmed_since is not None
+
+    # when another task for it runs at the retry's time without the retry's arguments (a duplicate the
+    # sweeper enqueued while it waited in a backlog, a redelivered one)
+    due(message)
+    attempt = sending.reply_deliver(message_id=message.pk)
+
+    # then it looked on X (the reply's row says a send may be there), found it, and sent nothing more
+    assert attempt.outcome == "sent"
+    assert texts_at_x(x_sandbox) == Counter({"On its way.": 1}) and sent_by_business(x_sandbox) == 1
+
+
+def test_a_send_x_refused_leaves_nothing_to_look_for(x_sandbox, account, conversation, agent):
+    # given a reply whose POST X refused with a 429 (it did not take it)
+    message = stored_reply(conversation, agent, text="On its way.")
+    fault(x_sandbox, "429", seconds=1)
+    assert sending.reply_deliver(message_id=message.pk).outcome == "retry"
+    assert Message.objects.get(pk=message.pk).send_unconfirmed_since is None
+
+    # when it is sent after X's reset, no read of X's is spent looking for it first
+    ratelimit.resume(account=account)
+    due(message)
+    before = reads(x_sandbox)
+    assert sending.reply_deliver(message_id=message.pk).outcome == "sent"
+    assert reads(x_sandbox) == before and sent_by_business(x_sandbox) == 1
 
 
 def test_the_lookup_reads_back_to_the_cutoff_and_no_further(x_sandbox, conversation, account, agent):
