@@ -63,7 +63,12 @@ from django.utils import timezone
 
 from inbox.models import Message
 from inbox.services import replies
-from inbox.services.reply_recovery import replies_stale_queued_take, replies_stale_sending, reply_claim_take_over
+from inbox.services.reply_recovery import (
+    replies_stale_queued_take,
+    replies_stale_sending,
+    reply_claim_take_over,
+    reply_unconfirmed_clear,
+)
 from twitter_channel import reply_lookup
 from twitter_channel.models import XAccount
 from twitter_channel.reply_lookup import send_lease
@@ -148,6 +153,7 @@ def reply_reconcile(*, message_id: int, lease: timedelta | None = None) -> str:
     if settled == reply_lookup.UNSURE:  # a twin being sent may own the match: its task looks again, as a retry does
         detail = "The worker sending this reply stopped; another reply with the same text is being sent: looking again."
         return "later" if _requeue(message_id, detail, look_first_since=message.created_at) else "busy"
+    reply_unconfirmed_clear(message_id=message_id, claimed_at=message.send_claimed_at)  # its task need not look
     detail = "The worker sending this reply stopped before it finished, and X does not have it: sending it again."
     if not _requeue(message_id, detail):
         return "busy"

@@ -188,6 +188,7 @@ def test_a_not_found_reply_is_queued_with_the_reason_and_its_task_enqueued(
     x_sandbox, conversation, agent, enqueued, django_capture_on_commit_callbacks
 ):
     message = claimed(conversation, agent)
+    age(message, send_unconfirmed_since=timezone.now() - LONG_AGO)  # its POST was leaving when the worker died
 
     assert sweep(django_capture_on_commit_callbacks).resent == 1
 
@@ -195,6 +196,7 @@ def test_a_not_found_reply_is_queued_with_the_reason_and_its_task_enqueued(
     assert (message.delivery_state, message.send_claimed_at) == ("queued", None)
     assert message.error_detail.startswith("The worker sending this reply stopped before it finished")
     assert enqueued == [{"message_id": message.pk}]
+    assert message.send_unconfirmed_since is None, "X has none of its sends: its task sends without looking again"
 
 
 def test_an_interrupted_send_is_found_behind_more_newer_messages_than_one_page_holds(
