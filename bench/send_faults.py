@@ -10,7 +10,8 @@ visibility margin, the 160-s lease, the 60-s grace for lost tasks (``--read-time
 change the first two). Then:
 
 1. ``--replies`` (1,000) replies queued at once in ONE conversation while X fails ``--fail-percent`` (20%)
-   of the sends, all six kinds of fault drawn in turn: 429 (a 1-s reset), 500, 503, ``hang`` (X answers
+   of the sends, all six kinds of fault drawn in turn, each on a whole percent of the sends (the sandbox
+   takes no fractions: 4, 4, 4, 4, 3 and 3% make 20.1%): 429 (a 1-s reset), 500, 503, ``hang`` (X answers
    5 s after our client gave up, and does the work), ``reset`` (the connection dropped) and
    ``accept_then_fail`` (X does the work and answers 503);
 2. ``--kill-replies`` (200) replies queued in another conversation at ``--rate`` (5) a second while a
@@ -29,6 +30,7 @@ sweeps' findings and how long it took.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import random
 import re
@@ -119,6 +121,18 @@ class Sweeper:
         self.totals.update({k: v for k, v in vars(result).items() if v})
 
 
+def fault_percents(share: float, kinds: int) -> list[int]:
+    """Whole percents (the sandbox takes no fractions) for ``kinds`` faults drawn in turn, so that together
+    they fail at least ``share`` of the requests, as close to it as whole percents allow."""
+    exact = 100 * (1 - (1 - share) ** (1 / kinds))
+    percents = [math.floor(exact)] * kinds
+    for n in range(kinds):
+        if 1 - math.prod(1 - p / 100 for p in percents) >= share:
+            break
+        percents[n] = math.ceil(exact)
+    return percents
+
+
 def fault(sandbox: Sandbox, kind: str, **extra: Any) -> None:
     sandbox.control("POST", "faults", {"kind": kind, "method": "POST", "path": WITH_PATH, **extra})
 
@@ -167,29 +181,39 @@ def report(label: str, sandbox: Sandbox, customer: str, texts: list[str], settle
     print(f"  in the app: {dict(settled)}")
 
 
-def send_answers(sandbox: Sandbox) -> Counter[str]:
+def send_outcomes(sandbox: Sandbox) -> Counter[str]:
+    """What became of the sends so far, from the sandbox's log: X's answers by status; ``hang``, answered
+    after our client gave up ("Broken pipe", no request line); ``reset``, the connection dropped (Django's
+    "Internal Server Error" line for the send path, beyond the 500s answered)."""
     lines = sandbox.log_path.read_text(errors="replace").splitlines()
-    return Counter(match.group(1) for line in lines if (match := SEND_LINE.search(line)))
+    outcomes = Counter(match.group(1) for line in lines if (match := SEND_LINE.search(line)))
+    outcomes["hang"] = sum(1 for line in lines if "Broken pipe" in line)
+    errors = sum(1 for line in lines if line.startswith(f"Internal Server Error: {WITH_PATH}"))
+    outcomes["reset"] = max(errors - outcomes["500"], 0)
+    return outcomes
 
 
 def run_faults(sandbox: Sandbox, account: Any, agent: Any, args: argparse.Namespace, read_timeout: float) -> None:
     from inbox.models import Message
 
     conversation = conversation_of(QUESTIONS["maria_codes"])
-    each = 100 * (1 - (1 - args.fail_percent / 100) ** (1 / 6))
     kinds = [("429", {"seconds": 1}), ("500", {}), ("503", {}), ("hang", {"seconds": read_timeout + 5}),
              ("reset", {}), ("accept_then_fail", {})]  # fmt: skip
-    for kind, extra in kinds:
-        fault(sandbox, kind, percent=each, **extra)
+    percents = fault_percents(args.fail_percent / 100, len(kinds))
+    for (kind, extra), percent in zip(kinds, percents, strict=True):
+        fault(sandbox, kind, percent=percent, **extra)
+    share = 1 - math.prod(1 - p / 100 for p in percents)
     sweeper, began = Sweeper(), time.monotonic()
     texts = queue_replies(conversation, agent, "Fault run reply", args.replies)
-    print(f"queued {len(texts)} replies; X fails {each:.2f}% of the sends with each of 6 faults", flush=True)
+    each = ", ".join(f"{kind} {percent}%" for (kind, _), percent in zip(kinds, percents, strict=True))
+    print(f"queued {len(texts)} replies; X fails {share:.1%} of the sends ({each}, drawn in turn)", flush=True)
     settled = wait_settled(texts, sweeper, timeout=args.timeout)
     sandbox.control("DELETE", "faults")
     report("faults", sandbox, "maria_codes", texts, settled, began)
-    answers = send_answers(sandbox)
-    print(f"  X's answers to the sends: {dict(sorted(answers.items()))} (a hang answers 201 late, a reset drops "
-          "the connection)")  # fmt: skip
+    outcomes = send_outcomes(sandbox)
+    sends, failed = sum(outcomes.values()), sum(outcomes.values()) - outcomes["201"]
+    print(f"  the {sends} sends at X: {dict(sorted(outcomes.items()))}; {failed} failed ({failed / sends:.1%}; "
+          "503 includes accept_then_fail)")  # fmt: skip
     print(f"  sweeps: {dict(sweeper.totals) or 'nothing to do'}")
     failed = Message.objects.filter(idempotency_key__in=texts, delivery_state="failed").values_list("error_detail")
     for (detail,) in failed[:3]:
