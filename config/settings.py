@@ -284,6 +284,9 @@ X_OAUTH_SCOPES = env.list(
 # (connect, read) timeouts in seconds for every call to X.
 X_CONNECT_TIMEOUT = env.float("X_CONNECT_TIMEOUT", default=3.05)
 X_READ_TIMEOUT = env.float("X_READ_TIMEOUT", default=20.0)
+# Seconds X may still take, after our client gave up on a DM send, to finish it and show it in the
+# conversation: a retry or the replies sweep looks on X for such a send only after it (twitter_channel/reply_lookup.py).
+X_SEND_VISIBILITY_MARGIN = env.float("X_SEND_VISIBILITY_MARGIN", default=45.0)
 # Refresh an access token this many seconds before X says it expires.
 X_TOKEN_REFRESH_MARGIN = env.int("X_TOKEN_REFRESH_MARGIN", default=300)
 # Webhook deliveries larger than this are refused with 413 (X's are a few kilobytes).

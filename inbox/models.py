@@ -253,6 +253,11 @@ class Message(models.Model):
     send_claimed_at = models.DateTimeField(
         null=True, blank=True, help_text="When the attempt now 'sending' the reply began (to find crashed ones)."
     )
+    send_unconfirmed_since = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the first send that may have reached X unconfirmed began: it is looked for on X first.",
+    )
     idempotency_key = models.CharField(max_length=64, null=True, blank=True, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -13,13 +13,25 @@ back to the limiter (``observe``). What happens next is decided by what X answer
 - 429 → the account's sending paused until X's reset (every reply of it waits), this one back to
   ``queued`` until then (the task retries then), the time shown to the agent;
 - no answer, 5xx, a reset connection → back to ``queued`` and retried with exponential backoff and
-  jitter, ``MAX_ATTEMPTS`` attempts in all, then ``failed``;
+  jitter (after a POST, no sooner than the margin below), ``MAX_ATTEMPTS`` attempts in all, then ``failed``;
 - X refused (4xx) → ``failed`` with X's reason; the account's token refused → ``failed``, "reconnect".
 
-A send X did not answer may still have reached X (X did the work and the answer was lost, or it timed
-out). So after one, every later attempt first looks for the message among the conversation's latest
-events on X (same sender, same text, same attachment or none, not older than the first such attempt)
-and records that one instead of sending again. This costs one ``GET`` of the DM lookup window.
+A send X did not answer may still have reached X (X did the work and the answer was lost, or X finished
+it after our client gave up). So right before its POST an attempt notes on the reply's row that it may
+reach X unconfirmed from then on (``send_unconfirmed_since``, with the claim's renewal; cleared when X
+refuses the POST or a lookup finds none of its sends), and every attempt that finds it noted looks on X
+first, whatever task runs it (the retry, a duplicate, a redelivery, the agent's "send again"). After a
+POST X did not answer, the next attempt is due no earlier than
+``reply_lookup.visibility_margin()`` (``X_SEND_VISIBILITY_MARGIN``, 45 s) after our client gave up, or
+its backoff if longer, and it first looks for the message on X (``reply_lookup.reply_settle``: every
+event of the conversation back to when the first such send began, page after page): found → recorded
+``sent`` with X's event, nothing sent; absent → sent; X's read limit reached → it waits for X's reset
+and sends nothing; another reply with the same text in flight → it looks again a few seconds later.
+The rule and what it leaves at risk are in ``reply_lookup``.
+
+Tasks run inline (the quick start) cannot come back 45 s later. There, after a 5xx answer the retry
+looks on X at once (X has answered: it is done with the request); after no answer at all (a timeout, a
+dropped connection) the reply fails at once, telling the agent it may have reached the customer.
 
 A worker that dies during an attempt (kill -9, OOM, host lost) leaves the reply ``sending``; a task
 redelivered after that finds it so and sends nothing. The sweeper (``reconcile.py``) owns such replies,
@@ -38,17 +50,15 @@ from datetime import UTC, datetime, timedelta
 from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
-from inbox.dm_events import DmEvent
 from inbox.models import Conversation, Message
 from inbox.reply_input import kind_for
 from inbox.services import replies
-from inbox.services.reply_recovery import reply_claim_renew
-from twitter_channel import ratelimit
+from inbox.services.reply_recovery import reply_claim_renew, reply_unconfirmed_clear
+from twitter_channel import ratelimit, reply_lookup
 from twitter_channel.client import XClient
 from twitter_channel.models import XAccount
-from twitter_channel.sync import page_events
 from twitter_channel.tokens import client_for
-from twitter_channel.x_errors import AuthError, NotFound, PermanentError, RateLimited, Transient, XError
+from twitter_channel.x_errors import AuthError, PermanentError, RateLimited, Transient, XError
 from twitter_channel.x_results import SentMessage
 
 log = logging.getLogger(__name__)
@@ -56,21 +66,22 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
 BACKOFF_SECONDS = 15
 BACKOFF_MAX_SECONDS = 600
-# How many of the conversation's newest events are searched for a send X did not answer, and how far
-# X's clock may be behind ours.
-LOOKUP_EVENTS = 50
-CLOCK_SKEW = timedelta(minutes=2)
+# A reply whose text X has, while another reply with the same text is being sent, looks again this much later.
+TWIN_WAIT_SECONDS = 5
 # A turn for a permit this close is waited for in the worker: cheaper than a retry through the broker.
 INLINE_WAIT_SECONDS = 1.0
+MAY_HAVE_REACHED = "It may have reached the customer: look at the conversation on X before sending it again."
 
 
 @dataclass(frozen=True)
 class Attempt:
     """What one attempt came to: ``sent``, ``failed``, ``retry`` (at ``retry_at``), ``waiting`` (not due
-    before ``retry_at``: the undo window) or ``skipped`` (not queued, or taken over by the sweeper).
+    before ``retry_at``: the undo window, or a twin's send to wait for) or ``skipped`` (not queued, or
+    taken over by the sweeper).
 
     ``failures`` counts the attempts X did not answer so far; ``unconfirmed_since`` is when the first
-    send X did not answer began (None if none): later attempts look on X before sending.
+    send X did not answer began (None if none, or once a lookup found none of them on X): the next
+    attempt looks on X before sending.
     """
 
     outcome: str
@@ -112,13 +123,19 @@ def reply_deliver(
     started = timezone.now()
     paused_until: datetime | None = None
     client = client_for(account)
+    posting = False
+    claim = message.send_claimed_at
+    # The task's word, or the row's: a duplicate task, or the agent's "send again", carries none.
+    unconfirmed_since = min(filter(None, (unconfirmed_since, message.send_unconfirmed_since)), default=None)
     try:
         if unconfirmed_since is not None:
-            found = already_at_x(client, account, message, since=unconfirmed_since)
-            if found is not None:
-                log.info("Reply %s had reached X as %s; not sending it again", message_id, found.x_event_id)
-                replies.reply_mark_sent(message_id=message_id, x_event_id=found.x_event_id, sent_at=found.created_at)
+            settled = reply_lookup.reply_settle(client, account, message, since=unconfirmed_since)
+            if settled == reply_lookup.FOUND:
                 return Attempt("sent")
+            if settled == reply_lookup.UNSURE:
+                return _twin_wait(message_id, failures, unconfirmed_since)
+            reply_unconfirmed_clear(message_id=message_id, claimed_at=claim)
+            unconfirmed_since = None  # the earlier sends are over (the rule's wait) and none is on X
         try:
             media_id = _upload(client, message)
         except OSError as exc:  # our stored copy is gone or unreadable: nothing to send
@@ -127,9 +144,11 @@ def reply_deliver(
         permit = _permit_take(account, message_id, can_wait=can_wait)
         if isinstance(permit, ratelimit.Wait):
             return _over_budget(message_id, handle, permit, failures, unconfirmed_since, can_wait=can_wait)
-        if reply_claim_renew(message_id=message_id, claimed_at=message.send_claimed_at) is None:
+        claim = reply_claim_renew(message_id=message_id, claimed_at=claim, sending_since=started)
+        if claim is None:
             log.warning("Reply %s was taken over by the sweeper (this attempt took too long); not sent", message_id)
             return Attempt("skipped", "taken over by the sweeper")
+        posting = True
         try:
             sent = _post(client, account, conversation, message.text, media_id)
         except XError as exc:
@@ -137,7 +156,9 @@ def reply_deliver(
             if isinstance(exc, RateLimited):  # the whole account waits for X's reset, not only this reply
                 paused_until = ratelimit.pause(account=account, until=exc.reset_at)
             if isinstance(exc, Transient):
-                unconfirmed_since = unconfirmed_since or started
+                unconfirmed_since = started
+            else:  # X refused it: it did not take this send
+                reply_unconfirmed_clear(message_id=message_id, claimed_at=claim)
             raise
         replies.reply_mark_sent(message_id=message_id, x_event_id=sent.dm_event_id, sent_at=timezone.now())
         ratelimit.observe(account=account, rate_limit=sent.rate_limit, permit=permit)
@@ -148,14 +169,15 @@ def reply_deliver(
     except ImproperlyConfigured as exc:  # malformed DM limits (ratelimit.py): nothing was sent
         return _failed(message_id, f"Sending is not configured correctly: {exc}")
     except Transient as exc:
-        return _not_answered(message_id, exc, failures + 1, unconfirmed_since, can_wait=can_wait)
+        return _not_answered(message_id, exc, failures + 1, unconfirmed_since, posted=posting, can_wait=can_wait)
     except AuthError as exc:  # includes AccountNeedsReconnection
-        return _failed(
-            message_id,
-            f"Reconnect @{handle} under Settings → X accounts: X refused its access ({_reason(exc)}). "
-            "Then send the reply again.",
-        )
+        # unconfirmed_since still set: the lookup was refused, and an earlier send may be on X
+        then = MAY_HAVE_REACHED if unconfirmed_since is not None else "Then send the reply again."
+        detail = f"Reconnect @{handle} under Settings → X accounts: X refused its access ({_reason(exc)})."
+        return _failed(message_id, f"{detail} {then}")
     except PermanentError as exc:
+        if unconfirmed_since is not None:
+            return _failed(message_id, f"X refused the lookup for this reply ({_reason(exc)}). {MAY_HAVE_REACHED}")
         return _failed(message_id, f"X refused this reply: {_reason(exc)}")
     except ValueError as exc:  # the client's own checks, before any request
         return _failed(message_id, f"This reply cannot be sent to X: {exc}")
@@ -187,16 +209,7 @@ def _post(
     """Post the message as ``account``: to the customer in a one-to-one conversation, into the group otherwise."""
     if conversation.kind == Conversation.Kind.GROUP:
         return client.dm_send_to_conversation(conversation.x_conversation_id, text=text, media_id=media_id)
-    return client.dm_send_to_participant(_recipient(account, conversation), text=text, media_id=media_id)
-
-
-def _recipient(account: XAccount, conversation: Conversation) -> str:
-    if conversation.contact_id is not None:
-        return conversation.contact.x_user_id
-    others = [i for i in conversation.x_conversation_id.split("-") if i != account.inbox.x_user_id]
-    if len(others) != 1:
-        raise ValueError(f"conversation {conversation.x_conversation_id} names no other person")
-    return others[0]
+    return client.dm_send_to_participant(reply_lookup.recipient(account, conversation), text=text, media_id=media_id)
 
 
 def _upload(client: XClient, message: Message) -> str | None:
@@ -210,60 +223,6 @@ def _upload(client: XClient, message: Message) -> str | None:
     return client.media_upload(data, media_type=kind.content_type, media_category=kind.category).media_id
 
 
-def already_at_x(client: XClient, account: XAccount, message: Message, *, since: datetime) -> DmEvent | None:
-    """The event of ``message`` on X if an earlier, unanswered send did reach it; the oldest such, else None.
-
-    Looks at the conversation's ``LOOKUP_EVENTS`` newest messages on X for one sent by ``account``, with
-    the reply's text (t.co links expanded) and an attachment exactly when the reply has one, created no
-    earlier than ``since`` minus ``CLOCK_SKEW``, and not already recorded for another reply of ours. Used
-    by a retry here and by the sweeper (``reconcile.py``). Raises the client's errors, except that a
-    conversation X does not know yet means None.
-    """
-    conversation = message.conversation
-    try:
-        if conversation.kind == Conversation.Kind.GROUP:
-            page = client.conversation_events_page(
-                conversation.x_conversation_id, event_types=["MessageCreate"], max_results=LOOKUP_EVENTS
-            )
-        else:
-            page = client.participant_events_page(
-                _recipient(account, conversation), event_types=["MessageCreate"], max_results=LOOKUP_EVENTS
-            )
-    except NotFound:  # no such conversation on X yet: nothing of ours reached it
-        return None
-    taken = set(
-        Message.objects.filter(conversation=conversation, idempotency_key__isnull=False, x_event_id__isnull=False)
-        .exclude(pk=message.pk)
-        .values_list("x_event_id", flat=True)
-    )
-    has_media = message.attachments.exists()
-    wanted = _comparable(message.text)
-    matches = [
-        event
-        for event in page_events(page)
-        if event.sender_id == account.inbox.x_user_id
-        and event.x_event_id not in taken
-        and event.created_at >= since - CLOCK_SKEW
-        and bool(event.attachments) == has_media
-        and _comparable(_visible_text(event)) == wanted
-    ]
-    return min(matches, key=lambda e: (e.created_at, int(e.x_event_id))) if matches else None
-
-
-def _visible_text(event: DmEvent) -> str:
-    """The text as it was written: X's t.co links expanded, the link X appends for an attachment removed."""
-    text = event.text
-    for url in event.entities.get("urls", []):
-        short = url.get("url") or ""
-        if short:
-            text = text.replace(short, "" if url.get("media") else url.get("expanded_url") or short)
-    return text
-
-
-def _comparable(text: str) -> str:
-    return " ".join(text.replace("\x00", "").split())
-
-
 def _rate_limited(
     message_id: int,
     handle: str,
@@ -275,7 +234,10 @@ def _rate_limited(
 ) -> Attempt:
     when = _clock(retry_at)
     if not can_wait:
-        return _failed(message_id, f"X's rate limit for @{handle} is used up until {when}; send the reply again then.")
+        detail = f"X's rate limit for @{handle} is used up until {when}; send the reply again then."
+        if unconfirmed_since is not None:  # the lookup was refused: an earlier send may be on X
+            detail = f"{detail} {MAY_HAVE_REACHED}"
+        return _failed(message_id, detail)
     detail = f"X's rate limit for @{handle} is used up; the reply goes out at {when}."
     replies.reply_requeue(message_id=message_id, detail=detail, send_after=retry_at)
     return Attempt("retry", detail, retry_at, failures, unconfirmed_since)
@@ -302,19 +264,47 @@ def _over_budget(
 
 
 def _not_answered(
-    message_id: int, exc: Transient, failures: int, unconfirmed_since: datetime | None, *, can_wait: bool
+    message_id: int,
+    exc: Transient,
+    failures: int,
+    unconfirmed_since: datetime | None,
+    *,
+    posted: bool,
+    can_wait: bool,
 ) -> Attempt:
-    """Back to ``queued`` for another attempt after ``backoff``, or at once when nobody could come back
-    later (``can_wait`` False: the task runs inline, inside the agent's request); failed after the last."""
+    """Back to ``queued`` for another attempt after ``backoff``; failed after the last.
+
+    After a POST X did not answer (``posted``), the next attempt looks on X first, so it is due no
+    earlier than ``visibility_margin()`` from now, when our client gave up: X has finished or abandoned
+    the request by then. Inline (``can_wait`` False: inside the agent's request) nobody can come back
+    that late: after X's 5xx answer the retry is at once (X has answered, it is done with the request),
+    and after no answer at all the reply fails, telling the agent it may have reached the customer.
+    """
+    if posted and not can_wait and exc.status is None:
+        return _failed(message_id, f"X did not answer ({exc}). {MAY_HAVE_REACHED}")
     if failures >= MAX_ATTEMPTS:
         detail = f"X did not answer after {failures} attempts (last: {exc})."
         if unconfirmed_since is not None:
-            detail += " It may have reached the customer anyway: look at the conversation on X before sending it again."
+            detail = f"{detail} {MAY_HAVE_REACHED}"
         return _failed(message_id, detail)
-    retry_at = timezone.now() + timedelta(seconds=backoff(failures) if can_wait else 0)
+    wait = backoff(failures)
+    if posted:
+        wait = max(wait, reply_lookup.visibility_margin().total_seconds())
+    retry_at = timezone.now() + timedelta(seconds=wait if can_wait else 0)
     detail = f"X did not answer ({exc}); trying again at {_clock(retry_at)}."
     replies.reply_requeue(message_id=message_id, detail=detail, send_after=retry_at)
     return Attempt("retry", detail, retry_at, failures, unconfirmed_since)
+
+
+def _twin_wait(message_id: int, failures: int, unconfirmed_since: datetime | None) -> Attempt:
+    """X has a message with the reply's text that another reply, being sent now, may own: look again shortly."""
+    retry_at = timezone.now() + timedelta(seconds=TWIN_WAIT_SECONDS)
+    detail = (
+        "X has a message with this text, and another reply with the same text is being sent now: "
+        f"looking on X again at {_clock(retry_at)}."
+    )
+    replies.reply_requeue(message_id=message_id, detail=detail, send_after=retry_at)
+    return Attempt("waiting", detail, retry_at, failures, unconfirmed_since)
 
 
 def _failed(message_id: int, detail: str) -> Attempt:

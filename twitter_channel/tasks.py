@@ -146,10 +146,12 @@ def reply_send(self, message_id: int, failures: int = 0, unconfirmed_since: str 
     alone, so a duplicate or redelivered task sends nothing. No permit from the global rate limiter
     (``ratelimit.py``) → retried at the reply's turn; rate limited by X → retried at X's reset; X not
     answering → retried with backoff and jitter, ``sending.MAX_ATTEMPTS`` attempts in all, each retry
-    looking on X first for a send that may have got through. X refusing, or the account's token being
-    refused → ``failed`` with the reason. A reply still in its undo window (``send_after``) is retried
-    then. Tasks run inline (the quick start, ``CELERY_TASK_ALWAYS_EAGER``) cannot wait: the retries after
-    no answer follow at once, and a rate limit fails the reply with the time to send it again.
+    (no sooner than ``X_SEND_VISIBILITY_MARGIN`` after a POST X did not answer) looking on X first for a
+    send that may have got through (``reply_lookup``). X refusing, or the account's token being refused
+    → ``failed`` with the reason. A reply still in its undo window (``send_after``) is retried then.
+    Tasks run inline (the quick start, ``CELERY_TASK_ALWAYS_EAGER``) cannot wait: the retry after X's 5xx
+    follows at once, a send X did not answer at all fails the reply (it may have reached the customer),
+    and a rate limit fails it with the time to send it again.
 
     A worker lost in the middle (kill -9, OOM) leaves the reply ``sending``; this task redelivered finds
     it so and sends nothing: ``replies_sweep`` reconciles it with X (``reconcile.py``). A reply whose

@@ -1,41 +1,89 @@
 """Replies whose send was interrupted: the writes behind ``twitter_channel.reconcile`` (the sweeper).
 
 A send attempt claims its reply (``replies.reply_mark_sending`` stamps ``send_claimed_at``) and renews
-the claim right before it calls X (``reply_claim_renew``). A reply still ``sending`` long after its last
-stamp lost its worker; the sweeper takes it over (``reply_claim_take_over``) and decides from what X has.
+the claim right before it calls X (``reply_claim_renew``), noting then that the reply may reach X
+unconfirmed (``send_unconfirmed_since``) until a lookup on X or X's refusal says otherwise
+(``reply_unconfirmed_clear``). A reply still ``sending`` long after its last stamp lost its worker; the
+sweeper takes it over (``reply_claim_take_over``) and decides from what X has.
 A reply ``queued`` long past its send time lost its task; the sweeper takes it (``replies_stale_queued_take``)
 and enqueues the task again. Either way the rows are locked, so two sweeps never act on the same reply.
+A reply the lookup on X found (``twitter_channel.reply_lookup``) is recorded with ``reply_mark_found``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from inbox.models import Message
+from inbox.models import Conversation, Message
+from inbox.services import replies
 
 State = Message.DeliveryState
 
 
-def reply_claim_renew(*, message_id: int, claimed_at: datetime | None) -> datetime | None:
+def reply_claim_renew(*, message_id: int, claimed_at: datetime | None, sending_since: datetime) -> datetime | None:
     """Renew a send attempt's claim just before it calls X: ``send_claimed_at`` = now, returned.
 
-    Only while the reply is still ``sending`` under the claim stamped at ``claimed_at`` (the attempt's
-    own); otherwise the sweeper took it over meanwhile and None is returned: the attempt must not call X.
-    One conditional UPDATE (the row is locked for that statement only). Publishes nothing: nothing the
-    agent sees has changed.
+    Also notes, before the POST leaves, that the reply may reach X unconfirmed from then on:
+    ``send_unconfirmed_since`` = ``sending_since`` (the attempt's start), unless an earlier such send is
+    noted. So whatever runs the reply next (a retry, a duplicate task, the agent's "send again") looks
+    on X before sending, even if this attempt dies or its answer is lost. Only while the reply is still
+    ``sending`` under the claim stamped at ``claimed_at`` (the attempt's own); otherwise the sweeper took
+    it over meanwhile and None is returned: the attempt must not call X. One conditional UPDATE (the row
+    is locked for that statement only). Publishes nothing: nothing the agent sees has changed.
     """
     if claimed_at is None:
         return None
     now = timezone.now()
     renewed = Message.objects.filter(pk=message_id, delivery_state=State.SENDING, send_claimed_at=claimed_at).update(
-        send_claimed_at=now
+        send_claimed_at=now, send_unconfirmed_since=Coalesce("send_unconfirmed_since", Value(sending_since))
     )
     return now if renewed else None
+
+
+def reply_unconfirmed_clear(*, message_id: int, claimed_at: datetime | None) -> bool:
+    """Forget ``send_unconfirmed_since``: X has none of the reply's sends (the lookup found none, after the
+    wait its rule asks for), or X refused the one just made (a 4xx, a 429: it did not take it).
+
+    Only while the reply is ``sending`` under the attempt's claim ``claimed_at``; True if cleared. One
+    conditional UPDATE. Publishes nothing.
+    """
+    if claimed_at is None:
+        return False
+    cleared = Message.objects.filter(pk=message_id, delivery_state=State.SENDING, send_claimed_at=claimed_at).update(
+        send_unconfirmed_since=None
+    )
+    return bool(cleared)
+
+
+def reply_mark_found(*, message_id: int, events: Sequence[tuple[str, datetime]]) -> Message | None:
+    """Record reply ``message_id`` as sent as the first of ``events`` that no other reply of ours holds.
+
+    ``events``: X's event ids and times of the messages on X that could be this reply (the lookup's
+    matches), oldest first. The events recorded for other replies written here are left out under the
+    conversation's lock, so two replies with the same text settled at once never take the same event.
+    Returns the reply, now ``sent`` (``replies.reply_mark_sent``: X's event id and time), or None,
+    changing nothing, when every event is another reply's. Locks the conversation row, then the message
+    row. Publishes after commit what ``reply_mark_sent`` publishes.
+    """
+    with transaction.atomic():
+        conversation_id = Message.objects.values_list("conversation_id", flat=True).get(pk=message_id)
+        Conversation.objects.select_for_update().get(pk=conversation_id)  # held until the record commits
+        ids = [x_event_id for x_event_id, _ in events]
+        taken = set(
+            Message.objects.filter(conversation_id=conversation_id, idempotency_key__isnull=False, x_event_id__in=ids)
+            .exclude(pk=message_id)
+            .values_list("x_event_id", flat=True)
+        )
+        for x_event_id, created_at in events:
+            if x_event_id not in taken:
+                return replies.reply_mark_sent(message_id=message_id, x_event_id=x_event_id, sent_at=created_at)
+        return None
 
 
 def reply_claim_take_over(*, message_id: int, claimed_before: datetime) -> Message | None:

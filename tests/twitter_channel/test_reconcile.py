@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from inbox.models import Message
 from inbox.services.replies import reply_create, reply_mark_failed, reply_mark_sending, reply_requeue
-from inbox.services.reply_recovery import reply_claim_renew, reply_claim_take_over
+from inbox.services.reply_recovery import reply_claim_renew, reply_claim_take_over, reply_unconfirmed_clear
 from tests.twitter_channel.reply_world import (
     business_messages,
     business_sends_at_x,
@@ -111,12 +111,13 @@ def test_a_stuck_reply_gets_one_extra_task_per_grace_period(
     message = stored_reply(conversation, agent)
     age(message, created_at=timezone.now() - LONG_AGO)
 
+    before = timezone.now()
     first, second = sweep(django_capture_on_commit_callbacks), sweep(django_capture_on_commit_callbacks)
 
     assert (first.requeued, second.requeued) == (1, 0)
     assert enqueued == [{"message_id": message.pk}], "never attempted: sent without looking on X first"
     message.refresh_from_db()
-    assert timezone.now() - message.send_after < timedelta(seconds=5), "due again only a grace period later"
+    assert message.send_after >= before, "due again only a grace period after it was taken"
     assert sweep(django_capture_on_commit_callbacks, grace=timedelta(0)).requeued == 1, "and then taken again"
 
 
@@ -187,6 +188,7 @@ def test_a_not_found_reply_is_queued_with_the_reason_and_its_task_enqueued(
     x_sandbox, conversation, agent, enqueued, django_capture_on_commit_callbacks
 ):
     message = claimed(conversation, agent)
+    age(message, send_unconfirmed_since=timezone.now() - LONG_AGO)  # its POST was leaving when the worker died
 
     assert sweep(django_capture_on_commit_callbacks).resent == 1
 
@@ -194,6 +196,42 @@ def test_a_not_found_reply_is_queued_with_the_reason_and_its_task_enqueued(
     assert (message.delivery_state, message.send_claimed_at) == ("queued", None)
     assert message.error_detail.startswith("The worker sending this reply stopped before it finished")
     assert enqueued == [{"message_id": message.pk}]
+    assert message.send_unconfirmed_since is None, "X has none of its sends: its task sends without looking again"
+
+
+def test_an_interrupted_send_is_found_behind_more_newer_messages_than_one_page_holds(
+    x_sandbox, conversation, agent, django_capture_on_commit_callbacks
+):
+    # given a claimed reply X accepted, and 120 messages of the business after it, before the worker died
+    message = claimed(conversation, agent)
+    event_id = business_sends_at_x(x_sandbox, "It left our warehouse today.")
+    for n in range(120):
+        business_sends_at_x(x_sandbox, f"Newer message {n}")
+
+    # when the sweeper runs after the lease, it reads back to the reply and finds it
+    assert sweep(django_capture_on_commit_callbacks).found == 1
+    message.refresh_from_db()
+    assert (message.delivery_state, message.x_event_id) == ("sent", event_id)
+    assert sent_by_business(x_sandbox) == 121
+
+
+def test_a_match_a_same_text_reply_being_sent_may_own_is_left_to_a_task_that_looks_again(
+    x_sandbox, conversation, agent, enqueued, django_capture_on_commit_callbacks
+):
+    # given an interrupted reply whose text X has, and another reply with that text claimed by a live attempt
+    message = claimed(conversation, agent, text="Thanks!")
+    business_sends_at_x(x_sandbox, "Thanks!")
+    twin = stored_reply(conversation, agent, text="Thanks!", token="twin")
+    reply_mark_sending(message_id=twin.pk)
+
+    # when the sweeper runs, it cannot tell whose the message is
+    assert sweep(django_capture_on_commit_callbacks).later == 1
+
+    # so the reply goes back to the queue, with a task that looks on X first (from its creation), as a retry
+    message.refresh_from_db()
+    assert (message.delivery_state, message.x_event_id) == ("queued", None)
+    assert enqueued == [{"message_id": message.pk, "unconfirmed_since": message.created_at.isoformat()}]
+    assert sent_by_business(x_sandbox) == 1
 
 
 def test_an_older_message_with_the_same_text_is_not_taken_for_the_reply(x_sandbox, conversation, agent, enqueued):
@@ -251,12 +289,34 @@ def test_an_attempt_whose_claim_was_taken_over_stops_before_calling_x(x_sandbox,
 def test_a_claim_is_renewed_only_by_its_own_attempt(conversation, agent):
     message = stored_reply(conversation, agent)
     claim = reply_mark_sending(message_id=message.pk).send_claimed_at
+    began = timezone.now()
 
-    renewed = reply_claim_renew(message_id=message.pk, claimed_at=claim)
+    def renew(claimed_at):
+        return reply_claim_renew(message_id=message.pk, claimed_at=claimed_at, sending_since=began)
+
+    renewed = renew(claim)
     assert renewed is not None and renewed >= claim
-    assert reply_claim_renew(message_id=message.pk, claimed_at=claim) is None, "the old stamp is not the claim"
+    assert renew(claim) is None, "the old stamp is not the claim"
     taken = reply_claim_take_over(message_id=message.pk, claimed_before=timezone.now() + timedelta(seconds=1))
-    assert taken is not None and reply_claim_renew(message_id=message.pk, claimed_at=renewed) is None
+    assert taken is not None and renew(renewed) is None
+
+
+def test_the_renewal_before_a_post_notes_that_the_reply_may_reach_x_unconfirmed(conversation, agent):
+    # given a claimed reply whose first POST is about to leave
+    message = stored_reply(conversation, agent)
+    claim = reply_mark_sending(message_id=message.pk).send_claimed_at
+    first = timezone.now() - timedelta(seconds=30)
+
+    # then from the renewal on, the row says since when it may be on X, and a later renewal keeps the earliest
+    renewed = reply_claim_renew(message_id=message.pk, claimed_at=claim, sending_since=first)
+    assert Message.objects.get(pk=message.pk).send_unconfirmed_since == first
+    renewed = reply_claim_renew(message_id=message.pk, claimed_at=renewed, sending_since=timezone.now())
+    assert Message.objects.get(pk=message.pk).send_unconfirmed_since == first
+
+    # and only the attempt holding the claim clears it (after X said it has none of them)
+    assert not reply_unconfirmed_clear(message_id=message.pk, claimed_at=claim)
+    assert reply_unconfirmed_clear(message_id=message.pk, claimed_at=renewed)
+    assert Message.objects.get(pk=message.pk).send_unconfirmed_since is None
 
 
 def test_claims_are_stamped_and_cleared_when_the_attempt_ends(conversation, agent):
@@ -273,13 +333,14 @@ def test_x_not_answering_the_lookup_leaves_the_reply_for_a_later_sweep(x_sandbox
     second = claimed(conversation, agent, text="Second")
     fault(x_sandbox, "429", path=LOOKUP_PATH, method="GET", seconds=60)
 
+    before = timezone.now()
     result = reconcile.replies_sweep()
 
     assert (result.later, result.found, result.resent) == (1, 0, 0), "one lookup; the inbox waits for X's reset"
     states = dict(Message.objects.filter(pk__in=[first.pk, second.pk]).values_list("pk", "delivery_state"))
     assert states == {first.pk: "sending", second.pk: "sending"} and enqueued == []
     first.refresh_from_db()
-    assert timezone.now() - first.send_claimed_at < timedelta(seconds=5), "the sweeper's claim: a lease from now"
+    assert first.send_claimed_at >= before, "the sweeper's claim: left alone for a lease from now"
 
 
 def test_an_account_that_needs_reconnecting_fails_the_reply_with_a_warning(x_sandbox, account, conversation, agent):

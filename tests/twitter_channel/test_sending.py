@@ -211,11 +211,11 @@ def test_an_account_that_needs_reconnecting_fails_the_reply_with_what_to_do(
 # --- X does not answer ------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["503", "500", "reset", "accept_then_fail"])
+@pytest.mark.parametrize("kind", ["503", "500", "accept_then_fail"])
 def test_x_failing_once_is_retried_and_the_reply_arrives_once(
     x_sandbox, account, agent, published, django_capture_on_commit_callbacks, kind
 ):
-    # given X failing the next send: before doing it (5xx, a dropped connection) or after (accept_then_fail)
+    # given X answering the next send with a 5xx: before doing it, or after (accept_then_fail)
     customer_writes(x_sandbox)
     conversation = the_conversation(account, django_capture_on_commit_callbacks)
     fault(x_sandbox, kind)
@@ -227,6 +227,30 @@ def test_x_failing_once_is_retried_and_the_reply_arrives_once(
     assert [e.id for e in business_messages(x_sandbox)] == [message.x_event_id]
     assert messages_sent_by_business(x_sandbox) == 1
     assert states(published, message) == ["sending", "queued", "sending", "sent"]
+
+
+@pytest.mark.parametrize("kind", ["reset", "hang"])
+def test_inline_a_send_x_did_not_answer_fails_rather_than_risk_a_second_copy(
+    x_sandbox, account, agent, settings, django_capture_on_commit_callbacks, kind
+):
+    # given X dropping the connection of the next send, or taking longer than we wait (doing the work anyway)
+    customer_writes(x_sandbox)
+    conversation = the_conversation(account, django_capture_on_commit_callbacks)
+    settings.X_READ_TIMEOUT = 0.5
+    fault(x_sandbox, kind, seconds=1.5)
+
+    # when the agent replies with tasks inline (the quick start), which cannot wait for X to finish
+    message = reply(conversation, agent, django_capture_on_commit_callbacks)
+
+    # then the reply fails at once, telling the agent to look on X, and is not sent a second time
+    assert message.delivery_state == "failed"
+    assert message.error_detail.startswith(f"X did not answer (POST {SEND_PATH}: ")
+    assert message.error_detail.endswith(sending.MAY_HAVE_REACHED)
+    expected = 1 if kind == "hang" else 0  # X finishes the hung request after our client gave up
+    deadline = time.monotonic() + 10
+    while messages_sent_by_business(x_sandbox) < expected and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert messages_sent_by_business(x_sandbox) == expected
 
 
 def test_a_send_that_timed_out_but_reached_x_is_found_rather_than_sent_again(
@@ -241,12 +265,15 @@ def test_a_send_that_timed_out_but_reached_x_is_found_rather_than_sent_again(
     fault(x_sandbox, "hang", seconds=1.5)
 
     # when the first attempt times out
+    began = timezone.now()
     first = sending.reply_deliver(message_id=message.pk)
 
-    # then the reply waits for another attempt, which will look on X first
+    # then the reply waits for another attempt, which will look on X first, and not before X must be done
+    # with the request it gave up on: X_SEND_VISIBILITY_MARGIN after that
     message.refresh_from_db()
     assert (first.outcome, first.failures, message.delivery_state) == ("retry", 1, "queued")
-    assert first.unconfirmed_since is not None and first.retry_at > timezone.now()
+    assert first.unconfirmed_since is not None and message.send_after == first.retry_at
+    assert first.retry_at >= began + timedelta(seconds=settings.X_SEND_VISIBILITY_MARGIN + 0.5)
     assert message.error_detail.startswith(f"X did not answer (POST {SEND_PATH}: no answer within 0.5s)")
 
     # when X has finished what it was asked, and the next attempt runs
@@ -300,11 +327,14 @@ def test_a_rate_limited_reply_waits_in_the_queue_until_x_s_reset(
         message = reply_create(conversation_id=conversation.pk, author=agent, text="On its way.", client_token="t")
     fault(x_sandbox, "429", seconds=120)
 
+    before = timezone.now()
     attempt = sending.reply_deliver(message_id=message.pk)
+    after = timezone.now()
 
     message.refresh_from_db()
     assert attempt.outcome == "retry" and attempt.failures == 0
-    assert timedelta(seconds=110) < attempt.retry_at - timezone.now() <= timedelta(seconds=121)
+    # X's reset (whole seconds, 120 s after it answered) and a second more
+    assert before + timedelta(seconds=119) <= attempt.retry_at <= after + timedelta(seconds=121)
     assert message.delivery_state == "queued"
     assert message.error_detail.startswith("X's rate limit for @AcmeSupport is used up; the reply goes out at ")
     assert attempt.retry_at.strftime("%H:%M:%S UTC") in message.error_detail
