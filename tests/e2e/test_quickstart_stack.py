@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
 import time
 from collections import Counter
 
@@ -73,6 +74,7 @@ def test_a_new_user_answers_a_first_dm_and_a_restart_keeps_everything(
     row.get_by_role("link").click()
     timeline = agent.get_by_role("list", name="Messages")
     expect(timeline.get_by_text("Hello from the quick start 👋")).to_be_visible()
+    expect(agent.locator("#composer[data-ready]")).to_be_attached()
     agent.get_by_label(re.compile("^Reply to")).fill("Hi María, we are on it.")
     agent.get_by_label(re.compile("^Reply to")).press("Enter")
 
@@ -130,8 +132,21 @@ def test_four_agents_send_200_replies_at_once_and_each_reaches_x_once(
     stack.sql("UPDATE twitter_channel_xaccount SET dm_limits = %s", "900:1000")
     emails = [DEMO_AGENTS[0][0], DEMO_AGENTS[1][0], DEMO_AGENTS[2][0], "dana@demo.backchannel.test"]
 
-    # when each replies 50 times, in four browsers at once
-    asyncio.run(_reply_in_four_browsers(stack, emails, browser_type_launch_args))
+    # when each replies 50 times, in four browsers at once (async Playwright, on a thread of its own: the
+    # session's sync Playwright keeps an event loop running in this one)
+    failures: list[BaseException] = []
+
+    def four_browsers() -> None:
+        try:
+            asyncio.run(_reply_in_four_browsers(stack, emails, browser_type_launch_args))
+        except BaseException as exc:  # handed to the test's thread, which fails with it
+            failures.append(exc)
+
+    browsers = threading.Thread(target=four_browsers)
+    browsers.start()
+    browsers.join()
+    if failures:
+        raise failures[0]
 
     # then every reply is sent (none stuck queued or sending)
     deadline = time.monotonic() + 300
@@ -189,6 +204,7 @@ async def _agent_replies(browser, stack: QuickStart, n: int, email: str) -> None
     timeline = page.get_by_role("list", name="Messages")
     box = page.get_by_label(re.compile("^Reply to"))
     held = page.locator("#collision")
+    await expect_async(page.locator("#composer[data-ready]")).to_be_attached()
     for i in range(REPLIES_EACH):
         text = f"Reply {i} from agent {n}"
         await box.fill(text)
@@ -197,7 +213,11 @@ async def _agent_replies(browser, stack: QuickStart, n: int, email: str) -> None
         sent = timeline.get_by_text(text, exact=True)
         deadline = time.monotonic() + LIVE / 1000 * 4
         while not await sent.count():
-            assert time.monotonic() < deadline, f"{text!r} never showed in the thread"
+            if time.monotonic() > deadline:
+                shot = stack.log_path.with_name(f"agent-{n}.png")
+                await page.screenshot(path=str(shot))
+                error = await page.locator("#composer-error").text_content()
+                raise AssertionError(f"{text!r} never showed in the thread (composer: {error!r}; see {shot})")
             if await held.is_visible():
                 await held.get_by_role("button", name="Send anyway").click()
             await asyncio.sleep(0.05)

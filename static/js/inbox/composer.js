@@ -64,6 +64,7 @@ export class Composer {
     });
     this.updateCounter();
     this.refreshBudget();
+    this.form.dataset.ready = "1"; // Enter sends from now on (before this, it is a newline as in any textarea)
   }
 
   // "@AcmeSupport: 187 of 200 left this 15 minutes · …", from the X channel's rate limiter.
