@@ -243,7 +243,13 @@ def reply_mark_sent(*, message_id: int, x_event_id: str, sent_at: datetime) -> M
         message.occurred_at = sent_at
         fields = ["delivery_state", "error_detail", "send_claimed_at", "x_event_id", "x_sequence", "occurred_at",
                   "updated_at"]  # fmt: skip
-        echo = Message.objects.filter(conversation=conversation, x_event_id=x_event_id).exclude(pk=message.pk).first()
+        # Only a row X's echo made (no token) is folded in. Another reply written here never is: recording one X
+        # event for two replies would then fail on the event's uniqueness, loudly, instead of deleting a reply.
+        echo = (
+            Message.objects.filter(conversation=conversation, x_event_id=x_event_id, idempotency_key__isnull=True)
+            .exclude(pk=message.pk)
+            .first()
+        )
         if echo is not None:
             fields += _echo_absorb(message, echo, conversation)
         message.save(update_fields=fields)

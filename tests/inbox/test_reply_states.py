@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.db import IntegrityError
 from django.utils import timezone
 
 from inbox.models import Conversation, Message
@@ -246,3 +247,20 @@ def test_an_echo_arriving_while_the_send_is_recorded_leaves_one_message(agent, p
         rows = list(Message.objects.filter(x_event_id=event_id).values_list("pk", "delivery_state", "sender_agent"))
         assert rows == [(message.pk, "sent", agent.pk)]
         assert Message.objects.get(pk=message.pk).x_confirmed_at is not None
+
+
+def test_an_x_event_recorded_for_one_reply_is_never_folded_into_another_reply(conversation, agent):
+    # given a reply sent as X event E
+    first = create(conversation, agent, text="Same words")
+    reply_mark_sending(message_id=first.pk)
+    event_id = next_event_id()
+    reply_mark_sent(message_id=first.pk, x_event_id=event_id, sent_at=timezone.now())
+    # and another reply, which something (wrongly) says is E too
+    second = create(conversation, agent, text="Same words", token="tok-2")
+    reply_mark_sending(message_id=second.pk)
+
+    # then recording it fails loudly, and the first reply is kept as it was (it was once deleted as an "echo")
+    with pytest.raises(IntegrityError):
+        reply_mark_sent(message_id=second.pk, x_event_id=event_id, sent_at=timezone.now())
+    first.refresh_from_db()
+    assert (first.x_event_id, first.delivery_state) == (event_id, "sent")
