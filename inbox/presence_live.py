@@ -48,7 +48,7 @@ class PresenceKeeper:
     """Re-stamps this process's entries and sweeps everyone's, while this process has sockets.
 
     Every process with sockets sweeps (in Redis each expired entry is deleted, and published, by one
-    sweep only), so this works across hosts and in the quick start alike, and a process with no sockets
+    sweep only), so this works across hosts and in a single process alike, and a process with no sockets
     does nothing. Only the process's event loop touches it.
     """
 

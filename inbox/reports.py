@@ -1,7 +1,7 @@
 """The leads' report: queues now, and what happened over a period, per X account and per agent.
 
 Medians are taken in Python over the period's rows (two timestamps per conversation), so the report
-reads the same on PostgreSQL and in the quick start's SQLite.
+reads the same on PostgreSQL and on SQLite (the unit tests without DATABASE_URL).
 """
 
 from __future__ import annotations

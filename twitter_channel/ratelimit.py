@@ -16,9 +16,9 @@ row, so each window is a sliding window counted over the log (``COUNT(*) … WHE
 Why the database:
 
 - it is shared by every process and host and survives restarts with nothing else to run, and it is
-  the one store the quick start has (SQLite, no Redis): one code path everywhere, and the tests of the
-  quick start exercise the production logic (the Redis Lua script weighed in docs/ecosystem.md §3 counts
-  windows as well, but would need a second path for the quick start);
+  the one store every mode has (SQLite in the unit tests without DATABASE_URL, no Redis): one code path
+  everywhere, and those tests exercise the production logic (the Redis Lua script weighed in docs/ecosystem.md §3 counts
+  windows as well, but would need a second path without Redis);
 - a decision reads the account's pause, X's reported headers, the line of waiting replies and several
   windows, then writes: one transaction under one row lock, in plain ORM code the tests can read,
   where a Redis script would have to carry all of it in Lua;
@@ -325,7 +325,7 @@ def _locked(account: XAccount) -> tuple[RateBudget, RateBudget]:
     keys = (APP_KEY, _user_key(account))
     if connection.vendor == "sqlite":
         # SQLite ignores FOR UPDATE; a write first takes the database's write lock for the whole transaction,
-        # so two threads of the quick start decide one after the other.
+        # so two threads on SQLite (unit tests) decide one after the other.
         RateBudget.objects.filter(key__in=keys).update(paused_reason=F("paused_reason"))
     # PostgreSQL locks the rows in the ORDER BY's order: every process takes them in the same order.
     locking = RateBudget.objects.select_for_update().filter(key__in=keys).order_by("key")

@@ -29,7 +29,7 @@ event of the conversation back to when the first such send began, page after pag
 and sends nothing; another reply with the same text in flight → it looks again a few seconds later.
 The rule and what it leaves at risk are in ``reply_lookup``.
 
-Tasks run inline (the quick start) cannot come back 45 s later. There, after a 5xx answer the retry
+Tasks run inline (unit tests) cannot come back 45 s later. There, after a 5xx answer the retry
 looks on X at once (X has answered: it is done with the request); after no answer at all (a timeout, a
 dropped connection) the reply fails at once, telling the agent it may have reached the customer.
 
@@ -104,7 +104,7 @@ def reply_deliver(
 
     Does nothing unless the reply is ``queued`` (so a task run twice sends once). No transaction is
     held while X is called: each change of state is its own (``inbox.services.replies``), and so is
-    each publish. ``can_wait`` False (tasks run inline, the quick start) turns a rate limit into
+    each publish. ``can_wait`` False (tasks run inline: unit tests) turns a rate limit into
     ``failed`` with the time to send it again, rather than a wait nobody would come back from.
     """
     try:

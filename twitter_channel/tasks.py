@@ -49,7 +49,7 @@ def webhook_deliveries_drain(self) -> int:  # noqa: ANN001
     """Process every stored webhook delivery still waiting (``deliveries.deliveries_drain``); return how many.
 
     In a worker it lingers ``X_WEBHOOK_DRAIN_LINGER`` seconds for more (at most ``DRAIN_MAX_SECONDS``);
-    run inline (the quick start) it returns once nothing is left. Safe to run twice and beside itself (one
+    run inline (unit tests) it returns once nothing is left. Safe to run twice and beside itself (one
     drain works at a time). A database that is unreachable or a deadlock (the batch rolled back whole) is
     retried with backoff.
     """
@@ -149,7 +149,7 @@ def reply_send(self, message_id: int, failures: int = 0, unconfirmed_since: str 
     (no sooner than ``X_SEND_VISIBILITY_MARGIN`` after a POST X did not answer) looking on X first for a
     send that may have got through (``reply_lookup``). X refusing, or the account's token being refused
     → ``failed`` with the reason. A reply still in its undo window (``send_after``) is retried then.
-    Tasks run inline (the quick start, ``CELERY_TASK_ALWAYS_EAGER``) cannot wait: the retry after X's 5xx
+    Tasks run inline (unit tests, ``CELERY_TASK_ALWAYS_EAGER``) cannot wait: the retry after X's 5xx
     follows at once, a send X did not answer at all fails the reply (it may have reached the customer),
     and a rate limit fails it with the time to send it again.
 

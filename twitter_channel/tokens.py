@@ -6,7 +6,8 @@ and the loser would see "invalid token" and disconnect the account. So a refresh
 on the ``XAccount`` (``SELECT ... FOR UPDATE``, which PostgreSQL shares across every process and host),
 and whoever gets the lock second finds the fresh token already stored and uses it. The new access token
 and the rotated refresh token are saved in the same transaction. A per-process lock sits in front of the
-row lock so that SQLite, whose ``select_for_update`` is a no-op, is safe in the single-process quick start.
+row lock so that SQLite, whose ``select_for_update`` is a no-op, is safe with tasks run inline in one
+process (the unit tests).
 """
 
 from __future__ import annotations

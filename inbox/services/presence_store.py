@@ -102,7 +102,7 @@ class Store(Protocol):
 
 
 class LocalStore:
-    """Presence in this process's memory, for the quick start without Redis.
+    """Presence in this process's memory, without Redis (the unit tests' mode).
 
     Correct there because without ``REDIS_URL`` the channel layer is the in-memory one: every websocket
     of the deployment lives in this one process (a second process could not reach them anyway). The

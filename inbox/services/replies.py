@@ -75,7 +75,7 @@ class ReplyNotDue(Exception):
 def undo_seconds() -> int:
     """How long a new reply waits, cancellable, before it is sent: ``X_REPLY_UNDO_SECONDS``.
 
-    0 when tasks run inline (the quick start, ``CELERY_TASK_ALWAYS_EAGER``): nothing would come back to
+    0 when tasks run inline (unit tests, ``CELERY_TASK_ALWAYS_EAGER``): nothing would come back to
     send the reply after the window, so it is sent at once and cannot be undone.
     """
     if current_app.conf.task_always_eager:

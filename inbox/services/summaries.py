@@ -106,7 +106,7 @@ def _summaries(conversation_ids: Iterable[int]) -> dict[int, Summary]:
 
 
 def _datetime(value: datetime | str | None) -> datetime | None:
-    """A time read with raw SQL: SQLite (the quick start) hands back naive UTC, or the stored text."""
+    """A time read with raw SQL: SQLite (unit tests without DATABASE_URL) hands back naive UTC or the text."""
     if isinstance(value, str):
         value = parse_datetime(value)
     if value is not None and value.tzinfo is None:
