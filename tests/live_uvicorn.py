@@ -26,7 +26,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 class UvicornProcess:
-    def __init__(self, log_path: Path, *, app: str = "config.asgi:application") -> None:
+    def __init__(
+        self, log_path: Path, *, app: str = "config.asgi:application", env: dict[str, str] | None = None
+    ) -> None:
+        """``env``: settings that differ from the test process's (another Redis, a consumer secret)."""
         self.log_path = log_path
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -39,11 +42,19 @@ class UvicornProcess:
             "DJANGO_SETTINGS_MODULE": "tests.settings",
             "DATABASE_URL": _database_url(),
             "REDIS_URL": REDIS_URL,
+            **(env or {}),
         }
         self._process: subprocess.Popen[bytes] | None = None
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def alive(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
 
     def start(self) -> None:
         """Start (again, on the same port) and wait until ``/healthz`` answers 200."""

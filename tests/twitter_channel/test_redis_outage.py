@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,10 +24,10 @@ import pytest
 import redis
 import requests
 
-from bench.harness import free_port
 from inbox.models import Message
 from tests.celery_worker import ROOT, _database_url, _stop
 from tests.factories import make_inbox, make_x_account
+from tests.live_uvicorn import UvicornProcess
 from tests.redis_server import OwnRedis
 from tests.twitter_channel.webhook_deliveries import FIRST_ID, T0_MS, aaa, message
 from tests.xsandbox import BUSINESS_ID
@@ -42,10 +42,11 @@ PACE_SECONDS = 0.05
 
 @dataclass
 class Stack:
-    base_url: str
+    """uvicorn and a Celery worker on the test database and a Redis of the test's own."""
+
+    web: UvicornProcess
     env: dict[str, str]
     folder: Path
-    web: subprocess.Popen[bytes] | None = None
     worker: subprocess.Popen[bytes] | None = None
 
     def logs(self) -> str:
@@ -60,27 +61,28 @@ class Stack:
         ).encode()
         signature = "sha256=" + base64.b64encode(hmac.new(SECRET.encode(), body, hashlib.sha256).digest()).decode()
         return requests.post(
-            f"{self.base_url}/twitter/webhook/",
+            f"{self.web.base_url}/twitter/webhook/",
             data=body,
             headers={"content-type": "application/json", "x-twitter-webhooks-signature": signature},
             timeout=60,
         )
 
     def alive(self) -> bool:
-        return all(p is not None and p.poll() is None for p in (self.web, self.worker))
-
-    def start_web(self) -> None:
-        port = self.base_url.rsplit(":", 1)[1]
-        self.web = self._spawn("web", [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host",
-                                       "127.0.0.1", "--port", port, "--log-level", "info"])  # fmt: skip
-        self._wait("the web server", lambda: _answers(self))
+        return self.web.alive() and self.worker is not None and self.worker.poll() is None
 
     def start_worker(self) -> None:
         starts = self._worker_log().count(" ready.")
-        self.worker = self._spawn("worker", [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q",
-                                             "default,send", "--concurrency", "2", "-l", "INFO", "--without-gossip",
-                                             "--without-mingle", "--without-heartbeat"])  # fmt: skip
-        self._wait("the worker", lambda: self._worker_log().count(" ready.") > starts)
+        with (self.folder / "worker.log").open("ab") as log:
+            self.worker = subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "default,send", "--concurrency",
+                 "2", "-l", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+        deadline = time.monotonic() + READY_SECONDS
+        while self._worker_log().count(" ready.") <= starts:
+            if self.worker.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"The worker did not start.\n{self.logs()}", pytrace=False)
+            time.sleep(0.2)
 
     def kill_worker(self) -> None:
         """kill -9 of the worker and its pool: whatever it was doing stops where it was."""
@@ -92,49 +94,27 @@ class Stack:
         path = self.folder / "worker.log"
         return path.read_text(errors="replace") if path.exists() else ""
 
-    def _spawn(self, name: str, command: list[str]) -> subprocess.Popen[bytes]:
-        with (self.folder / f"{name}.log").open("ab") as log:
-            return subprocess.Popen(
-                command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-            )
-
-    def _wait(self, what: str, ready: Callable[[], bool]) -> None:
-        deadline = time.monotonic() + READY_SECONDS
-        while not ready():
-            if time.monotonic() > deadline:
-                pytest.fail(f"{what} did not start.\n{self.logs()}", pytrace=False)
-            time.sleep(0.2)
-
 
 @pytest.fixture
 def stack(transactional_db, own_redis: OwnRedis, tmp_path: Path) -> Iterator[Stack]:
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": _database_url(),
+    settings = {
         "REDIS_URL": own_redis.url,
         "BACKCHANNEL_TEST_CELERY_EAGER": "0",
-        "PYTHONUNBUFFERED": "1",
         "X_CONSUMER_SECRET": SECRET,
         "X_API_BASE_URL": "http://127.0.0.1:9",  # nothing here may call X
     }
-    running = Stack(f"http://127.0.0.1:{free_port()}", env, tmp_path)
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "DATABASE_URL": _database_url(),
+           "PYTHONUNBUFFERED": "1", **settings}  # fmt: skip
+    running = Stack(UvicornProcess(tmp_path / "web.log", env=settings), env, tmp_path)
     try:
-        running.start_web()
+        running.web.start()
         running.start_worker()
         yield running
     finally:
         own_redis.thaw()
-        for process in (running.web, running.worker):
-            if process is not None:
-                _stop(process)
-
-
-def _answers(stack: Stack) -> bool:
-    try:
-        return requests.get(f"{stack.base_url}/healthz", timeout=5).status_code == 200
-    except requests.RequestException:
-        return False
+        running.web.stop()
+        if running.worker is not None:
+            _stop(running.worker)
 
 
 def stored_texts() -> list[str]:
