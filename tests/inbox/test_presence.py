@@ -9,85 +9,27 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 from asgiref.sync import sync_to_async
-from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
 from django.db import connection
 
 from accounts import online
 from accounts.models import User
-from inbox import realtime
 from inbox.models import Conversation
 from inbox.services import presence, presence_store
-from inbox.services.ingest import dm_event_ingest
-from tests.factories import dm, make_agent, make_inbox
 from tests.helpers import inbox_socket, session_cookie
+from tests.inbox.presence_world import REDIS_URL, Team, local_mode, make_team_and_conversation, redis_mode
 
 pytestmark = pytest.mark.django_db(transaction=True)
+__all__ = ["local_mode", "redis_mode"]  # fixtures
 
-REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/1"
 ORIGIN = (b"origin", b"http://localhost")
 NOT_VISIBLE = "Conversation {} does not exist or is not in one of your inboxes."
-
-
-@pytest.fixture
-def redis_mode(settings):
-    """Presence and the channel layer on Redis, as in production."""
-    settings.REDIS_URL = REDIS_URL
-    settings.CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {
-                "hosts": [{"address": REDIS_URL, "socket_timeout": settings.CHANNEL_LAYER_SOCKET_TIMEOUT}],
-                "prefix": "backchannel",  # what a second process started with tests.settings uses
-            },
-        }
-    }
-    channel_layers.backends.clear()
-    presence_store.redis_store(REDIS_URL).clear()
-    yield redis.Redis.from_url(REDIS_URL, decode_responses=True)
-    presence_store.redis_store(REDIS_URL).clear()
-    channel_layers.backends.clear()
-
-
-@pytest.fixture
-def local_mode(settings):
-    """The quick start: no Redis at all, in-memory channel layer."""
-    settings.REDIS_URL = ""
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    channel_layers.backends.clear()
-    presence_store.local_store.clear()
-    yield
-    presence_store.local_store.clear()
-    channel_layers.backends.clear()
-
-
-@dataclass
-class Team:
-    alice: User
-    bob: User
-    carol: User
-    outsider: User  # an agent of another inbox only
-    conversation: Conversation
-
-
-def make_team_and_conversation() -> Team:
-    alice, bob, carol = make_agent(name="Alice"), make_agent(name="Bob"), make_agent(name="Carol")
-    outsider = make_agent(name="Olga")
-    inbox = make_inbox(members=(alice, bob, carol))
-    make_inbox(members=(outsider,))
-    conversation = dm_event_ingest(inbox=inbox, event=dm(inbox, "2244994945")).message.conversation
-    # The DM's own events go out after commit without waiting: let them reach the layer before any socket
-    # joins the inbox's group, or a loaded machine delivers them in the middle of a test's exchange.
-    realtime.flush()
-    return Team(alice=alice, bob=bob, carol=carol, outsider=outsider, conversation=conversation)
 
 
 @pytest.fixture
@@ -346,72 +288,6 @@ async def test_expired_entries_are_ignored_when_read_before_any_sweep(redis_mode
     await bob.disconnect()
 
 
-def entry(expires: float, state: str = "viewing") -> presence_store.Entry:
-    return presence_store.Entry(user_id=1, name="Alice", state=state, inbox_id=5, expires=expires)
-
-
-@pytest.fixture(params=["redis", "local"])
-def store(request, redis_mode) -> Iterator[presence_store.Store]:
-    """Each store, empty (tombstones included)."""
-    if request.param == "redis":
-        yield presence_store.redis_store(REDIS_URL)
-        return
-    presence_store.local_store.clear()
-    yield presence_store.local_store
-    presence_store.local_store.clear()
-
-
-def test_a_sweep_keeps_an_entry_re_stamped_after_the_sweep_read_it(redis_mode):
-    # given an entry the sweep read as expired, re-stamped before the sweep deletes it
-    store = presence_store.redis_store(REDIS_URL)
-    store.put(77, "specific.tab!1", entry(expires=time.time() - 1))
-    store.restamp({"specific.tab!1": [77]}, expires=time.time() + 60)
-
-    # when the sweep's delete runs with what it read
-    deleted, _ = store._sweep(
-        keys=[f"{presence_store.KEY_PREFIX}:conversation:77", f"{presence_store.KEY_PREFIX}:expiries"],
-        args=[77, time.time(), "specific.tab!1"],
-    )
-
-    # then the entry stays
-    assert deleted == []
-    assert list(store.entries(77)) == ["specific.tab!1"]
-
-
-def test_a_re_stamp_never_brings_back_a_removed_entry(store):
-    store.put(78, "specific.tab!1", entry(expires=time.time() + 60))
-    store.put(78, "specific.tab!2", entry(expires=time.time() + 60))
-    held = {"specific.tab!1": [78], "specific.tab!2": [78]}  # what the keeper read before they went
-
-    store.remove(78, "specific.tab!1")
-    store.close("specific.tab!2", [78])
-    store.restamp(held, expires=time.time() + 600)
-
-    assert store.entries(78) == {}
-
-
-def test_a_write_in_flight_when_its_socket_closed_is_refused(store):
-    store.put(79, "specific.tab!1", entry(expires=time.time() + 60))
-
-    before = store.close("specific.tab!1", [79])
-    written, _ = store.put(79, "specific.tab!1", entry(expires=time.time() + 60, state="replying"))
-
-    assert list(before[79]) == ["specific.tab!1"]
-    assert written is False
-    assert store.entries(79) == {}
-
-
-def test_a_re_stamp_moves_the_expiry_and_keeps_the_state(store):
-    store.put(80, "specific.tab!1", entry(expires=time.time() + 1, state="replying"))
-
-    store.restamp({"specific.tab!1": [80]}, expires=time.time() + 60)
-
-    (kept,) = store.entries(80).values()
-    assert kept.state == "replying"
-    assert kept.expires > time.time() + 30
-    assert store.sweep(time.time() + 2) == []
-
-
 async def test_a_flood_of_presence_frames_is_coalesced_into_a_few_broadcasts(redis_mode, team):
     """3,000 frames from one socket were 3,000 broadcasts and took 26-36 s to work through: now the latest
     state per conversation wins, applied at most every ``COALESCE_SECONDS``."""
@@ -482,88 +358,3 @@ async def test_presence_works_over_the_in_memory_layer_without_redis(local_mode,
 
     assert await presence_event(bob) == listed(team)
     await bob.disconnect()
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    now = [1_000_000.0]
-    monkeypatch.setattr(presence, "_clock", lambda: now[0])
-    return now
-
-
-def test_without_redis_presence_is_kept_per_connection_and_changes_alone_are_published(local_mode, published, clock):
-    # given
-    team = make_team_and_conversation()
-    cid, alice = team.conversation.pk, team.alice
-
-    def set_(tab: str, state: str) -> None:
-        presence.presence_set(user=alice, connection=tab, conversation_id=cid, state=state)
-
-    def agents() -> list[list[dict[str, Any]]]:
-        lists = [data["agents"] for data in published.of("agent.presence")]
-        published.clear()
-        return lists
-
-    # when / then
-    set_("tab-1", "viewing")
-    assert agents() == [[{"id": alice.pk, "name": "Alice", "state": "viewing"}]]
-    set_("tab-2", "viewing")
-    set_("tab-1", "viewing")
-    assert agents() == []
-    set_("tab-2", "replying")
-    assert agents() == [[{"id": alice.pk, "name": "Alice", "state": "replying"}]]
-    clock[0] += 1
-    set_("tab-1", "viewing")  # the other tab's later heartbeat: she still replies in tab 2
-    assert agents() == []
-    set_("tab-2", "left")
-    assert agents() == [[{"id": alice.pk, "name": "Alice", "state": "viewing"}]]
-    presence.presence_disconnect(connection="tab-1", conversation_ids=[cid])
-    assert agents() == [[]]
-    assert presence_store.local_store.entries(cid) == {}
-
-
-def test_without_redis_expired_entries_are_ignored_then_swept_once(local_mode, published, clock):
-    team = make_team_and_conversation()
-    cid = team.conversation.pk
-    presence.presence_set(user=team.alice, connection="tab-1", conversation_id=cid, state="viewing")
-    presence.presence_set(user=team.bob, connection="tab-2", conversation_id=cid, state="viewing")
-    published.clear()
-
-    # when Alice's tab stops beating and Bob's goes on
-    clock[0] += presence.PRESENCE_TTL - 1
-    presence.presence_set(user=team.bob, connection="tab-2", conversation_id=cid, state="viewing")
-    clock[0] += 2
-
-    # then her entry is ignored when read
-    assert [a.name for a in presence.presence_get(user=team.bob, conversation_id=cid).agents] == ["Bob"]
-    assert published.sent == []
-    # and swept once, which tells everyone
-    assert presence.presence_sweep() == 1
-    assert [data["agents"] for data in published.of("agent.presence")] == [
-        [{"id": team.bob.pk, "name": "Bob", "state": "viewing"}]
-    ]
-    assert presence.presence_sweep() == 0
-    assert set(presence_store.local_store.entries(cid)) == {"tab-2"}
-
-
-def test_without_redis_an_agent_returning_after_expiry_is_told(local_mode, published, clock):
-    # given Alice's entry expired, and a later change told everyone the list without her
-    team = make_team_and_conversation()
-    cid = team.conversation.pk
-    presence.presence_set(user=team.alice, connection="tab-1", conversation_id=cid, state="viewing")
-    clock[0] += presence.PRESENCE_TTL + 1
-    presence.presence_set(user=team.bob, connection="tab-2", conversation_id=cid, state="viewing")
-    published.clear()
-
-    # when her tab beats again
-    presence.presence_set(user=team.alice, connection="tab-1", conversation_id=cid, state="viewing")
-
-    # then she is listed again
-    assert [[a["name"] for a in data["agents"]] for data in published.of("agent.presence")] == [["Alice", "Bob"]]
-
-
-def test_an_unknown_state_is_refused_by_the_service(local_mode):
-    team = make_team_and_conversation()
-
-    with pytest.raises(presence.PresenceError, match="Unknown state 'away'"):
-        presence.presence_set(user=team.alice, connection="tab", conversation_id=team.conversation.pk, state="away")
