@@ -1,6 +1,6 @@
 """A replay of X's webhook deliveries as they really arrive: shuffled, repeated, many on the same millisecond.
 
-Shared by ``bench/replay.py`` (full size) and ``tests/twitter_channel/test_webhook_replay.py`` (scaled down).
+Shared by ``bench/replay.py`` (full size) and ``tests/twitter_channel/inbound/test_webhook_replay.py`` (scaled down).
 Pure Python, no Django: it makes the signed Account Activity bodies X would POST, one DM each, and says
 independently of the code under test what X's order makes of them (``expected``): each conversation's
 thread, in X's order (X's time, then X's event id), and its summary (the newest message's time and

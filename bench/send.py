@@ -110,8 +110,9 @@ def connect(sandbox: Sandbox, username: str, dm_limits: str) -> Any:
     from accounts.models import User
     from accounts.services import user_create
     from inbox.services.inboxes import inbox_member_add
-    from twitter_channel import connection, oauth
-    from twitter_channel.client import StaticUserAuth, XClient
+    from twitter_channel.connection import services as connection
+    from twitter_channel.x import oauth
+    from twitter_channel.x.client import StaticUserAuth, XClient
 
     issued = sandbox.control("POST", "tokens", {"user": username})
     tokens = oauth.TokenSet(access_token=issued["access_token"], refresh_token=issued["refresh_token"],
@@ -162,7 +163,7 @@ def x_ms(event_id: str) -> int:
 
 
 def texts_at_x(sandbox: Sandbox, customer: str, business_id: str) -> list[str]:
-    from twitter_channel.client import StaticUserAuth, XClient
+    from twitter_channel.x.client import StaticUserAuth, XClient
 
     client = XClient(user_auth=StaticUserAuth(sandbox.control("POST", "tokens", {"user": customer})["access_token"]))
     pages = client.participant_events_pages(business_id, event_types=["MessageCreate"], max_results=100)

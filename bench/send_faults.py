@@ -112,7 +112,7 @@ class Sweeper:
         self.totals: Counter[str] = Counter()
 
     def maybe(self) -> None:
-        from twitter_channel import reconcile
+        from twitter_channel.outbound import reconcile
 
         if time.monotonic() - self.last < SWEEP_EVERY:
             return

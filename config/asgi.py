@@ -14,11 +14,11 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from inbox.routing import websocket_urlpatterns  # noqa: E402
-from twitter_channel.webhook_asgi import WebhookFastPath  # noqa: E402
+from twitter_channel.inbound.webhook_asgi import WebhookFastPath  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        # X's webhook POSTs are answered before Django's request cycle (twitter_channel/webhook_asgi.py).
+        # X's webhook POSTs are answered before Django's request cycle (twitter_channel/inbound/webhook_asgi.py).
         "http": WebhookFastPath(django_asgi_app),
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }

@@ -85,7 +85,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "twitter_channel.context_processors.x_account_alerts",
+                "twitter_channel.connection.context_processors.x_account_alerts",
                 "inbox.context_processors.list_query",
                 "inbox.context_processors.unread_notifications",
             ],
@@ -185,7 +185,7 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "inte
 CELERY_BEAT_SCHEDULE = {
     "poll-x-accounts": {"task": "twitter_channel.dm_poll_due", "schedule": 15.0},
     "sweep-webhook-deliveries": {"task": "twitter_channel.webhook_deliveries_sweep", "schedule": 60.0},
-    # Replies whose task was lost or whose worker died mid-send (twitter_channel/reconcile.py).
+    # Replies whose task was lost or whose worker died mid-send (twitter_channel/outbound/reconcile.py).
     "sweep-replies": {"task": "twitter_channel.replies_sweep", "schedule": 30.0},
     # Snoozed conversations whose time has come back to the open queue.
     "wake-snoozed-conversations": {"task": "inbox.snoozes_wake", "schedule": 60.0},
@@ -284,15 +284,15 @@ X_OAUTH_SCOPES = env.list(
 # (connect, read) timeouts in seconds for every call to X.
 X_CONNECT_TIMEOUT = env.float("X_CONNECT_TIMEOUT", default=3.05)
 X_READ_TIMEOUT = env.float("X_READ_TIMEOUT", default=20.0)
-# Seconds X may still take, after our client gave up on a DM send, to finish it and show it in the
-# conversation: a retry or the replies sweep looks on X for such a send only after it (twitter_channel/reply_lookup.py).
+# Seconds X may still take, after our client gave up on a DM send, to finish it and show it in the conversation:
+# a retry or the replies sweep looks on X for such a send only after it (twitter_channel/outbound/reply_lookup.py).
 X_SEND_VISIBILITY_MARGIN = env.float("X_SEND_VISIBILITY_MARGIN", default=45.0)
 # Refresh an access token this many seconds before X says it expires.
 X_TOKEN_REFRESH_MARGIN = env.int("X_TOKEN_REFRESH_MARGIN", default=300)
 # Webhook deliveries larger than this are refused with 413 (X's are a few kilobytes).
 X_WEBHOOK_MAX_BYTES = env.int("X_WEBHOOK_MAX_BYTES", default=1024 * 1024)
 # Seconds a webhook drain task waits for the next delivery once it has processed everything, so a steady
-# stream of DMs does not cost a Celery task each (twitter_channel/deliveries.py). 0: return at once.
+# stream of DMs does not cost a Celery task each (twitter_channel/inbound/deliveries.py). 0: return at once.
 X_WEBHOOK_DRAIN_LINGER = env.float("X_WEBHOOK_DRAIN_LINGER", default=2.0)
 # Seconds between polls of GET /2/dm_events per connected account; the poll also waits out X's rate limit.
 X_POLL_INTERVAL = env.int("X_POLL_INTERVAL", default=120)
@@ -302,7 +302,7 @@ X_WEBHOOK_URL = env.str("X_WEBHOOK_URL", default="")
 X_WEBHOOK_SILENCE_ALARM = env.int("X_WEBHOOK_SILENCE_ALARM", default=6 * 3600)
 # Largest DM media file copied from X into our storage.
 X_MEDIA_MAX_BYTES = env.int("X_MEDIA_MAX_BYTES", default=25 * 1024 * 1024)
-# Our limits on DM sends (twitter_channel/ratelimit.py), as <seconds>:<limit> pairs: per X account (each
+# Our limits on DM sends (twitter_channel/outbound/ratelimit.py), as <seconds>:<limit> pairs: per X account (each
 # account may set lower ones, e.g. today's tiers) and for the whole X app. Defaults: X's launch figures
 # (x-api.md §5). Checked when Django starts. Empty: no limit of ours (X's headers are still obeyed).
 X_DM_LIMITS_USER = env.str("X_DM_LIMITS_USER", default="900:200,86400:1000")

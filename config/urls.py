@@ -3,17 +3,19 @@ from django.urls import include, path
 
 from accounts import views as account_views
 from config.health import healthz
-from twitter_channel import budget_views, webhook_views
+from inbox.urls import manage_urlpatterns
+from twitter_channel.inbound import webhook_views
+from twitter_channel.outbound import budget_views
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("me/presence/", account_views.presence, name="presence"),
-    path("settings/x-accounts/", include("twitter_channel.urls")),
+    path("settings/x-accounts/", include("twitter_channel.connection.urls")),
     path("twitter/webhook/", webhook_views.webhook, name="x_webhook"),
     path("x/budget/<int:inbox_id>/", budget_views.send_budget, name="x_send_budget"),
-    path("handoff/", include("twitter_channel.handoff_urls")),
-    path("manage/", include("inbox.manage_urls")),
+    path("handoff/", include("twitter_channel.handoff.urls")),
+    path("manage/", include((manage_urlpatterns, "manage"))),
     path("", include("inbox.urls")),
 ]

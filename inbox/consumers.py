@@ -45,8 +45,9 @@ from channels.utils import await_many_dispatch
 
 from accounts import online
 from accounts.models import User
-from inbox import realtime, selectors
+from inbox import realtime
 from inbox.presence_live import SocketPresence, keeper, presence_disconnect
+from inbox.selectors import access as selectors
 from inbox.services import presence
 
 logger = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """Normalized X DM events: what ``twitter_channel`` hands to ``inbox.services``.
 
 The inbox owns these types so that it never reads X's JSON itself; each payload family
-(Account Activity, X Activity, v2 ``dm_events``) is turned into them by ``twitter_channel.parsing``.
+(Account Activity, X Activity, v2 ``dm_events``) is turned into them by ``twitter_channel.inbound.parsing.payloads``.
 """
 
 from __future__ import annotations

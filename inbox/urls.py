@@ -1,7 +1,9 @@
+"""The inbox's pages (namespace ``inbox``) and, under ``/manage/``, the admins' pages for agents, teams and inboxes
+(namespace ``manage``, included by ``config/urls.py``)."""
+
 from django.urls import path
 
-from inbox import media_views
-from inbox.views import actions, audit, bulk, notifications, pages, reports, thread
+from inbox.views import actions, audit, bulk, manage, media, notifications, pages, reports, thread
 
 app_name = "inbox"
 
@@ -32,5 +34,25 @@ urlpatterns = [
     path("audit/", audit.audit_log, name="audit"),
     path("reports/", reports.team_report, name="reports"),
     path("notifications/read/", notifications.notifications_read, name="notifications_read"),
-    path("media/dm/<int:attachment_id>/", media_views.attachment, name="attachment"),
+    path("media/dm/<int:attachment_id>/", media.attachment, name="attachment"),
+]
+
+manage_urlpatterns = [
+    path("", manage.agent_list, name="agents"),
+    path("agents/invite/", manage.agent_invite, name="agent_invite"),
+    path("agents/<int:user_id>/", manage.agent_detail, name="agent"),
+    path("agents/<int:user_id>/memberships/", manage.agent_memberships, name="agent_memberships"),
+    path("agents/<int:user_id>/deactivate/", manage.agent_deactivate, name="agent_deactivate"),
+    path("agents/<int:user_id>/reactivate/", manage.agent_reactivate, name="agent_reactivate"),
+    path("agents/<int:user_id>/resend-invitation/", manage.agent_invite_resend, name="agent_invite_resend"),
+    path("teams/", manage.team_list, name="teams"),
+    path("teams/<int:team_id>/", manage.team_detail, name="team"),
+    path("teams/<int:team_id>/members/", manage.team_members, name="team_members"),
+    path("teams/<int:team_id>/inboxes/", manage.team_inboxes, name="team_inboxes"),
+    path("teams/<int:team_id>/delete/", manage.team_delete, name="team_delete"),
+    path("inboxes/", manage.inbox_list, name="inboxes"),
+    path("inboxes/<int:inbox_id>/", manage.inbox_detail, name="inbox"),
+    path("inboxes/<int:inbox_id>/members/", manage.inbox_members, name="inbox_members"),
+    path("inboxes/<int:inbox_id>/teams/", manage.inbox_teams, name="inbox_teams"),
+    path("inboxes/<int:inbox_id>/auto-assign/", manage.inbox_auto_assign, name="inbox_auto_assign"),
 ]

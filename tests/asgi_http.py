@@ -1,7 +1,7 @@
 """A test client for the ASGI application itself (``config.asgi.application``), shaped like Django's ``Client``.
 
 Django's ``Client`` goes through the WSGI handler and ``AsyncClient`` through a handler of its own, so
-neither reaches what runs in front of Django under ASGI (``twitter_channel.webhook_asgi``). Requests are
+neither reaches what runs in front of Django under ASGI (``twitter_channel.inbound.webhook_asgi``). Requests are
 sent through asgiref's ``ApplicationCommunicator``; the application's thread-sensitive sync code runs in
 the calling thread, so it shares the test's database connection and transaction.
 """

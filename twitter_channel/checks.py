@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.checks import Error, register
 
-from twitter_channel import crypto
+from twitter_channel.connection import crypto
 
 
 @register()

@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from twitter_channel.crypto import EncryptedAttribute
-from twitter_channel.rate_windows import dm_limits_validator
+from twitter_channel.connection.crypto import EncryptedAttribute
+from twitter_channel.outbound.rate_windows import dm_limits_validator
 
 
 class XAccount(models.Model):

@@ -10,8 +10,8 @@ from celery import shared_task
 from celery.signals import worker_ready
 from django.db import OperationalError
 
-from twitter_channel import sync
-from twitter_channel.x_errors import RateLimited, Transient
+from twitter_channel.inbound import sync
+from twitter_channel.x.errors import RateLimited, Transient
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def webhook_deliveries_drain(self) -> int:  # noqa: ANN001
     """
     from django.conf import settings
 
-    from twitter_channel.deliveries import deliveries_drain
+    from twitter_channel.inbound.deliveries import deliveries_drain
 
     linger = 0 if self.request.is_eager else settings.X_WEBHOOK_DRAIN_LINGER
     return deliveries_drain(linger=linger).deliveries
@@ -70,7 +70,7 @@ def drain_on_worker_start(**kwargs: object) -> None:
     would wait for the sweep. Enqueueing a drain here (Redis only: this runs in the worker's main process,
     which must not open database connections its pool children would inherit) settles both at once.
     """
-    from twitter_channel.deliveries import drain_request
+    from twitter_channel.inbound.deliveries import drain_request
 
     try:
         drain_request(force=True)
@@ -81,7 +81,7 @@ def drain_on_worker_start(**kwargs: object) -> None:
 @shared_task(name="twitter_channel.webhook_deliveries_sweep")
 def webhook_deliveries_sweep() -> dict[str, int]:
     """Beat, every minute: retry failed deliveries that are due and drain forgotten ones (``deliveries``)."""
-    from twitter_channel.deliveries import deliveries_sweep
+    from twitter_channel.inbound.deliveries import deliveries_sweep
 
     result = deliveries_sweep()
     return {"retried": result.retried, "drained": result.drained}
@@ -94,8 +94,8 @@ def dm_poll(account_id: int) -> dict[str, object]:
     Never retried: X's errors are recorded on the account (a rate limit as ``poll_resume_at``) and the
     next poll, ``X_POLL_INTERVAL`` later, is the retry. ``AccountNeedsReconnection`` is logged and dropped.
     """
+    from twitter_channel.connection.tokens import AccountNeedsReconnection
     from twitter_channel.models import XAccount
-    from twitter_channel.tokens import AccountNeedsReconnection
 
     try:
         result = sync.account_poll(account_id=account_id)
@@ -123,7 +123,7 @@ def attachment_download(self, attachment_id: int) -> dict[str, object]:  # noqa:
     Rate limited → retried after X's reset; X unreachable → retried with backoff. Meanwhile the reason is on
     the attachment (a later success clears it). Every other failure is stored by the service, never raised.
     """
-    from twitter_channel import media
+    from twitter_channel.inbound import media
 
     try:
         outcome = media.attachment_download(attachment_id=attachment_id)
@@ -157,7 +157,7 @@ def reply_send(self, message_id: int, failures: int = 0, unconfirmed_since: str 
     it so and sends nothing: ``replies_sweep`` reconciles it with X (``reconcile.py``). A reply whose
     enqueue was lost stays ``queued`` until the same sweep enqueues it again.
     """
-    from twitter_channel import sending
+    from twitter_channel.outbound import sending
 
     since = datetime.fromisoformat(unconfirmed_since) if unconfirmed_since else None
     while True:
@@ -180,7 +180,7 @@ def reply_send(self, message_id: int, failures: int = 0, unconfirmed_since: str 
 @shared_task(name="twitter_channel.replies_sweep", ignore_result=True)
 def replies_sweep() -> dict[str, int]:
     """Beat, every 30 s: re-enqueue replies whose task was lost, reconcile those whose worker died (``reconcile``)."""
-    from twitter_channel import reconcile
+    from twitter_channel.outbound import reconcile
 
     result = reconcile.replies_sweep()
     return {"requeued": result.requeued, "found": result.found, "resent": result.resent, "later": result.later,
@@ -197,7 +197,7 @@ def handoff_batch_generate(self, batch_id: int) -> dict[str, object]:  # noqa: A
     database unreachable or a deadlock → retried with backoff; then, or on any other error, the batch is
     marked ``failed`` (its rows made so far stay downloadable) and the error raised for the log.
     """
-    from twitter_channel import handoff_batches
+    from twitter_channel.handoff import batches as handoff_batches
     from twitter_channel.models import HandoffBatch
 
     try:

@@ -6,8 +6,9 @@ from django.db import transaction
 
 from accounts.models import Team, User
 from inbox import events as activity
-from inbox import realtime, selectors
+from inbox import realtime
 from inbox.models import Conversation, Notification
+from inbox.selectors import access as selectors
 from inbox.services import notifications
 
 

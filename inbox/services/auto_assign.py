@@ -26,8 +26,8 @@ from django.utils import timezone
 
 from accounts import online
 from accounts.models import User
-from inbox import selectors
 from inbox.models import AutoAssignTurn, Conversation, Inbox
+from inbox.selectors import access as selectors
 from inbox.services.assignment import AssignmentConflict, conversation_assign
 
 log = logging.getLogger(__name__)

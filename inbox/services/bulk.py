@@ -7,8 +7,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from accounts.models import Team, User
-from inbox import permissions, selectors
+from inbox import permissions
 from inbox.models import Conversation, Label
+from inbox.selectors import access as selectors
 from inbox.services.assignment import AssignmentError, conversation_assign, conversation_team_set
 from inbox.services.conversations import ConversationStatusError, conversation_status_set
 from inbox.services.triage import TriageError, conversation_labels_change

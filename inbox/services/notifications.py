@@ -15,8 +15,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Team, User
-from inbox import realtime, selectors
+from inbox import realtime
 from inbox.models import Conversation, Notification
+from inbox.selectors import access as selectors
 
 MENTION = re.compile(r"(?<![\w@])@([\w.+-]+)")
 

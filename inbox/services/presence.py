@@ -28,8 +28,9 @@ from typing import Any
 from django.conf import settings
 
 from accounts.models import User
-from inbox import realtime, selectors
+from inbox import realtime
 from inbox.models import Conversation
+from inbox.selectors import access as selectors
 from inbox.services import presence_store
 from inbox.services.presence_store import Entry
 

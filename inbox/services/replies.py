@@ -8,7 +8,7 @@ can be sent again, edited or not, with ``reply_retry``.
 
 A new reply waits ``X_REPLY_UNDO_SECONDS`` before it may be claimed (``send_after``), so its author can
 take it back (``reply_undo.reply_cancel``); a claim stamps ``send_claimed_at``, which is how
-``twitter_channel.reconcile`` finds attempts whose worker died (``reply_recovery``).
+``twitter_channel.outbound.reconcile`` finds attempts whose worker died (``reply_recovery``).
 
 Once X's event id is stored, X's echo of the message (webhook or poll) confirms this row (ingest matches
 it by that id). If the echo came first, it was stored as a message of its own; ``reply_mark_sent``
@@ -40,7 +40,7 @@ from inbox.reply_input import (
     text_clean,
     token_check,
 )
-from inbox.selectors import inboxes_visible_to
+from inbox.selectors.access import inboxes_visible_to
 from inbox.services.ingest import x_sequence_of
 from inbox.services.summaries import conversation_summary_refresh
 
@@ -189,7 +189,7 @@ def reply_retry(*, message_id: int, actor: User, text: str | None = None) -> Mes
 
 def reply_mark_sending(*, message_id: int) -> Message | None:
     """Claim a ``queued`` reply for one send attempt: ``sending``, ``send_claimed_at`` = now (the attempt's
-    start, which the sweeper in ``twitter_channel.reconcile`` reads), ``error_detail`` cleared.
+    start, which the sweeper in ``twitter_channel.outbound.reconcile`` reads), ``error_detail`` cleared.
 
     Returns None, changing nothing, when the reply is not queued (already sent, failed, claimed by
     another run of the task, ``sending`` for an attempt whose worker died: the sweeper owns that one) or
@@ -265,7 +265,7 @@ def reply_requeue(*, message_id: int, detail: str, send_after: datetime | None =
 
     Changes ``queued`` and ``error_detail`` of a ``sending`` (or ``queued``) reply, clears
     ``send_claimed_at``, and sets ``send_after`` when given: the time the retry is due, so the sweeper
-    (``twitter_channel.reconcile``) does not mistake a reply waiting for X for one whose task was lost.
+    (``twitter_channel.outbound.reconcile``) does not mistake a reply waiting for X for one whose task was lost.
     Any other reply is returned unchanged. Locks the message row. Publishes ``message.updated`` after commit.
     """
     return _state_set(message_id, State.QUEUED, detail, allowed=(State.SENDING, State.QUEUED), send_after=send_after)

@@ -1,4 +1,4 @@
-"""Replies whose send was interrupted: the writes behind ``twitter_channel.reconcile`` (the sweeper).
+"""Replies whose send was interrupted: the writes behind ``twitter_channel.outbound.reconcile`` (the sweeper).
 
 A send attempt claims its reply (``replies.reply_mark_sending`` stamps ``send_claimed_at``) and renews
 the claim right before it calls X (``reply_claim_renew``), noting then that the reply may reach X
@@ -7,7 +7,7 @@ unconfirmed (``send_unconfirmed_since``) until a lookup on X or X's refusal says
 sweeper takes it over (``reply_claim_take_over``) and decides from what X has.
 A reply ``queued`` long past its send time lost its task; the sweeper takes it (``replies_stale_queued_take``)
 and enqueues the task again. Either way the rows are locked, so two sweeps never act on the same reply.
-A reply the lookup on X found (``twitter_channel.reply_lookup``) is recorded with ``reply_mark_found``.
+A reply the lookup on X found (``twitter_channel.outbound.reply_lookup``) is recorded with ``reply_mark_found``.
 """
 
 from __future__ import annotations

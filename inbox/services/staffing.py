@@ -3,7 +3,7 @@
 Every function takes the acting admin as ``actor`` and refuses anybody else. Refusals raise
 ``ManagementError`` with a sentence the admin can act on; ``field`` names the form field it is about.
 
-Who may work a conversation follows from the rows changed here (``inbox.selectors.inboxes_visible_to``),
+Who may work a conversation follows from the rows changed here (``inbox.selectors.access.inboxes_visible_to``),
 so a change that takes an inbox away from somebody, deactivates them or makes them a social manager
 (read-only) hands their unresolved conversations there back to the queue: through
 ``inbox.services.assignment.conversation_assign``, which writes an ``assigned`` activity row, publishes
@@ -35,8 +35,8 @@ from django.urls import reverse
 from accounts.models import Team, TeamMembership, User
 from accounts.services import presence_set, user_create
 from inbox import realtime
-from inbox import selectors as inbox_selectors
 from inbox.models import Conversation, Inbox, InboxMembership
+from inbox.selectors import access as inbox_selectors
 from inbox.services.assignment import AssignmentConflict, conversation_assign
 from inbox.services.auto_assign import auto_assign_enqueue
 

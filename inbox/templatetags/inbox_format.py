@@ -119,7 +119,7 @@ def snooze_options() -> list[tuple[str, str]]:
 @register.simple_tag
 def assignable_agents(conversation: object) -> list[object]:
     """Who a lead may assign ``conversation`` to (one query; the header shows it to leads and admins only)."""
-    from inbox import selectors
+    from inbox.selectors import access as selectors
 
     return list(selectors.assignable_agents(conversation.inbox_id))
 

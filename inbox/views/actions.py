@@ -16,8 +16,9 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
 from accounts.models import Team, User
-from inbox import permissions, thread_selectors
+from inbox import permissions
 from inbox.models import Message
+from inbox.selectors import thread as thread_selectors
 from inbox.services.assignment import AssignmentConflict, AssignmentError, conversation_assign, conversation_team_set
 from inbox.services.conversations import ConversationStatusError, conversation_status_set
 from inbox.services.notes import NoteError, note_create

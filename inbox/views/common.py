@@ -8,7 +8,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 
 from inbox.models import Conversation
-from inbox.thread_selectors import conversation_for_user
+from inbox.selectors.thread import conversation_for_user
 
 FRAGMENT_HEADER = "X-Fragment"
 

@@ -20,8 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.decorators import admin_required
 from accounts.models import Team, User
-from inbox import manage_selectors as selectors
-from inbox.manage_forms import (
+from inbox.forms import (
     AgentMembershipsForm,
     AgentProfileForm,
     ConfirmForm,
@@ -35,6 +34,7 @@ from inbox.manage_forms import (
     ids,
 )
 from inbox.models import Inbox
+from inbox.selectors import manage as selectors
 from inbox.services import staffing
 from inbox.services.staffing import InvitationNotSent, ManagementError
 

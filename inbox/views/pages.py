@@ -11,10 +11,13 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from inbox import list_selectors, permissions, selectors, thread_selectors
-from inbox.list_selectors import SEARCH_MIN_LENGTH, BadCursor
+from inbox import permissions
 from inbox.models import Label
-from inbox.queues import QueueView, UnknownView, view_for
+from inbox.selectors import access as selectors
+from inbox.selectors import conversation_list as list_selectors
+from inbox.selectors import thread as thread_selectors
+from inbox.selectors.conversation_list import SEARCH_MIN_LENGTH, BadCursor
+from inbox.selectors.queues import QueueView, UnknownView, view_for
 from inbox.views.common import plain_error, visible_conversation
 
 REPLY_MAX_LENGTH = 10_000  # X's limit for the text of one DM

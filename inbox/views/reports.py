@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from inbox import reports
+from inbox.selectors import reports
 from inbox.views.common import plain_error
 
 

@@ -7,8 +7,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from inbox import thread_selectors
-from inbox.canned import canned_suggestions
+from inbox.selectors import thread as thread_selectors
+from inbox.selectors.canned import canned_suggestions
 from inbox.views.common import plain_error, visible_conversation
 from inbox.views.pages import thread_context
 

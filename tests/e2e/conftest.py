@@ -162,8 +162,8 @@ class LiveX:
 
 @pytest.fixture
 def x_live(x_env: Sandbox, live_server_url: str) -> LiveX:
-    from tests.twitter_channel.test_tokens import connect_through_sandbox
-    from twitter_channel.client import StaticUserAuth, XClient
+    from tests.twitter_channel.connection.test_tokens import connect_through_sandbox
+    from twitter_channel.x.client import StaticUserAuth, XClient
 
     account = connect_through_sandbox(x_env)
     webhook = XClient(app_bearer=django_settings.X_BEARER_TOKEN).webhook_create(f"{live_server_url}/twitter/webhook/")

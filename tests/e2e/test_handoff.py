@@ -14,9 +14,9 @@ from inbox.models import Conversation
 from tests.e2e.conftest import LiveX
 from tests.e2e.test_agent_inbox import LIVE, agent_of, open_inbox, timeline
 from tests.xsandbox import CUSTOMER_ID
-from twitter_channel.handoff import handoff_public_reply
+from twitter_channel.handoff.links import handoff_public_reply
+from twitter_channel.handoff.post_length import post_length
 from twitter_channel.models import HandoffLink, HandoffStart
-from twitter_channel.post_length import post_length
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -14,9 +14,9 @@ from playwright.sync_api import Browser, expect
 from accounts.models import User
 from tests.e2e.conftest import LiveX
 from tests.e2e.test_agent_inbox import agent_of
-from twitter_channel.handoff import handoff_public_reply
+from twitter_channel.handoff.links import handoff_public_reply
+from twitter_channel.handoff.post_length import post_length
 from twitter_channel.models import HandoffBatch, HandoffLink
-from twitter_channel.post_length import post_length
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -13,8 +13,8 @@ import pytest
 from django.conf import settings
 from playwright.sync_api import Page
 
-from tests.twitter_channel.test_post_length import CASES, case_text
-from twitter_channel.post_length import GENERIC_TLDS, WEIGHT_ONE_RANGES, PostLength, post_length
+from tests.twitter_channel.handoff.test_post_length import CASES, case_text
+from twitter_channel.handoff.post_length import GENERIC_TLDS, WEIGHT_ONE_RANGES, PostLength, post_length
 
 pytestmark = pytest.mark.e2e
 

@@ -8,7 +8,7 @@ import pytest
 
 from inbox.dm_events import DmEvent, DmEventType, DmMedia, XUserProfile
 from inbox.models import Contact, Conversation, ConversationEvent, Message, Participant
-from inbox.selectors import conversation_thread
+from inbox.selectors.access import conversation_thread
 from inbox.services.conversations import conversation_status_set
 from inbox.services.ingest import dm_event_ingest, dm_events_ingest
 from tests.factories import BASE_TIME, dm, make_inbox, membership, minutes, next_event_id

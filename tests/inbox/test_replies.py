@@ -1,6 +1,6 @@
 """Agents' replies as rows: checked, stored once per composed reply, moved through their states, published.
 
-Sending them to X is tested against the sandbox in tests/twitter_channel/test_sending.py; here the send
+Sending them to X is tested against the sandbox in tests/twitter_channel/outbound/test_sending.py; here the send
 task's enqueue is only recorded.
 """
 
@@ -20,7 +20,7 @@ from inbox.services.replies import (
 )
 from tests.factories import dm, make_agent, make_inbox
 from tests.inbox.reply_helpers import CUSTOMER, MB, create, needs_postgresql, padded, run_together, upload, webp
-from tests.twitter_channel.client_sandbox import GIF, png
+from tests.twitter_channel.x.client_sandbox import GIF, png
 
 pytestmark = pytest.mark.django_db
 

@@ -22,7 +22,7 @@ from inbox.services.replies import (
 )
 from tests.factories import dm, make_agent, make_inbox, next_event_id
 from tests.inbox.reply_helpers import CUSTOMER, create, needs_postgresql, run_together, upload
-from tests.twitter_channel.client_sandbox import png
+from tests.twitter_channel.x.client_sandbox import png
 
 pytestmark = pytest.mark.django_db
 

@@ -33,11 +33,11 @@ from inbox.services.replies import (
 )
 from inbox.services.reply_undo import TOO_LATE, reply_cancel, undo_deadline
 from tests.factories import dm, make_agent, make_inbox
-from tests.twitter_channel.client_sandbox import png
 from tests.twitter_channel.conftest import x_sandbox  # noqa: F401  (fixture)
-from tests.twitter_channel.reply_world import conversation_polled, customer_writes, sent_by_business
-from tests.twitter_channel.test_tokens import connect_through_sandbox
+from tests.twitter_channel.connection.test_tokens import connect_through_sandbox
+from tests.twitter_channel.outbound.reply_world import conversation_polled, customer_writes, sent_by_business
 from tests.twitter_channel.worker_processes import workers_fixture  # noqa: F401
+from tests.twitter_channel.x.client_sandbox import png
 
 pytestmark = pytest.mark.django_db
 

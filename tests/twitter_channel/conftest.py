@@ -24,7 +24,7 @@ def media_root(settings, tmp_path):
 @pytest.fixture
 def account(x_sandbox: Sandbox, published):
     """@AcmeSupport connected through the sandbox (a module that needs another account defines its own)."""
-    from tests.twitter_channel.test_tokens import connect_through_sandbox
+    from tests.twitter_channel.connection.test_tokens import connect_through_sandbox
 
     return connect_through_sandbox(x_sandbox)
 

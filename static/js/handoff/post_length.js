@@ -1,6 +1,6 @@
 // How long X counts a public post (twitter-text's v3 rules), for the live counter of the page where
 // social managers write the post carrying a "Send a private message" link. It implements the rules of
-// twitter_channel/post_length.py, whose docstring explains them and their simplifications; keep the
+// twitter_channel/handoff/post_length.py, whose docstring explains them and their simplifications; keep the
 // two in step (tests/e2e/test_post_length_js.py checks that they agree).
 //
 // Indices in `urls` are UTF-16 code units of the NFC-normalised text (the Python module's are code

@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from accounts.models import User
 from inbox.services.demo import DEMO_AGENTS, DEMO_PASSWORD
-from twitter_channel.demo_connection import DEMO_HANDLE, DemoConnectFailed, demo_account_connect
+from twitter_channel.connection.demo import DEMO_HANDLE, DemoConnectFailed, demo_account_connect
 
 NEXT_STEP = "Open the simulator, pick a customer, send @AcmeSupport a DM — it appears in the agent's inbox."
 

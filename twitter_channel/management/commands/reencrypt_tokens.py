@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from twitter_channel import crypto
+from twitter_channel.connection import crypto
 from twitter_channel.models import XAccount
 
 

@@ -14,9 +14,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from twitter_channel import sync
+from twitter_channel.inbound import sync
 from twitter_channel.models import XAccount
-from twitter_channel.x_errors import XError
+from twitter_channel.x.errors import XError
 
 RELATIVE = re.compile(r"^(\d+)\s*([dh])$", re.IGNORECASE)
 
