@@ -45,9 +45,11 @@ services:
 test: install-dev system-packages services
 	$(MAKE) --no-print-directory lint test-unit test-e2e
 
+## Style, the architecture's contracts (.importlinter) and types; CONTRIBUTING.md says what each one checks.
 lint:
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	DJANGO_DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
 	DJANGO_SETTINGS_MODULE=twitter_channel.sandbox.settings $(BIN)/python -m django makemigrations --check --dry-run x_sandbox
 

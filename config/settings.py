@@ -310,7 +310,7 @@ X_DM_LIMITS_APP = env.str("X_DM_LIMITS_APP", default="86400:15000")
 # Seconds each permit counts beyond its window: covers the time from our permit to X receiving the request.
 X_DM_LIMIT_MARGIN = env.str("X_DM_LIMIT_MARGIN", default="2")
 # Seconds a new reply waits before it is sent, during which its author can undo it (0: off). Tasks run
-# inline (unit tests) have no window: see inbox.services.replies.undo_seconds.
+# inline (unit tests) have no window: see inbox.selectors.replies.undo_seconds.
 X_REPLY_UNDO_SECONDS = env.int("X_REPLY_UNDO_SECONDS", default=5)
 
 

@@ -16,7 +16,7 @@ from django.utils import timezone
 from accounts.models import User
 from inbox.models import Contact, Conversation, ConversationEvent, Message, Note
 from inbox.selectors import access as selectors
-from inbox.services.reply_undo import undo_deadline
+from inbox.selectors.replies import undo_deadline
 
 WINDOW = 50
 _NO_SEQUENCE = 10**20 - 1  # messages X has not numbered yet (a queued reply) sort after numbered ones

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from celery import current_app
 from django.db import transaction
 
 from accounts.models import Team, User
@@ -10,6 +11,8 @@ from inbox import realtime
 from inbox.models import Conversation, Notification
 from inbox.selectors import access as selectors
 from inbox.services import notifications
+
+PENDING_TASK = "inbox.auto_assign_pending"
 
 
 class AssignmentError(ValueError):
@@ -76,8 +79,6 @@ def conversation_assign(
             )
         realtime.publish_conversation(conversation, event="conversation.updated", changed=["assignee_id"])
         if conversation.inbox.auto_assign and (current is not None or assignee is None):
-            from inbox.services.auto_assign import auto_assign_enqueue  # it imports this module
-
             auto_assign_enqueue(inbox_id=conversation.inbox_id)
         return conversation
 
@@ -122,3 +123,13 @@ def conversation_team_set(*, conversation_id: int, team: Team | None, actor: Use
         activity.team_assigned_event(conversation=conversation, actor=actor, old_team=old, new_team=team)
         realtime.publish_conversation(conversation, event="conversation.updated", changed=["team_id"])
         return conversation
+
+
+def auto_assign_enqueue(*, inbox_id: int) -> None:
+    """After commit, run ``auto_assign_pending`` for the inbox in a worker (task by name, so callers stay fast)."""
+
+    def enqueue_auto_assign() -> None:
+        current_app.tasks[PENDING_TASK].delay(inbox_id)
+
+    # robust: the change that asked for it is committed either way; the beat catches up.
+    transaction.on_commit(enqueue_auto_assign, robust=True)

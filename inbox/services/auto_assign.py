@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 
-from celery import current_app
 from django.db import transaction
 from django.db.models import Count, F, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
@@ -32,7 +31,6 @@ from inbox.services.assignment import AssignmentConflict, conversation_assign
 
 log = logging.getLogger(__name__)
 
-PENDING_TASK = "inbox.auto_assign_pending"
 # The statuses that use up an agent's capacity.
 CAPACITY_STATUSES = (Conversation.Status.OPEN,)
 # Most conversations one call hands out, so a task never runs unbounded; the beat picks up the rest.
@@ -67,16 +65,6 @@ def auto_assign_all() -> int:
     for inbox_id in Inbox.objects.filter(auto_assign=True).order_by("pk").values_list("pk", flat=True):
         total += auto_assign_pending(inbox_id=inbox_id)
     return total
-
-
-def auto_assign_enqueue(*, inbox_id: int) -> None:
-    """After commit, run ``auto_assign_pending`` for the inbox in a worker (task by name, so callers stay fast)."""
-
-    def enqueue_auto_assign() -> None:
-        current_app.tasks[PENDING_TASK].delay(inbox_id)
-
-    # robust: the change that asked for it is committed either way; the beat catches up.
-    transaction.on_commit(enqueue_auto_assign, robust=True)
 
 
 def eligible_agents(*, inbox_id: int) -> list[User]:

@@ -11,7 +11,7 @@ from accounts.models import User
 from inbox import events as activity
 from inbox import realtime
 from inbox.models import Conversation, Inbox
-from inbox.services.auto_assign import auto_assign_enqueue
+from inbox.services.assignment import auto_assign_enqueue
 
 
 class ConversationStatusError(ValueError):

@@ -21,7 +21,7 @@ from inbox import events as activity
 from inbox import realtime
 from inbox.dm_events import DmEvent, DmEventType, DmMedia, XUserProfile
 from inbox.models import Contact, Conversation, Inbox, Message, MessageAttachment, Participant
-from inbox.services.auto_assign import auto_assign_enqueue
+from inbox.services.assignment import auto_assign_enqueue
 from inbox.services.contacts import contacts_upsert, contacts_upsert_many
 from inbox.services.storable import columns_problem
 from inbox.services.summaries import conversation_summaries_recompute

@@ -23,7 +23,6 @@ import logging
 from datetime import datetime, timedelta
 
 from celery import current_app
-from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -41,6 +40,7 @@ from inbox.reply_input import (
     token_check,
 )
 from inbox.selectors.access import inboxes_visible_to
+from inbox.selectors.replies import undo_seconds
 from inbox.services.ingest import x_sequence_of
 from inbox.services.summaries import conversation_summary_refresh
 
@@ -54,7 +54,6 @@ __all__ = [
     "reply_mark_sent",
     "reply_requeue",
     "reply_retry",
-    "undo_seconds",
 ]
 
 log = logging.getLogger(__name__)
@@ -70,17 +69,6 @@ class ReplyNotDue(Exception):
     def __init__(self, message_id: int, send_after: datetime) -> None:
         super().__init__(f"reply {message_id} goes out no earlier than {send_after.isoformat()}")
         self.send_after = send_after
-
-
-def undo_seconds() -> int:
-    """How long a new reply waits, cancellable, before it is sent: ``X_REPLY_UNDO_SECONDS``.
-
-    0 when tasks run inline (unit tests, ``CELERY_TASK_ALWAYS_EAGER``): nothing would come back to
-    send the reply after the window, so it is sent at once and cannot be undone.
-    """
-    if current_app.conf.task_always_eager:
-        return 0
-    return max(0, int(settings.X_REPLY_UNDO_SECONDS))
 
 
 def reply_create(

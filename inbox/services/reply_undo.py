@@ -10,7 +10,6 @@ row lock, so a cancel and a claim at the same moment cannot both win.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -19,33 +18,14 @@ from accounts.models import User
 from inbox import realtime
 from inbox.models import Conversation, Message
 from inbox.reply_input import ReplyError, ReplyNotAllowed
-from inbox.services.replies import _check_may_reply, _conversation_locked, _message_locked, undo_seconds
+from inbox.selectors.replies import undo_deadline
+from inbox.services.replies import _check_may_reply, _conversation_locked, _message_locked
 from inbox.services.summaries import conversation_summary_refresh
 
 log = logging.getLogger(__name__)
 
 TOO_LATE = "Too late to undo: it is already on its way to X."
 State = Message.DeliveryState
-
-
-def undo_deadline(message: Message) -> datetime | None:
-    """Until when ``message`` can be undone (its ``send_after``), or None if it cannot (any more).
-
-    Only a ``queued`` reply whose ``send_after`` is still the one ``reply_create`` gave it: a reply put
-    back in the queue to wait for X (``send_after`` moved past its creation + the window) was already
-    attempted and may have reached X. A read: the caller compares with now.
-    """
-    window = undo_seconds()
-    if (
-        not window
-        or message.direction != Message.Direction.OUTBOUND
-        or message.delivery_state != State.QUEUED
-        or message.send_after is None
-    ):
-        return None
-    if message.send_after > message.created_at + timedelta(seconds=window):
-        return None
-    return message.send_after
 
 
 def reply_cancel(*, message_id: int, actor: User) -> Conversation:

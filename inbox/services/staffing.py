@@ -37,8 +37,7 @@ from accounts.services import presence_set, user_create
 from inbox import realtime
 from inbox.models import Conversation, Inbox, InboxMembership
 from inbox.selectors import access as inbox_selectors
-from inbox.services.assignment import AssignmentConflict, conversation_assign
-from inbox.services.auto_assign import auto_assign_enqueue
+from inbox.services.assignment import AssignmentConflict, auto_assign_enqueue, conversation_assign
 
 INVITATION_TEMPLATE = "account/email/invitation"
 MAX_CAPACITY = 1000

@@ -13,8 +13,7 @@ from config.asgi import application
 from inbox.consumers import CLOSE_RECONNECT, CLOSE_UNAUTHENTICATED
 from inbox.models import Conversation, ConversationEvent, Inbox, InboxMembership
 from inbox.services import staffing
-from inbox.services.assignment import conversation_assign
-from inbox.services.auto_assign import PENDING_TASK
+from inbox.services.assignment import PENDING_TASK, conversation_assign
 from inbox.services.ingest import dm_event_ingest
 from inbox.services.staffing import ManagementError
 from tests.factories import PASSWORD, dm, make_agent, make_inbox, make_team

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from inbox.models import Conversation, Message, MessageAttachment
+from inbox.selectors.replies import undo_deadline
 from inbox.services.inboxes import inbox_member_add
 from inbox.services.ingest import dm_event_ingest
 from inbox.services.replies import (
@@ -31,7 +32,7 @@ from inbox.services.replies import (
     reply_mark_sending,
     reply_requeue,
 )
-from inbox.services.reply_undo import TOO_LATE, reply_cancel, undo_deadline
+from inbox.services.reply_undo import TOO_LATE, reply_cancel
 from tests.factories import dm, make_agent, make_inbox
 from tests.twitter_channel.conftest import x_sandbox  # noqa: F401  (fixture)
 from tests.twitter_channel.connection.test_tokens import connect_through_sandbox

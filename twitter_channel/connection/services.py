@@ -24,6 +24,7 @@ from accounts.models import User
 from inbox.services.inboxes import inbox_member_add, inbox_upsert
 from twitter_channel.connection.tokens import account_needs_reconnection
 from twitter_channel.models import XAccount
+from twitter_channel.task_names import DM_BACKFILL, task
 from twitter_channel.x import oauth
 from twitter_channel.x.client import StaticUserAuth, XClient
 from twitter_channel.x.errors import XError
@@ -116,8 +117,6 @@ def account_connect(*, tokens: oauth.TokenSet, profile: XUser, by: User | None) 
     its tokens and keeps its inbox and conversations. The admin who connects becomes a member of the inbox.
     Locks the account's row.
     """
-    from twitter_channel.tasks import dm_backfill
-
     now = timezone.now()
     with transaction.atomic():
         inbox = inbox_upsert(
@@ -139,7 +138,7 @@ def account_connect(*, tokens: oauth.TokenSet, profile: XUser, by: User | None) 
         account.connected_by = by
         account.connected_at = now
         account.save()
-        transaction.on_commit(lambda: dm_backfill.delay(account.pk), robust=True)
+        transaction.on_commit(lambda: task(DM_BACKFILL).delay(account.pk), robust=True)
     return account
 
 

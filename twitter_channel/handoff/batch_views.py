@@ -22,9 +22,9 @@ from twitter_channel.handoff.batches import (
     handoff_batch_csv,
     handoff_batch_restart,
 )
+from twitter_channel.handoff.decorators import handoff_required
 from twitter_channel.handoff.links import HandoffError
 from twitter_channel.handoff.post_length import MAX_WEIGHTED_LENGTH
-from twitter_channel.handoff.views import handoff_required
 from twitter_channel.models import HandoffBatch, HandoffLink
 
 MAX_FILE_BYTES = 1_000_000

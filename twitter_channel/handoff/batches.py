@@ -56,6 +56,7 @@ from twitter_channel.handoff.links import (
 )
 from twitter_channel.handoff.post_length import MAX_WEIGHTED_LENGTH
 from twitter_channel.models import HandoffBatch, HandoffLink, XAccount
+from twitter_channel.task_names import HANDOFF_BATCH_GENERATE, task
 
 MAX_ROWS = 1_000
 MAX_INPUT_CHARS = 1_000_000
@@ -352,9 +353,7 @@ def handoff_batch_restart(*, batch_id: int) -> HandoffBatch:
 
 def _enqueue(batch_id: int) -> Callable[[], None]:
     def enqueue_handoff_batch_generate() -> None:
-        from twitter_channel.tasks import handoff_batch_generate
-
-        handoff_batch_generate.delay(batch_id)
+        task(HANDOFF_BATCH_GENERATE).delay(batch_id)
 
     return enqueue_handoff_batch_generate
 

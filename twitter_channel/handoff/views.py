@@ -3,18 +3,15 @@ link, see which conversations each link started, and get the website button snip
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django import forms
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from twitter_channel.handoff import selectors
+from twitter_channel.handoff.decorators import handoff_required
 from twitter_channel.handoff.links import (
     HandoffError,
     handoff_link_create,
@@ -24,17 +21,6 @@ from twitter_channel.handoff.links import (
 )
 from twitter_channel.handoff.post_length import MAX_WEIGHTED_LENGTH, post_length
 from twitter_channel.models import HandoffLink
-
-
-def handoff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    @login_required
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not selectors.handoff_allowed(request.user):
-            raise PermissionDenied(selectors.NOT_ALLOWED)
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 class LinkForm(forms.Form):

@@ -33,7 +33,7 @@ from django.utils import timezone
 
 from twitter_channel.inbound.delivery_processing import deliveries_process
 from twitter_channel.models import WebhookDelivery, XAccount
-from twitter_channel.tasks import webhook_deliveries_drain as webhook_deliveries_drain_task
+from twitter_channel.task_names import WEBHOOK_DELIVERIES_DRAIN, task
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ def drain_request(*, force: bool = False) -> bool:
     one works at a time. Raises what Redis or the broker raise (bounded by their socket timeouts).
     """
     if settings.CELERY_TASK_ALWAYS_EAGER:
-        webhook_deliveries_drain_task.delay()
+        task(WEBHOOK_DELIVERIES_DRAIN).delay()
         return True
     if force:
         _flags().set(DRAIN_QUEUED_KEY, True, timeout=DRAIN_QUEUED_TTL)
@@ -117,7 +117,7 @@ def drain_request(*, force: bool = False) -> bool:
         _nudge()
         return False
     try:
-        webhook_deliveries_drain_task.delay()
+        task(WEBHOOK_DELIVERIES_DRAIN).delay()
     except Exception:
         with contextlib.suppress(Exception):
             _flags().delete(DRAIN_QUEUED_KEY)

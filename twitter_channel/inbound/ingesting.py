@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
 
 from django.db import transaction
 
@@ -12,6 +11,7 @@ from inbox.models import MessageAttachment
 from inbox.services.ingest import IngestResult, dm_events_ingest
 from twitter_channel.handoff.links import handoff_attribute
 from twitter_channel.models import XAccount
+from twitter_channel.task_names import ATTACHMENT_DOWNLOAD, task
 
 
 def account_events_ingest(
@@ -43,8 +43,6 @@ def account_events_ingest(
 
 def attachments_download_enqueue(*, message_ids: list[int]) -> list[int]:
     """Enqueue the download of the not yet stored attachments of ``message_ids`` after commit; return their ids."""
-    from twitter_channel.tasks import attachment_download
-
     pending = (
         MessageAttachment.objects.filter(message_id__in=message_ids, file="")
         .exclude(download_url="", variants=[])
@@ -53,13 +51,13 @@ def attachments_download_enqueue(*, message_ids: list[int]) -> list[int]:
     attachment_ids = list(pending)
     for attachment_id in attachment_ids:
         # robust: a broker hiccup must not undo or break the ingest; the attachment just stays unstored.
-        transaction.on_commit(_enqueue(attachment_download, attachment_id), robust=True)
+        transaction.on_commit(_enqueue(attachment_id), robust=True)
     return attachment_ids
 
 
-def _enqueue(task: Any, attachment_id: int) -> Callable[[], None]:
+def _enqueue(attachment_id: int) -> Callable[[], None]:
     # A named function, not functools.partial: Django's log line for a failed robust callback reads __qualname__.
     def enqueue_attachment_download() -> None:
-        task.delay(attachment_id)
+        task(ATTACHMENT_DOWNLOAD).delay(attachment_id)
 
     return enqueue_attachment_download

@@ -73,7 +73,7 @@ from twitter_channel.connection.tokens import client_for
 from twitter_channel.models import XAccount
 from twitter_channel.outbound import reply_lookup
 from twitter_channel.outbound.reply_lookup import send_lease
-from twitter_channel.tasks import reply_send as reply_send_task
+from twitter_channel.task_names import REPLY_SEND, task
 from twitter_channel.x.errors import AuthError, PermanentError, RateLimited, Transient
 
 log = logging.getLogger(__name__)
@@ -184,6 +184,6 @@ def _send_enqueue(message_id: int, *, look_first: bool = False, since: datetime 
         kwargs["unconfirmed_since"] = since.isoformat()
 
     def enqueue_reply_send() -> None:
-        reply_send_task.apply_async(kwargs=kwargs)
+        task(REPLY_SEND).apply_async(kwargs=kwargs)
 
     transaction.on_commit(enqueue_reply_send, robust=True)

@@ -17,6 +17,7 @@ from tests.twitter_channel.inbound.webhook_deliveries import FIRST_ID, T0_MS, aa
 from twitter_channel.inbound import deliveries, delivery_processing
 from twitter_channel.inbound.deliveries import MAX_ATTEMPTS, deliveries_drain, deliveries_sweep
 from twitter_channel.models import WebhookDelivery
+from twitter_channel.task_names import WEBHOOK_DELIVERIES_DRAIN, task
 
 pytestmark = pytest.mark.django_db
 
@@ -161,7 +162,7 @@ def broker(monkeypatch: pytest.MonkeyPatch, settings) -> list[str]:
         def delay() -> None:
             enqueued.append("drain")
 
-    monkeypatch.setattr(deliveries, "webhook_deliveries_drain_task", Task)
+    monkeypatch.setattr(task(WEBHOOK_DELIVERIES_DRAIN), "delay", Task.delay)
     deliveries._flags().delete(deliveries.DRAIN_QUEUED_KEY)
     deliveries._redis().delete(deliveries.DRAIN_NUDGE_KEY)
     yield enqueued
@@ -263,7 +264,7 @@ def test_a_wake_up_the_broker_refused_is_tried_again_until_a_drain_is_enqueued(m
             if len(attempts) <= 2:
                 raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
-    monkeypatch.setattr(deliveries, "webhook_deliveries_drain_task", Broker)
+    monkeypatch.setattr(task(WEBHOOK_DELIVERIES_DRAIN), "delay", Broker.delay)
     deliveries._flags().delete(deliveries.DRAIN_QUEUED_KEY)
     try:
         account = account_for()

@@ -27,6 +27,7 @@ from twitter_channel.inbound import deliveries
 from twitter_channel.inbound import webhook_checks as webhooks
 from twitter_channel.inbound.webhook_views import webhook
 from twitter_channel.models import WebhookDelivery
+from twitter_channel.task_names import WEBHOOK_DELIVERIES_DRAIN, task
 from twitter_channel.tasks import webhook_deliveries_drain
 
 pytestmark = pytest.mark.django_db
@@ -208,7 +209,7 @@ def test_a_good_delivery_enqueues_a_drain_after_commit_and_a_burst_enqueues_one(
         def delay() -> None:
             enqueued.append("drain")
 
-    monkeypatch.setattr(deliveries, "webhook_deliveries_drain_task", Broker)
+    monkeypatch.setattr(task(WEBHOOK_DELIVERIES_DRAIN), "delay", Broker.delay)
 
     # when a delivery is received
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
