@@ -93,6 +93,16 @@ def _conversation_id(customer: XUserProfile) -> str:
     return f"{low}-{high}"
 
 
+# Kenji's screenshot: X's address for it, copied into our storage by the attachment task like any DM photo.
+CRASH_PHOTO = DmMedia(
+    media_type="photo",
+    media_key="3_1860000000000000777",
+    url="https://ton.twitter.com/1.1/ton/data/dm/demo/crash.jpg",
+    width=1170,
+    height=2532,
+)
+
+
 def _script(now: datetime) -> list[tuple[DmEvent, bool]]:
     """The demo events, and for each whether the conversation is resolved right after it."""
     maria, kenji, priya, tom, lena = CUSTOMERS
@@ -135,21 +145,7 @@ def _script(now: datetime) -> list[tuple[DmEvent, bool]]:
     add(maria, 180, maria.x_user_id, "Hi! My order #4417 says delivered but nothing arrived.")
     add(maria, 170, business, "Sorry about that, María. Could you confirm the delivery postcode?")
     add(maria, 12, maria.x_user_id, "It's 28013. Still nothing today.")
-    add(
-        kenji,
-        95,
-        kenji.x_user_id,
-        "The app crashes when I upload a photo 📷",
-        media=(
-            DmMedia(
-                media_type="photo",
-                media_key="3_1860000000000000777",
-                url="https://ton.twitter.com/1.1/ton/data/dm/demo/crash.jpg",
-                width=1170,
-                height=2532,
-            ),
-        ),
-    )
+    add(kenji, 95, kenji.x_user_id, "The app crashes when I upload a photo 📷", media=(CRASH_PHOTO,))
     add(priya, 60 * 26, priya.x_user_id, "Can I change the colour of my order?")
     add(priya, 60 * 25, business, "Done! You'll get the walnut finish.", resolve=True)
     add(tom, 40, tom.x_user_id, "Third time asking: where is my refund?")

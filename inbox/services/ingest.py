@@ -126,14 +126,7 @@ def _messages_ingest_together(inbox: Inbox, events: list[DmEvent]) -> list[Inges
 
     Locks the contacts, then the conversations in id order (new ones are created one by one, as there).
     """
-    sightings: dict[str, tuple[XUserProfile | None, datetime]] = {}
-    for event in events:  # X's order: the newest profile of each user wins
-        for x_user_id in _user_ids(inbox, event):
-            profile = event.users.get(x_user_id)
-            if profile is not None or x_user_id not in sightings:
-                sightings[x_user_id] = (profile, event.created_at)
-    contacts = contacts_upsert_many(sightings=sightings)
-
+    contacts = _contacts_upsert_together(inbox, events)
     conversations = {
         c.x_conversation_id: c
         for c in Conversation.objects.select_for_update()
@@ -184,16 +177,34 @@ def _messages_ingest_together(inbox: Inbox, events: list[DmEvent]) -> list[Inges
 
     if created_conversations and inbox.auto_assign:
         auto_assign_enqueue(inbox_id=inbox.pk)
+    _publish_together(conversations, created_conversations, changed, [message for message, _ in new])
+    return results
+
+
+def _contacts_upsert_together(inbox: Inbox, events: list[DmEvent]) -> dict[str, Contact]:
+    """The contacts of everyone in ``events``, created or updated with the newest profile X sent (X's order)."""
+    sightings: dict[str, tuple[XUserProfile | None, datetime]] = {}
+    for event in events:
+        for x_user_id in _user_ids(inbox, event):
+            profile = event.users.get(x_user_id)
+            if profile is not None or x_user_id not in sightings:
+                sightings[x_user_id] = (profile, event.created_at)
+    return contacts_upsert_many(sightings=sightings)
+
+
+def _publish_together(
+    conversations: dict[str, Conversation], created: set[int], changed: dict[int, set[str]], new: list[Message]
+) -> None:
+    """After commit: each new conversation, each changed one with what changed, then each new message."""
     for conversation in conversations.values():
-        if conversation.pk in created_conversations:
+        if conversation.pk in created:
             realtime.publish_conversation(conversation, event="conversation.created", changed=[])
         elif changed[conversation.pk]:
             realtime.publish_conversation(
                 conversation, event="conversation.updated", changed=sorted(changed[conversation.pk])
             )
-    for message, _ in new:
+    for message in new:
         realtime.publish_message(message)
-    return results
 
 
 def _conversations_create_together(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import re
+from pathlib import Path
 
 import pytest
 from django.db import connection, transaction
@@ -99,20 +100,13 @@ def test_a_bulk_job_moves_its_progress_bar_live_and_downloads_as_csv(
     expect(page.locator("table.handoff-batch-rows tbody tr")).to_have_count(40)
     screenshot(page, "handoff-batch-done-1280x800", full_page=True)
 
-    with page.expect_download() as download_info:
-        download_link.click()
-    download = download_info.value
-    batch = HandoffBatch.objects.get()
-    assert download.suggested_filename == f"handoff-batch-{batch.pk}.csv"
-    path = tmp_path / download.suggested_filename
-    download.save_as(path)
-    with path.open(encoding="utf-8-sig", newline="") as file:
-        rows = list(csv.DictReader(file))
+    rows = downloaded_csv(page, download_link, tmp_path)
 
     assert len(rows) == 40
     assert [row["line"] for row in rows] == [str(n) for n in range(1, 41)]
     assert rows[13]["error"].startswith("Not a post") and rows[13]["link"] == ""
     made = [row for row in rows if row["link"]]
+    batch = HandoffBatch.objects.get()
     links = {link.ref_code: link for link in HandoffLink.objects.filter(batch=batch).select_related("account__inbox")}
     assert len(made) == len(links) == 39
     assert [row["author"] for row in made] == authors
@@ -126,3 +120,16 @@ def test_a_bulk_job_moves_its_progress_bar_live_and_downloads_as_csv(
         assert row["shortened"] == ("yes" if link.post_author == "abcdefghijklmno" else "no")
         assert link.campaign == "Spring delays" and link.created_by == sofia
     assert links[made[7]["ref_code"]].reply_text.endswith("…")
+
+
+def downloaded_csv(page, link, folder: Path) -> list[dict[str, str]]:  # noqa: ANN001
+    """Click ``link``, save the download into ``folder`` under the name the server gave, read it back as rows."""
+    with page.expect_download() as download_info:
+        link.click()
+    download = download_info.value
+    batch = HandoffBatch.objects.get()
+    assert download.suggested_filename == f"handoff-batch-{batch.pk}.csv"
+    path = folder / download.suggested_filename
+    download.save_as(path)
+    with path.open(encoding="utf-8-sig", newline="") as file:
+        return list(csv.DictReader(file))
