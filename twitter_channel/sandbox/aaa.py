@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from twitter_channel.sandbox import serialize
-from twitter_channel.sandbox.models import App, Conversation, DmEvent, XUser
+from twitter_channel.sandbox.models import App, Conversation, DmEvent, Media, XUser
 
 DEFAULT_AVATAR = "https://abs.twimg.com/sticky/default_profile_images/default_profile_normal.png"
 CASHTAG = re.compile(r"(?<![\w$])\$([A-Za-z]{1,6})(?![\w])")
@@ -81,16 +81,15 @@ def _indexed(match: re.Match[str], key: str) -> dict[str, Any]:
     return {key: match.group(1), "indices": [match.start(), match.end()]}
 
 
-def attachment(event: DmEvent, base_url: str) -> dict[str, Any]:
+def attachment(media: Media, event_id: str, base_url: str) -> dict[str, Any]:
     """``{"type": "media", "media": {...}}`` as in the recorded v1 events (pingviini fixture)."""
-    media = event.media
     url = f"{base_url}/2/dm_conversations/media/{media.media_id}"
     data: dict[str, Any] = {
         "id": int(media.media_id),
         "id_str": media.media_id,
         "media_url": url,
         "media_url_https": url,
-        "expanded_url": f"https://twitter.com/messages/media/{event.event_id}",
+        "expanded_url": f"https://twitter.com/messages/media/{event_id}",
         "type": media.type_name,
     }
     if media.alt_text:
@@ -108,16 +107,16 @@ def recipient_for(event: DmEvent, for_user: XUser) -> XUser | None:
     return first.user if first else None
 
 
-def message_create(event: DmEvent, recipient: XUser, base_url: str) -> dict[str, Any]:
+def message_create(event: DmEvent, sender: XUser, recipient: XUser, base_url: str) -> dict[str, Any]:
     message_data: dict[str, Any] = {"text": event.text, "entities": entities(event.text)}
-    if event.media_id:
-        message_data["attachment"] = attachment(event, base_url)
+    if event.media is not None:
+        message_data["attachment"] = attachment(event.media, event.event_id, base_url)
     if event.quick_reply:
         message_data["quick_reply"] = event.quick_reply
     if event.quick_reply_response:
         message_data["quick_reply_response"] = event.quick_reply_response
-    create: dict[str, Any] = {"target": {"recipient_id": recipient.x_id}, "sender_id": event.sender.x_id}
-    if event.source_app_id:
+    create: dict[str, Any] = {"target": {"recipient_id": recipient.x_id}, "sender_id": sender.x_id}
+    if event.source_app is not None:
         create["source_app_id"] = event.source_app.app_id
     create["message_data"] = message_data
     item: dict[str, Any] = {
@@ -133,16 +132,19 @@ def message_create(event: DmEvent, recipient: XUser, base_url: str) -> dict[str,
 
 def message_payload(event: DmEvent, for_user: XUser, base_url: str) -> Payload | None:
     """The ``direct_message_events`` POST body for ``for_user``, or None if AAA has none for it."""
-    if event.event_type != DmEvent.EventType.MESSAGE_CREATE or event.sender is None:
+    if event.event_type != DmEvent.EventType.MESSAGE_CREATE:
+        return None
+    sender = event.sender
+    if sender is None:
         return None
     recipient = recipient_for(event, for_user)
     if recipient is None:
         return None
     payload: Payload = {"for_user_id": for_user.x_id,
-                        "direct_message_events": [message_create(event, recipient, base_url)]}  # fmt: skip
-    if event.source_app_id:
+                        "direct_message_events": [message_create(event, sender, recipient, base_url)]}  # fmt: skip
+    if event.source_app is not None:
         payload["apps"] = {event.source_app.app_id: app(event.source_app)}
-    payload["users"] = {u.x_id: user(u) for u in (event.sender, recipient)}
+    payload["users"] = {u.x_id: user(u) for u in (sender, recipient)}
     return payload
 
 

@@ -19,9 +19,18 @@ API_VERSION = "2.159"
 
 @dataclass
 class Caller:
+    """A call with an OAuth 2.0 user token: the app, the user it acts for, and the token."""
+
     app: App
-    user: XUser | None = None
-    token: Token | None = None
+    user: XUser
+    token: Token
+
+
+@dataclass
+class AppCaller:
+    """An app-only call (the app's bearer token): webhook management."""
+
+    app: App
 
 
 @dataclass
@@ -37,8 +46,13 @@ class Result:
 View = Callable[..., Result]
 
 
-def endpoint(rate: str, *, methods: tuple[str, ...], scopes: frozenset[str] = frozenset(), app_only: bool = False):
-    """Wrap a view ``(request, caller, **kwargs) -> Result`` as an X API endpoint."""
+def endpoint(
+    rate: str, *, methods: tuple[str, ...], scopes: frozenset[str] = frozenset(), app_only: bool = False
+) -> Callable[[View], Callable[..., HttpResponse]]:
+    """Wrap a view ``(request, caller, **kwargs) -> Result`` as an X API endpoint.
+
+    The view's ``caller`` is a ``Caller`` (user token), or an ``AppCaller`` when ``app_only``.
+    """
 
     def decorate(view: View) -> Callable[..., HttpResponse]:
         @csrf_exempt
@@ -49,10 +63,12 @@ def endpoint(rate: str, *, methods: tuple[str, ...], scopes: frozenset[str] = fr
                 if request.method not in methods:
                     raise _method_not_allowed(methods)
                 caller = _authenticate(request, scopes, app_only)
-                if caller.token is not None:
+                if isinstance(caller, Caller):
                     headers["x-access-level"] = _access_level(caller.token)
                 decision = ratelimit.take(
-                    endpoint=rate, user_id=caller.user.x_id if caller.user else None, app_id=caller.app.app_id
+                    endpoint=rate,
+                    user_id=caller.user.x_id if isinstance(caller, Caller) else None,
+                    app_id=caller.app.app_id,
                 )
                 headers.update(decision.headers)
                 if not decision.allowed:
@@ -100,9 +116,9 @@ def _response(result: Result) -> HttpResponse:
     return response
 
 
-def _authenticate(request: HttpRequest, scopes: frozenset[str], app_only: bool) -> Caller:
+def _authenticate(request: HttpRequest, scopes: frozenset[str], app_only: bool) -> Caller | AppCaller:
     if app_only:
-        return Caller(app=auth.app_token(request))
+        return AppCaller(app=auth.app_token(request))
     token = auth.user_token(request, set(scopes))
     return Caller(app=token.app, user=token.user, token=token)
 

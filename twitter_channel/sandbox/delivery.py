@@ -123,13 +123,13 @@ def _deliver_to_users(users: list[XUser], payload_for: Callable[[XUser], dict[st
 
 def deliver_event(event: DmEvent) -> list[Delivery]:
     """Queue the AAA payload of a new DM event for every subscribed active member of its conversation."""
-    event = DmEvent.objects.select_related("sender", "media", "source_app", "conversation").filter(pk=event.pk).first()
-    if event is None or event.event_type != DmEvent.EventType.MESSAGE_CREATE:
+    loaded = DmEvent.objects.select_related("sender", "media", "source_app", "conversation").filter(pk=event.pk).first()
+    if loaded is None or loaded.event_type != DmEvent.EventType.MESSAGE_CREATE:
         return []
     members = XUser.objects.filter(
-        memberships__conversation=event.conversation, memberships__left_at__isnull=True
+        memberships__conversation=loaded.conversation, memberships__left_at__isnull=True
     ).order_by("pk")
-    return _deliver_to_users(list(members), lambda user: aaa.message_payload(event, user, _base_url))
+    return _deliver_to_users(list(members), lambda user: aaa.message_payload(loaded, user, _base_url))
 
 
 def on_dm_event_created(sender: Any, event: DmEvent, **kwargs: Any) -> None:

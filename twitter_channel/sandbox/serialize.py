@@ -6,6 +6,7 @@ import base64
 import re
 import struct
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from twitter_channel.sandbox import problems
@@ -43,7 +44,7 @@ HASHTAG = re.compile(r"(?<!\w)#(\w*[^\W\d_]\w*)")
 MENTION = re.compile(r"(?<!\w)@(\w{1,15})")
 
 
-def timestamp(value) -> str:
+def timestamp(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
@@ -96,9 +97,9 @@ def dm_event(event: DmEvent, fields: Iterable[str]) -> dict[str, Any]:
         data["created_at"] = timestamp(event.created_at)
     if "dm_conversation_id" in fields:
         data["dm_conversation_id"] = event.conversation.conversation_id
-    if "sender_id" in fields and event.sender_id and event.event_type != DmEvent.EventType.PARTICIPANTS_LEAVE:
+    if "sender_id" in fields and event.event_type != DmEvent.EventType.PARTICIPANTS_LEAVE and event.sender is not None:
         data["sender_id"] = event.sender.x_id
-    if message and "attachments" in fields and event.media_id:
+    if message and "attachments" in fields and event.media is not None:
         data["attachments"] = {"media_keys": [event.media.media_key]}
     if message and "referenced_tweets" in fields and event.referenced_tweet_ids:
         data["referenced_tweets"] = [{"id": post_id} for post_id in event.referenced_tweet_ids]
@@ -182,12 +183,13 @@ def includes(
     media_items: dict[str, Media] = {}
     post_ids: list[str] = []
     for event in events:
-        if "sender_id" in expansions and event.sender_id and event.event_type != DmEvent.EventType.PARTICIPANTS_LEAVE:
+        sender_shown = event.event_type != DmEvent.EventType.PARTICIPANTS_LEAVE
+        if "sender_id" in expansions and sender_shown and event.sender is not None:
             users.setdefault(event.sender.x_id, event.sender)
         if "participant_ids" in expansions and event.participant_ids:
             for participant in XUser.objects.filter(x_id__in=event.participant_ids):
                 users.setdefault(participant.x_id, participant)
-        if "attachments.media_keys" in expansions and event.media_id:
+        if "attachments.media_keys" in expansions and event.media is not None:
             media_items.setdefault(event.media.media_key, event.media)
         if "referenced_tweets.id" in expansions:
             post_ids.extend(p for p in event.referenced_tweet_ids if p not in post_ids)

@@ -19,7 +19,8 @@ logger = logging.getLogger(__name__)
 
 class RequestHandler(WSGIRequestHandler):
     def get_environ(self) -> dict[str, Any]:
-        environ = super().get_environ()
+        # WSGI environ values are any objects (django-stubs says dict[str, str]): this one is the socket.
+        environ: dict[str, Any] = super().get_environ()
         environ[SOCKET_KEY] = self.connection
         return environ
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any, TypedDict
 
 BASE_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = BASE_DIR.parent.parent
@@ -38,7 +39,7 @@ TEMPLATES = [
         "OPTIONS": {"context_processors": ["django.template.context_processors.request"]},
     }
 ]
-DATABASES = {
+DATABASES: dict[str, dict[str, Any]] = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": _env("DB", str(PROJECT_DIR / "sandbox.sqlite3")),
@@ -55,8 +56,21 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": _env("LOG_LEVEL", "WARNING")},
 }
 
+
+class SandboxSettings(TypedDict):
+    """The type of ``SANDBOX`` (Django reads only upper-case names, so this class is no setting)."""
+
+    CLIENT_ID: str
+    CLIENT_SECRET: str
+    CONSUMER_KEY: str
+    CONSUMER_SECRET: str
+    RATE_LIMIT_TIER: str
+    TIME_SCALE: float
+    WEBHOOK_TIMEOUT: float
+
+
 # What the sandbox pretends X is.
-SANDBOX = {
+SANDBOX: SandboxSettings = {
     # The app Backchannel registers at X: OAuth 2.0 client and consumer key pair.
     "CLIENT_ID": _env("CLIENT_ID", "sandbox-client-id"),
     "CLIENT_SECRET": _env("CLIENT_SECRET", "sandbox-client-secret"),

@@ -240,7 +240,7 @@ def answer_quick_reply(user: XUser, conversation: Conversation, event_id: str, i
     pending = pending_quick_reply(user, conversation)
     if pending is None or pending.event.event_id != event_id:
         raise ValueError("Those options are no longer offered.")
-    if not (index or "").isdigit() or int(index) >= len(pending.options):
+    if index is None or not index.isdigit() or int(index) >= len(pending.options):
         raise ValueError("Pick one of the offered options.")
     option = pending.options[int(index)]
     response: dict[str, Any] = {"type": "options"}
@@ -307,8 +307,8 @@ def recipient(recipient_id: str) -> XUser:
 
 
 @transaction.atomic
-def compose_send(*, sender: str, to: XUser, text: str, welcome_message_id: str = "") -> DmEvent:
-    """The deep link's form: open (or reopen) the one-to-one conversation and send the message."""
+def compose_send(*, sender: str, to: XUser, text: str, welcome_message_id: str = "") -> tuple[XUser, DmEvent]:
+    """The deep link's form: open (or reopen) the one-to-one conversation and send the message, with its sender."""
     if not text.strip():
         raise ValueError("Write a message.")
     user = XUser.objects.filter(username__iexact=sender).first()
@@ -316,7 +316,7 @@ def compose_send(*, sender: str, to: XUser, text: str, welcome_message_id: str =
         raise ValueError("Choose who you are.")
     conversation = world.conversation_one_to_one(user, _other(user, to.username))
     via = {"welcome_message_id": welcome_message_id} if welcome_message_id else None
-    return world.dm_send(sender=user, conversation=conversation, text=_clean(text), initiated_via=via)
+    return user, world.dm_send(sender=user, conversation=conversation, text=_clean(text), initiated_via=via)
 
 
 def readable_media(user: XUser, media_id: str) -> Media:

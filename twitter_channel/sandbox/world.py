@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import timedelta
+from typing import NotRequired, TypedDict
 
 from django.conf import settings
 from django.db import transaction
@@ -29,9 +30,19 @@ MAX_TEXT = 10_000
 USERNAME = re.compile(r"[A-Za-z0-9_]{1,15}")  # X's rule (OA UserName)
 POST_URL = re.compile(r"https?://(?:www\.)?(?:x|twitter)\.com/[A-Za-z0-9_]+/status/(\d{1,19})")
 
+
+class DemoUser(TypedDict):
+    """A demo account, as ``user_create``'s keyword arguments."""
+
+    x_id: str
+    username: str
+    name: str
+    location: NotRequired[str]
+
+
 # The demo world: the business account and customers match Backchannel's demo inbox.
-DEMO_BUSINESS = {"x_id": "1500000000000000001", "username": "AcmeSupport", "name": "Acme Support"}
-DEMO_CUSTOMERS = (
+DEMO_BUSINESS: DemoUser = {"x_id": "1500000000000000001", "username": "AcmeSupport", "name": "Acme Support"}
+DEMO_CUSTOMERS: tuple[DemoUser, ...] = (
     {"x_id": "2244994945", "username": "maria_codes", "name": "María Fernández", "location": "Madrid"},
     {"x_id": "783214", "username": "kenji_t", "name": "Kenji Tanaka", "location": "Osaka"},
     {"x_id": "1072250532645998596", "username": "priya_builds", "name": "Priya Nair", "location": "Bengaluru"},
@@ -180,7 +191,9 @@ def dm_event_delete(*, event: DmEvent, user: XUser) -> None:
 
 
 @transaction.atomic
-def group_create(*, creator: XUser, participants: list[XUser], text: str, media: Media | None, app: App | None):
+def group_create(
+    *, creator: XUser, participants: list[XUser], text: str, media: Media | None, app: App | None
+) -> tuple[Conversation, DmEvent]:
     """A new group (always a new id, as on X) with everyone joined, then the first message."""
     conversation = Conversation.objects.create(
         conversation_id=str(ids.snowflake()), kind=Conversation.Kind.GROUP, created_at=clock.now()

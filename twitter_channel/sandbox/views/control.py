@@ -71,7 +71,7 @@ def health(request: HttpRequest, body: dict) -> dict:
 def reset(request: HttpRequest, body: dict) -> dict:
     with transaction.atomic():
         for model in reversed(list(apps.get_app_config("x_sandbox").get_models())):
-            model.objects.all().delete()
+            model._default_manager.all().delete()
         world.seed()
     clock.reset()
     ratelimit.clear_overrides()

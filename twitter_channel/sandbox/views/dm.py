@@ -140,12 +140,12 @@ def create_group(request: HttpRequest, caller: Caller) -> Result:
 
 def _page(request: HttpRequest, caller: Caller, events: QuerySet[DmEvent]) -> Result:
     params = query(request, LOOKUP_PARAMS)
+    value = params.get("max_results", "100")
     try:
-        max_results = int(params.get("max_results", "100"))
+        max_results = int(value)
     except ValueError:
         max_results = 0
     if not 1 <= max_results <= 100:
-        value = params.get("max_results")
         raise problems.invalid_request(
             f"The `max_results` query parameter value [{value}] is not between 1 and 100", {"max_results": [value]}
         )

@@ -253,10 +253,10 @@ def compose(request: HttpRequest) -> HttpResponse:
     status, error = 200, ""
     if request.method == "POST":
         try:
-            event = simulation.compose_send(
+            sender, event = simulation.compose_send(
                 sender=form["as"], to=to, text=form["text"], welcome_message_id=form["welcome_message_id"]
             )
-            return _see_other(_thread_url(event.sender, event.conversation))
+            return _see_other(_thread_url(sender, event.conversation))
         except Failure as exc:
             error, status = _failure(exc)
     context = {"to": to, "form": form, "error": error, "senders": simulation.others(to)}

@@ -14,7 +14,7 @@ from django.http import HttpRequest
 from django.urls import path
 
 from twitter_channel.sandbox import clock, delivery, ids, problems, serialize
-from twitter_channel.sandbox.api import Caller, Result, endpoint, json_body
+from twitter_channel.sandbox.api import AppCaller, Caller, Result, endpoint, json_body
 from twitter_channel.sandbox.models import App, DmEvent, Subscription, Webhook, XUser
 
 WEBHOOK_LIMIT = 5
@@ -66,7 +66,7 @@ def _validate(webhook: Webhook) -> None:
 
 
 @endpoint("webhooks", methods=("GET", "POST"), app_only=True)
-def webhooks(request: HttpRequest, caller: Caller) -> Result:
+def webhooks(request: HttpRequest, caller: AppCaller) -> Result:
     if request.method == "GET":
         found = [webhook_json(w) for w in Webhook.objects.filter(app=caller.app).order_by("pk")]
         return Result({"data": found, "meta": {"result_count": len(found)}})
@@ -79,7 +79,7 @@ def webhooks(request: HttpRequest, caller: Caller) -> Result:
 
 
 @endpoint("webhooks", methods=("PUT", "DELETE"), app_only=True)
-def webhook(request: HttpRequest, caller: Caller, webhook_id: str) -> Result:
+def webhook(request: HttpRequest, caller: AppCaller, webhook_id: str) -> Result:
     found = _webhook(caller.app, webhook_id)
     if request.method == "DELETE":
         found.delete()
@@ -104,7 +104,7 @@ def subscription(request: HttpRequest, caller: Caller, webhook_id: str) -> Resul
 
 
 @endpoint("webhooks", methods=("GET",), app_only=True)
-def subscription_list(request: HttpRequest, caller: Caller, webhook_id: str) -> Result:
+def subscription_list(request: HttpRequest, caller: AppCaller, webhook_id: str) -> Result:
     found = _webhook(caller.app, webhook_id)
     users = found.subscriptions.order_by("pk").values_list("user__x_id", flat=True)
     return Result({"data": {"application_id": caller.app.app_id, "webhook_id": found.webhook_id,
@@ -112,7 +112,7 @@ def subscription_list(request: HttpRequest, caller: Caller, webhook_id: str) -> 
 
 
 @endpoint("webhooks", methods=("DELETE",), app_only=True)
-def subscription_delete(request: HttpRequest, caller: Caller, webhook_id: str, user_id: str) -> Result:
+def subscription_delete(request: HttpRequest, caller: AppCaller, webhook_id: str, user_id: str) -> Result:
     deleted, _ = Subscription.objects.filter(webhook=_webhook(caller.app, webhook_id), user__x_id=user_id).delete()
     if not deleted:
         raise failure("SubscriptionNotFound", f"User {user_id} is not subscribed to webhook {webhook_id}.")
@@ -120,7 +120,7 @@ def subscription_delete(request: HttpRequest, caller: Caller, webhook_id: str, u
 
 
 @endpoint("webhooks", methods=("GET",), app_only=True)
-def subscription_count(request: HttpRequest, caller: Caller) -> Result:
+def subscription_count(request: HttpRequest, caller: AppCaller) -> Result:
     count = Subscription.objects.filter(webhook__app=caller.app).count()
     return Result({"data": {"account_name": caller.app.name, "provisioned_count": str(SUBSCRIPTION_LIMIT),
                             "subscriptions_count_all": str(count),
