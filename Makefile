@@ -27,6 +27,17 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
+# No --generate-hashes: CI installs through registry mirrors that may serve other wheel files (see requirements.in).
+LOCK_OPTIONS := --quiet --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links --no-emit-trusted-host
+LOCK_ARGS ?=
+
+## The locks, recompiled with pip-tools from the .in files: requirements.in into requirements.txt, then
+## requirements-dev.in into requirements-dev.txt (held to requirements.txt). LOCK_ARGS=--upgrade moves the transitive pins.
+.PHONY: lock
+lock: install-dev
+	CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile $(LOCK_OPTIONS) $(LOCK_ARGS) --output-file=requirements.txt requirements.in
+	CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile $(LOCK_OPTIONS) $(LOCK_ARGS) --output-file=requirements-dev.txt requirements-dev.in
+
 ## Quick start: the production topology on this machine (uvicorn, a Celery worker, beat, the X sandbox) on
 ## PostgreSQL and Redis, under one supervisor; the demo account connected to the sandbox.
 run: install run-packages services
