@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
+from accounts.http import AuthenticatedHttpRequest
 from accounts.models import Team, User
 from inbox import permissions
 from inbox.models import Message
@@ -38,7 +39,7 @@ def _done(request: HttpRequest, conversation_id: int, template: str, context: di
 
 @require_POST
 @login_required
-def reply(request: HttpRequest, conversation_id: int) -> HttpResponse:
+def reply(request: AuthenticatedHttpRequest, conversation_id: int) -> HttpResponse:
     """A reply. The page sends ``seen_up_to``, the newest message it had when the agent opened the
     conversation: if the customer or another agent wrote since, the reply is held (409) until the agent
     sends it anyway (``send_anyway=1``)."""
@@ -69,7 +70,7 @@ def reply(request: HttpRequest, conversation_id: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def retry(request: HttpRequest, conversation_id: int, message_id: int) -> HttpResponse:
+def retry(request: AuthenticatedHttpRequest, conversation_id: int, message_id: int) -> HttpResponse:
     conversation = visible_conversation(request, conversation_id)
     if not permissions.may_write(request.user):
         return refused(request, conversation_id, permissions.READ_ONLY, 403)
@@ -86,7 +87,7 @@ def retry(request: HttpRequest, conversation_id: int, message_id: int) -> HttpRe
 
 @require_POST
 @login_required
-def undo(request: HttpRequest, conversation_id: int, message_id: int) -> HttpResponse:
+def undo(request: AuthenticatedHttpRequest, conversation_id: int, message_id: int) -> HttpResponse:
     """Take back a reply within its undo window: 204 for the page's scripts (the message is gone; the
     ``message.deleted`` event tells every other browser), else back to the conversation with a flash."""
     conversation = visible_conversation(request, conversation_id)
@@ -110,7 +111,7 @@ def undo(request: HttpRequest, conversation_id: int, message_id: int) -> HttpRes
 
 @require_POST
 @login_required
-def note(request: HttpRequest, conversation_id: int) -> HttpResponse:
+def note(request: AuthenticatedHttpRequest, conversation_id: int) -> HttpResponse:
     conversation = visible_conversation(request, conversation_id)
     if not permissions.may_write(request.user):
         return refused(request, conversation_id, permissions.READ_ONLY, 403)
@@ -124,13 +125,13 @@ def note(request: HttpRequest, conversation_id: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def mark_read(request: HttpRequest, conversation_id: int) -> HttpResponse:
+def mark_read(request: AuthenticatedHttpRequest, conversation_id: int) -> HttpResponse:
     conversation = visible_conversation(request, conversation_id)
     conversation_mark_read(conversation_id=conversation.pk, user=request.user)
     return HttpResponse(status=204)
 
 
-def _assignee(request: HttpRequest, value: str) -> User | None:
+def _assignee(request: AuthenticatedHttpRequest, value: str) -> User | None:
     if value == "me":
         return request.user
     if value in ("", "none"):
@@ -145,7 +146,7 @@ def _assignee(request: HttpRequest, value: str) -> User | None:
 
 @require_POST
 @login_required
-def assign(request: HttpRequest, conversation_id: int) -> HttpResponse:
+def assign(request: AuthenticatedHttpRequest, conversation_id: int) -> HttpResponse:
     """``assignee``: ``me``, ``none`` or an agent's id; ``expected``: who the agent saw assigned ("" = nobody)."""
     conversation = visible_conversation(request, conversation_id)
     if not permissions.may_write(request.user):
@@ -172,7 +173,7 @@ def assign(request: HttpRequest, conversation_id: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def set_status(request: HttpRequest, conversation_id: int) -> HttpResponse:
+def set_status(request: AuthenticatedHttpRequest, conversation_id: int) -> HttpResponse:
     """``status``; for ``snoozed`` an optional ``snoozed_until`` (ISO time; empty: until the customer writes)."""
     conversation = visible_conversation(request, conversation_id)
     if not permissions.may_write(request.user):
@@ -199,7 +200,7 @@ def set_status(request: HttpRequest, conversation_id: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def set_priority(request: HttpRequest, conversation_id: int) -> HttpResponse:
+def set_priority(request: AuthenticatedHttpRequest, conversation_id: int) -> HttpResponse:
     conversation = visible_conversation(request, conversation_id)
     if not permissions.may_write(request.user):
         return refused(request, conversation_id, permissions.READ_ONLY, 403)
@@ -217,7 +218,7 @@ def set_priority(request: HttpRequest, conversation_id: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def set_labels(request: HttpRequest, conversation_id: int) -> HttpResponse:
+def set_labels(request: AuthenticatedHttpRequest, conversation_id: int) -> HttpResponse:
     """``label``: the ids of every label the conversation should have (none: no labels)."""
     conversation = visible_conversation(request, conversation_id)
     if not permissions.may_write(request.user):
@@ -235,7 +236,7 @@ def set_labels(request: HttpRequest, conversation_id: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def set_team(request: HttpRequest, conversation_id: int) -> HttpResponse:
+def set_team(request: AuthenticatedHttpRequest, conversation_id: int) -> HttpResponse:
     """``team``: a team's id, or ``none`` to take the conversation out of its team."""
     conversation = visible_conversation(request, conversation_id)
     raw = request.POST.get("team", "")

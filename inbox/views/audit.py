@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from accounts.decorators import admin_required
+from accounts.http import AuthenticatedHttpRequest
 from inbox.models import ConversationEvent
 
 SHOWN = 200
@@ -14,7 +15,7 @@ SHOWN = 200
 
 @require_GET
 @admin_required
-def audit_log(request: HttpRequest) -> HttpResponse:
+def audit_log(request: AuthenticatedHttpRequest) -> HttpResponse:
     events = ConversationEvent.objects.select_related("actor", "conversation__inbox", "conversation__contact").order_by(
         "-created_at", "-id"
     )[:SHOWN]

@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
+from accounts.http import AuthenticatedHttpRequest
 from inbox import permissions
 from inbox.services.bulk import BulkError, bulk_action_parse, conversations_bulk_apply
 from inbox.views.common import list_url, plain_error, wants_fragment
@@ -15,7 +16,7 @@ from inbox.views.common import list_url, plain_error, wants_fragment
 
 @require_POST
 @login_required
-def bulk_apply(request: HttpRequest) -> HttpResponse:
+def bulk_apply(request: AuthenticatedHttpRequest) -> HttpResponse:
     """``conversation``: the selected ids; ``choice``: ``<action>:<value>`` (``assign:me``, ``status:resolved``,
     ``label_add:3``…). The page's script gets JSON (``changed``, ``refused`` by id, ``summary``); a plain form
     post is sent back to the list with the summary as a flash message."""

@@ -7,6 +7,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 
+from accounts.http import AuthenticatedHttpRequest
 from inbox.models import Conversation
 from inbox.selectors.thread import conversation_for_user
 
@@ -22,7 +23,7 @@ def plain_error(message: str, status: int = 400) -> HttpResponse:
     return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
 
 
-def visible_conversation(request: HttpRequest, conversation_id: int) -> Conversation:
+def visible_conversation(request: AuthenticatedHttpRequest, conversation_id: int) -> Conversation:
     conversation = conversation_for_user(request.user, conversation_id)
     if conversation is None:
         raise Http404("No such conversation in your inboxes.")

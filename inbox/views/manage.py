@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.decorators import admin_required
+from accounts.http import AuthenticatedHttpRequest
 from accounts.models import Team, User
 from inbox.forms import (
     AgentMembershipsForm,
@@ -80,7 +81,7 @@ def _agent(user_id: int) -> User:
     return agent
 
 
-def _agent_page(request: HttpRequest, agent: User, **forms_: forms.Form) -> HttpResponse:
+def _agent_page(request: AuthenticatedHttpRequest, agent: User, **forms_: forms.Form) -> HttpResponse:
     context = {
         "section": "agents",
         "agent": agent,
@@ -101,16 +102,14 @@ def _agent_page(request: HttpRequest, agent: User, **forms_: forms.Form) -> Http
 
 @admin_required
 @require_GET
-def agent_list(request: HttpRequest) -> HttpResponse:
-    agents = list(selectors.agent_list())
-    for agent in agents:
-        agent.team_inboxes = selectors.agent_team_inboxes(agent)
+def agent_list(request: AuthenticatedHttpRequest) -> HttpResponse:
+    agents = [(agent, selectors.agent_team_inboxes(agent)) for agent in selectors.agent_list()]
     return render(request, "inbox/manage/agents.html", {"section": "agents", "agents": agents})
 
 
 @admin_required
 @require_http_methods(["GET", "POST"])
-def agent_invite(request: HttpRequest) -> HttpResponse:
+def agent_invite(request: AuthenticatedHttpRequest) -> HttpResponse:
     def page(form: forms.Form) -> HttpResponse:
         return render(request, "inbox/manage/invite.html", {"section": "agents", "form": form})
 
@@ -140,7 +139,7 @@ def agent_invite(request: HttpRequest) -> HttpResponse:
 
 @admin_required
 @require_http_methods(["GET", "POST"])
-def agent_detail(request: HttpRequest, user_id: int) -> HttpResponse:
+def agent_detail(request: AuthenticatedHttpRequest, user_id: int) -> HttpResponse:
     """The agent's page; a POST saves their name, role and capacity."""
     agent = _agent(user_id)
     if request.method == "GET":
@@ -163,7 +162,7 @@ def agent_detail(request: HttpRequest, user_id: int) -> HttpResponse:
 
 @admin_required
 @require_POST
-def agent_memberships(request: HttpRequest, user_id: int) -> HttpResponse:
+def agent_memberships(request: AuthenticatedHttpRequest, user_id: int) -> HttpResponse:
     agent = _agent(user_id)
 
     def apply(data: dict[str, Any]) -> None:
@@ -183,7 +182,7 @@ def agent_memberships(request: HttpRequest, user_id: int) -> HttpResponse:
 
 @admin_required
 @require_POST
-def agent_deactivate(request: HttpRequest, user_id: int) -> HttpResponse:
+def agent_deactivate(request: AuthenticatedHttpRequest, user_id: int) -> HttpResponse:
     agent = _agent(user_id)
 
     def done(released: int) -> str:
@@ -202,7 +201,7 @@ def agent_deactivate(request: HttpRequest, user_id: int) -> HttpResponse:
 
 @admin_required
 @require_POST
-def agent_reactivate(request: HttpRequest, user_id: int) -> HttpResponse:
+def agent_reactivate(request: AuthenticatedHttpRequest, user_id: int) -> HttpResponse:
     agent = _agent(user_id)
     return _submit(
         request,
@@ -216,7 +215,7 @@ def agent_reactivate(request: HttpRequest, user_id: int) -> HttpResponse:
 
 @admin_required
 @require_POST
-def agent_invite_resend(request: HttpRequest, user_id: int) -> HttpResponse:
+def agent_invite_resend(request: AuthenticatedHttpRequest, user_id: int) -> HttpResponse:
     agent = _agent(user_id)
     return _submit(
         request,
@@ -254,7 +253,7 @@ def _team_page(request: HttpRequest, team: Team, **forms_: forms.Form) -> HttpRe
 
 @admin_required
 @require_http_methods(["GET", "POST"])
-def team_list(request: HttpRequest) -> HttpResponse:
+def team_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Every team; a POST creates one."""
 
     def page(form: forms.Form) -> HttpResponse:
@@ -275,7 +274,7 @@ def team_list(request: HttpRequest) -> HttpResponse:
 
 @admin_required
 @require_http_methods(["GET", "POST"])
-def team_detail(request: HttpRequest, team_id: int) -> HttpResponse:
+def team_detail(request: AuthenticatedHttpRequest, team_id: int) -> HttpResponse:
     """The team's page; a POST renames it."""
     team = _team(team_id)
     if request.method == "GET":
@@ -292,7 +291,7 @@ def team_detail(request: HttpRequest, team_id: int) -> HttpResponse:
 
 @admin_required
 @require_POST
-def team_members(request: HttpRequest, team_id: int) -> HttpResponse:
+def team_members(request: AuthenticatedHttpRequest, team_id: int) -> HttpResponse:
     team = _team(team_id)
     return _submit(
         request,
@@ -306,7 +305,7 @@ def team_members(request: HttpRequest, team_id: int) -> HttpResponse:
 
 @admin_required
 @require_POST
-def team_inboxes(request: HttpRequest, team_id: int) -> HttpResponse:
+def team_inboxes(request: AuthenticatedHttpRequest, team_id: int) -> HttpResponse:
     team = _team(team_id)
     return _submit(
         request,
@@ -320,7 +319,7 @@ def team_inboxes(request: HttpRequest, team_id: int) -> HttpResponse:
 
 @admin_required
 @require_POST
-def team_delete(request: HttpRequest, team_id: int) -> HttpResponse:
+def team_delete(request: AuthenticatedHttpRequest, team_id: int) -> HttpResponse:
     team = _team(team_id)
     return _submit(
         request,
@@ -357,19 +356,19 @@ def _inbox_page(request: HttpRequest, inbox: Inbox, **forms_: forms.Form) -> Htt
 
 @admin_required
 @require_GET
-def inbox_list(request: HttpRequest) -> HttpResponse:
+def inbox_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(request, "inbox/manage/inboxes.html", {"section": "inboxes", "inboxes": selectors.inbox_list()})
 
 
 @admin_required
 @require_GET
-def inbox_detail(request: HttpRequest, inbox_id: int) -> HttpResponse:
+def inbox_detail(request: AuthenticatedHttpRequest, inbox_id: int) -> HttpResponse:
     return _inbox_page(request, _inbox(inbox_id))
 
 
 @admin_required
 @require_POST
-def inbox_members(request: HttpRequest, inbox_id: int) -> HttpResponse:
+def inbox_members(request: AuthenticatedHttpRequest, inbox_id: int) -> HttpResponse:
     inbox = _inbox(inbox_id)
     return _submit(
         request,
@@ -383,7 +382,7 @@ def inbox_members(request: HttpRequest, inbox_id: int) -> HttpResponse:
 
 @admin_required
 @require_POST
-def inbox_teams(request: HttpRequest, inbox_id: int) -> HttpResponse:
+def inbox_teams(request: AuthenticatedHttpRequest, inbox_id: int) -> HttpResponse:
     inbox = _inbox(inbox_id)
     return _submit(
         request,
@@ -397,7 +396,7 @@ def inbox_teams(request: HttpRequest, inbox_id: int) -> HttpResponse:
 
 @admin_required
 @require_POST
-def inbox_auto_assign(request: HttpRequest, inbox_id: int) -> HttpResponse:
+def inbox_auto_assign(request: AuthenticatedHttpRequest, inbox_id: int) -> HttpResponse:
     inbox = _inbox(inbox_id)
 
     return _submit(

@@ -11,9 +11,10 @@ from __future__ import annotations
 import re
 
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseNotFound
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseBase, HttpResponseNotFound
 from django.views.decorators.http import require_safe
 
+from accounts.http import AuthenticatedHttpRequest
 from inbox.models import MessageAttachment
 from inbox.selectors.access import attachment_for_user
 
@@ -21,7 +22,7 @@ CACHE_CONTROL = "private, max-age=3600"
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
-def _protect(response: HttpResponse, attachment: MessageAttachment) -> HttpResponse:
+def _protect(response: HttpResponseBase, attachment: MessageAttachment) -> HttpResponseBase:
     name = attachment.file.name.rsplit("/", 1)[-1]
     response["Content-Disposition"] = f'inline; filename="{name}"'
     response["X-Content-Type-Options"] = "nosniff"
@@ -52,7 +53,7 @@ def _byte_range(header: str, size: int) -> tuple[int, int] | None:
 
 @login_required
 @require_safe
-def attachment(request: HttpRequest, attachment_id: int) -> HttpResponse:
+def attachment(request: AuthenticatedHttpRequest, attachment_id: int) -> HttpResponseBase:
     """The stored file of attachment ``attachment_id``, for a user who may see its conversation's inbox.
 
     Supports a single ``Range`` (browsers need it to play and seek videos).

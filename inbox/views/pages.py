@@ -7,10 +7,11 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from accounts.http import AuthenticatedHttpRequest
 from inbox import permissions
 from inbox.models import Label
 from inbox.selectors import access as selectors
@@ -27,7 +28,7 @@ class BadListRequest(ValueError):
     pass
 
 
-def _list_request(request: HttpRequest) -> tuple[QueueView, str]:
+def _list_request(request: AuthenticatedHttpRequest) -> tuple[QueueView, str]:
     teams, inboxes = list_selectors.nav_scope(request.user)
     try:
         view = view_for(request.GET.get("view") or None, team_ids=teams, inbox_ids=inboxes)
@@ -39,7 +40,7 @@ def _list_request(request: HttpRequest) -> tuple[QueueView, str]:
     return view, search
 
 
-def thread_context(request: HttpRequest, conversation: Any) -> dict[str, Any]:
+def thread_context(request: AuthenticatedHttpRequest, conversation: Any) -> dict[str, Any]:
     return {
         "conversation": conversation,
         "timeline": thread_selectors.timeline(conversation),
@@ -51,7 +52,7 @@ def thread_context(request: HttpRequest, conversation: Any) -> dict[str, Any]:
 
 @require_GET
 @login_required
-def inbox_page(request: HttpRequest, conversation_id: int | None = None) -> HttpResponse:
+def inbox_page(request: AuthenticatedHttpRequest, conversation_id: int | None = None) -> HttpResponse:
     try:
         view, search = _list_request(request)
         page = list_selectors.conversation_page(
@@ -86,7 +87,7 @@ def _bulk_choices(user: Any) -> dict[str, Any] | None:
 
 @require_GET
 @login_required
-def list_fragment(request: HttpRequest) -> HttpResponse:
+def list_fragment(request: AuthenticatedHttpRequest) -> HttpResponse:
     try:
         view, search = _list_request(request)
         page = list_selectors.conversation_page(
@@ -99,7 +100,7 @@ def list_fragment(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @login_required
-def row_fragment(request: HttpRequest, conversation_id: int) -> HttpResponse:
+def row_fragment(request: AuthenticatedHttpRequest, conversation_id: int) -> HttpResponse:
     """One list row, or 204 when the conversation does not (or no longer does) belong in the view; 404 for
     a conversation the agent may not see at all."""
     try:
@@ -115,7 +116,7 @@ def row_fragment(request: HttpRequest, conversation_id: int) -> HttpResponse:
 
 @require_GET
 @login_required
-def counts_fragment(request: HttpRequest) -> HttpResponse:
+def counts_fragment(request: AuthenticatedHttpRequest) -> HttpResponse:
     try:
         view, search = _list_request(request)
     except BadListRequest as exc:

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from accounts.http import AuthenticatedHttpRequest
 from inbox.selectors import reports
 from inbox.views.common import plain_error
 
 
 @require_GET
 @login_required
-def team_report(request: HttpRequest) -> HttpResponse:
+def team_report(request: AuthenticatedHttpRequest) -> HttpResponse:
     """``days``: 1, 7 (the default) or 30."""
     if not reports.reports_allowed(request.user):
         raise PermissionDenied("Reports are for leads and admins.")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from accounts.http import AuthenticatedHttpRequest
 from inbox.selectors import thread as thread_selectors
 from inbox.selectors.canned import canned_suggestions
 from inbox.views.common import plain_error, visible_conversation
@@ -15,21 +16,21 @@ from inbox.views.pages import thread_context
 
 @require_GET
 @login_required
-def thread_fragment(request: HttpRequest, conversation_id: int) -> HttpResponse:
+def thread_fragment(request: AuthenticatedHttpRequest, conversation_id: int) -> HttpResponse:
     conversation = visible_conversation(request, conversation_id)
     return render(request, "inbox/_thread.html", thread_context(request, conversation))
 
 
 @require_GET
 @login_required
-def header_fragment(request: HttpRequest, conversation_id: int) -> HttpResponse:
+def header_fragment(request: AuthenticatedHttpRequest, conversation_id: int) -> HttpResponse:
     conversation = visible_conversation(request, conversation_id)
     return render(request, "inbox/_thread_header.html", {"conversation": conversation})
 
 
 @require_GET
 @login_required
-def timeline_fragment(request: HttpRequest, conversation_id: int) -> HttpResponse:
+def timeline_fragment(request: AuthenticatedHttpRequest, conversation_id: int) -> HttpResponse:
     """The latest window of the timeline, or the window before ``?before=<message id>``."""
     conversation = visible_conversation(request, conversation_id)
     before = None
@@ -44,7 +45,7 @@ def timeline_fragment(request: HttpRequest, conversation_id: int) -> HttpRespons
 
 @require_GET
 @login_required
-def message_fragment(request: HttpRequest, conversation_id: int, message_id: int) -> HttpResponse:
+def message_fragment(request: AuthenticatedHttpRequest, conversation_id: int, message_id: int) -> HttpResponse:
     conversation = visible_conversation(request, conversation_id)
     entry = thread_selectors.message_item(conversation, message_id)
     if entry is None:
@@ -54,7 +55,7 @@ def message_fragment(request: HttpRequest, conversation_id: int, message_id: int
 
 @require_GET
 @login_required
-def note_fragment(request: HttpRequest, conversation_id: int, note_id: int) -> HttpResponse:
+def note_fragment(request: AuthenticatedHttpRequest, conversation_id: int, note_id: int) -> HttpResponse:
     conversation = visible_conversation(request, conversation_id)
     entry = thread_selectors.note_item(conversation, note_id)
     if entry is None:
@@ -64,7 +65,7 @@ def note_fragment(request: HttpRequest, conversation_id: int, note_id: int) -> H
 
 @require_GET
 @login_required
-def canned_fragment(request: HttpRequest, conversation_id: int) -> JsonResponse:
+def canned_fragment(request: AuthenticatedHttpRequest, conversation_id: int) -> JsonResponse:
     """``?q=<shortcut prefix>`` → the matching canned responses, filled in for this conversation, as JSON."""
     conversation = visible_conversation(request, conversation_id)
     prefix = request.GET.get("q", "").strip().lstrip("/")[:50]
