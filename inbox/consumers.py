@@ -249,6 +249,8 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
         await self.receive_json(content)
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        if self.presence is None:
+            return  # refused, closing
         action = content.get("action") if isinstance(content, dict) else None
         try:
             if action == "ping":

@@ -6,9 +6,14 @@ exactly as X's JSON carries them.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+
+if TYPE_CHECKING:
+    from accounts.models import User
 
 
 class Inbox(models.Model):
@@ -18,7 +23,7 @@ class Inbox(models.Model):
     handle = models.CharField(max_length=50)
     display_name = models.CharField(max_length=100, blank=True)
     avatar_url = models.URLField(max_length=500, blank=True)
-    members = models.ManyToManyField(
+    members: models.ManyToManyField[User, InboxMembership] = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="InboxMembership", related_name="inboxes", blank=True
     )
     teams = models.ManyToManyField("accounts.Team", related_name="inboxes", blank=True)
@@ -153,6 +158,9 @@ class Conversation(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    # Not a column: set on the rows of a conversation list (inbox.selectors.conversation_list) for the templates.
+    is_unread: bool
+
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["inbox", "x_conversation_id"], name="conversation_x_id_per_inbox"),
@@ -261,6 +269,11 @@ class Message(models.Model):
     idempotency_key = models.CharField(max_length=64, null=True, blank=True, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    # Not columns: set on the messages of a timeline (inbox.selectors.thread) for the templates.
+    undo_open: bool
+    is_seen: bool
+    participant_names: list[str]
 
     class Meta:
         ordering = ["occurred_at", "x_sequence", "id"]

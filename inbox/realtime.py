@@ -116,8 +116,9 @@ class _Publisher:
 
     def submit(self, layer: RedisChannelLayer, groups: tuple[str, ...], message: dict[str, Any]) -> None:
         with self._lock:
-            if self._loop is None or self._pid != os.getpid():
-                self._start_loop()
+            loop = self._loop
+            if loop is None or self._pid != os.getpid():
+                loop = self._start_loop()
             self._pending.append((layer, groups, message))
             if len(self._pending) > MAX_PENDING:
                 del self._pending[: len(self._pending) - MAX_PENDING]
@@ -125,18 +126,19 @@ class _Publisher:
             if not self._sending:
                 self._sending = True
                 self._idle.clear()
-                self._loop.call_soon_threadsafe(self._loop.create_task, self._send_pending())
+                loop.call_soon_threadsafe(loop.create_task, self._send_pending())
 
     def flush(self, timeout: float = PUBLISH_TIMEOUT) -> bool:
         """Wait until everything submitted so far has been handed to the channel layer; False on timeout."""
         return self._idle.wait(timeout)
 
-    def _start_loop(self) -> None:
+    def _start_loop(self) -> asyncio.AbstractEventLoop:
         loop = asyncio.new_event_loop()
         threading.Thread(target=loop.run_forever, name="realtime-publisher", daemon=True).start()
         self._loop, self._pid = loop, os.getpid()
         self._pending, self._sending = [], False
         self._idle.set()
+        return loop
 
     async def _send_pending(self) -> None:
         while True:

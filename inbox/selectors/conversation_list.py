@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.utils.dateparse import parse_datetime
@@ -16,6 +17,17 @@ from accounts.models import Team, User
 from inbox.models import Contact, Conversation, ConversationRead, Message
 from inbox.selectors import access as selectors
 from inbox.selectors.queues import FIXED_VIEWS, QueueView
+
+if TYPE_CHECKING:
+    from datetime import datetime
+    from typing import TypedDict
+
+    from django_stubs_ext import WithAnnotations
+
+    class _ReadAt(TypedDict):
+        read_at: datetime | None
+
+    _Row = WithAnnotations[Conversation, _ReadAt]
 
 PAGE_SIZE = 50
 SEARCH_MIN_LENGTH = 2
@@ -68,7 +80,7 @@ def _matching(conversations: QuerySet[Conversation], search: str) -> QuerySet[Co
     return conversations.filter(Q(contact__in=contacts) | Q(pk__in=messages))
 
 
-def _rows(user: User, conversations: QuerySet[Conversation]) -> QuerySet[Conversation]:
+def _rows(user: User, conversations: QuerySet[Conversation]) -> QuerySet[_Row]:
     read_at = ConversationRead.objects.filter(conversation=OuterRef("pk"), user=user).values("read_at")[:1]
     return (
         conversations.select_related("inbox", "contact", "assignee", "team")
@@ -78,11 +90,11 @@ def _rows(user: User, conversations: QuerySet[Conversation]) -> QuerySet[Convers
     )
 
 
-def _mark_unread(rows: list[Conversation]) -> list[Conversation]:
+def _mark_unread(rows: list[_Row]) -> list[Conversation]:
     for row in rows:
         inbound = row.last_inbound_at
         row.is_unread = inbound is not None and (row.read_at is None or inbound > row.read_at)
-    return rows
+    return list(rows)
 
 
 def cursor_of(conversation: Conversation) -> str:

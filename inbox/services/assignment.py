@@ -68,7 +68,7 @@ def conversation_assign(
         conversation.save(update_fields=["assignee", "updated_at"])
         activity.assigned_event(conversation=conversation, actor=actor, old_assignee=current, new_assignee=assignee)
         if assignee is not None:
-            who = conversation.contact.display_name if conversation.contact_id else "a group conversation"
+            who = conversation.contact.display_name if conversation.contact else "a group conversation"
             by = actor.display_name if actor is not None else "Auto-assignment"
             notifications.notify(
                 users=[assignee],

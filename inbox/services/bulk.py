@@ -40,6 +40,7 @@ class BulkAction:
         if self.kind == "status":
             return f"marked {Conversation.Status(self.status).label.lower()}"
         verb = "labelled" if self.kind == "label_add" else "unlabelled"
+        assert self.label is not None, "a label action names its label (bulk_action_parse)"
         return f"{verb} {self.label.name}"
 
 
@@ -128,6 +129,8 @@ def _applier(action: BulkAction, actor: User) -> Callable[[int], object]:
         return lambda pk: conversation_team_set(conversation_id=pk, team=action.team, actor=actor)
     if action.kind == "status":
         return lambda pk: conversation_status_set(conversation_id=pk, status=action.status, actor=actor)
+    label = action.label
+    assert label is not None, "a label action names its label (bulk_action_parse)"
     if action.kind == "label_add":
-        return lambda pk: conversation_labels_change(conversation_id=pk, actor=actor, add=[action.label.pk])
-    return lambda pk: conversation_labels_change(conversation_id=pk, actor=actor, remove=[action.label.pk])
+        return lambda pk: conversation_labels_change(conversation_id=pk, actor=actor, add=[label.pk])
+    return lambda pk: conversation_labels_change(conversation_id=pk, actor=actor, remove=[label.pk])

@@ -125,12 +125,15 @@ def _script(now: datetime) -> list[tuple[DmEvent, bool]]:
     ) -> None:
         nonlocal event_id
         event_id += 1000
+        if not conversation:
+            assert customer is not None, "a group conversation's events name the conversation"
+            conversation = _conversation_id(customer)
         script.append(
             (
                 DmEvent(
                     x_event_id=str(event_id),
                     event_type=kind,
-                    x_conversation_id=conversation or _conversation_id(customer),
+                    x_conversation_id=conversation,
                     created_at=now - timedelta(minutes=minutes_ago),
                     sender_id=sender,
                     text=text,
@@ -179,7 +182,9 @@ def demo_seed(*, now: datetime | None = None) -> DemoSeed:
     now = now or timezone.now()
     with transaction.atomic():
         agents = [_agent(email, name, role) for email, name, role in DEMO_AGENTS]
-        inbox = inbox_upsert(x_user_id=DEMO_INBOX.x_user_id, handle=DEMO_INBOX.handle, display_name=DEMO_INBOX.name)
+        inbox = inbox_upsert(
+            x_user_id=DEMO_INBOX.x_user_id, handle=DEMO_INBOX.handle or "", display_name=DEMO_INBOX.name or ""
+        )
         team, _ = Team.objects.get_or_create(name="Customer care")
         for agent in agents:
             if agent.role in (User.Role.LEAD, User.Role.AGENT):

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import OperationalError, transaction
-from django.db.models import Model
+from django.db.models import Field, Model
 from django.utils import timezone
 
 from inbox import events as activity
@@ -397,7 +397,8 @@ def _attachment_columns(media: DmMedia) -> dict[str, Any]:
 
 def _fitting(model: type[Model], field_name: str, text: str) -> str:
     """Display text (an app's name, alt text) cut to its column: a longer one must not lose the DM."""
-    return text[: model._meta.get_field(field_name).max_length]
+    field = model._meta.get_field(field_name)
+    return text[: field.max_length if isinstance(field, Field) else None]
 
 
 def _echo_confirm(message: Message) -> None:

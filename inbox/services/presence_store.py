@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, cast
 
 import redis
 
@@ -333,10 +333,12 @@ class RedisStore:
         changes = []
         with _redis_errors():
             stale: dict[int, list[str]] = {}
-            for member in self._client.zrangebyscore(self._index, "-inf", now, start=0, num=5000):
-                conversation_id, _, connection = member.partition(":")
+            # Without scores, and text (decode_responses): redis-py's types cannot tell either.
+            members = cast("list[str]", self._client.zrangebyscore(self._index, "-inf", now, start=0, num=5000))
+            for member in members:
+                conversation, _, connection = member.partition(":")
                 with contextlib.suppress(ValueError):
-                    stale.setdefault(int(conversation_id), []).append(connection)
+                    stale.setdefault(int(conversation), []).append(connection)
             for conversation_id, connections in sorted(stale.items()):
                 deleted, remaining = self._sweep(
                     keys=[self._key(conversation_id), self._index], args=[conversation_id, now, *connections]

@@ -121,7 +121,7 @@ def reply_create(
                 send_after=send_after,
                 idempotency_key=token,
             )
-            if kind is not None:
+            if attachment is not None and kind is not None:
                 _attachment_store(message, attachment, kind)
             changed = conversation_summary_refresh(conversation=conversation)
             if changed:

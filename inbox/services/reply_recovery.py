@@ -130,7 +130,7 @@ def replies_stale_queued_take(*, due_before: datetime, limit: int) -> list[Messa
     """
     now = timezone.now()
     with transaction.atomic():
-        taken = list(
+        taken: list[Message] = list(
             Message.objects.select_for_update(skip_locked=True)
             .filter(direction=Message.Direction.OUTBOUND, delivery_state=State.QUEUED)
             .annotate(due=Coalesce("send_after", "created_at"))

@@ -372,7 +372,7 @@ def _clean_email(email: str) -> str:
 def _clean_name(name: str) -> str:
     name = " ".join(name.split())
     limit = User._meta.get_field("name").max_length
-    if len(name) > limit:
+    if limit is not None and len(name) > limit:
         raise ManagementError(f"A name has at most {limit} characters.", field="name")
     return name
 
@@ -405,13 +405,16 @@ def _clean_team_name(name: str) -> str:
     if not name:
         raise ManagementError("Give the team a name.", field="name")
     limit = Team._meta.get_field("name").max_length
-    if len(name) > limit:
+    if limit is not None and len(name) > limit:
         raise ManagementError(f"A team name has at most {limit} characters.", field="name")
     return name
 
 
 def _refuse_taken_team_name(name: str, *, exclude_pk: int | None = None) -> None:
-    if Team.objects.filter(name__iexact=name).exclude(pk=exclude_pk).exists():
+    taken = Team.objects.filter(name__iexact=name)
+    if exclude_pk is not None:
+        taken = taken.exclude(pk=exclude_pk)
+    if taken.exists():
         raise _team_name_taken(name)
 
 
@@ -424,7 +427,7 @@ def _by_ids(model: type[Model], ids: Iterable[int], what: str, field: str) -> li
         wanted = {int(pk) for pk in ids}
     except (TypeError, ValueError):
         raise ManagementError(f"Choose {what}s by their ids, which are integers.", field=field) from None
-    found = list(model.objects.filter(pk__in=wanted).order_by("pk"))
+    found = list(model._default_manager.filter(pk__in=wanted).order_by("pk"))
     missing = sorted(wanted - {row.pk for row in found})
     if missing:
         raise ManagementError(f"No {what} with id {', '.join(map(str, missing))}.", field=field)

@@ -80,7 +80,7 @@ def columns_problem(model: type[models.Model], columns: Mapping[str, Any]) -> st
             problem = f"{len(value)} characters, at most {max_length} fit"
         elif isinstance(value, str):
             problem = text_problem(value)
-        elif isinstance(value, int) and not isinstance(value, bool) and low is not None:
+        elif isinstance(value, int) and not isinstance(value, bool) and low is not None and high is not None:
             problem = f"{value} is out of range ({low} to {high})" if not low <= value <= high else None
         else:
             problem = None

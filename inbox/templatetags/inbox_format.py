@@ -9,12 +9,17 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from django import template
 from django.utils import timezone
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
+
+if TYPE_CHECKING:
+    from accounts.models import Team, User
+    from inbox.models import Conversation, ConversationEvent, Label
 
 register = template.Library()
 
@@ -117,7 +122,7 @@ def snooze_options() -> list[tuple[str, str]]:
 
 
 @register.simple_tag
-def assignable_agents(conversation: object) -> list[object]:
+def assignable_agents(conversation: Conversation) -> list[User]:
     """Who a lead may assign ``conversation`` to (one query; the header shows it to leads and admins only)."""
     from inbox.selectors import access as selectors
 
@@ -125,13 +130,13 @@ def assignable_agents(conversation: object) -> list[object]:
 
 
 @register.simple_tag
-def teams_for(conversation: object) -> list[object]:
+def teams_for(conversation: Conversation) -> list[Team]:
     """The teams that work ``conversation``'s inbox (the header's team picker, for leads and admins)."""
     return list(conversation.inbox.teams.all())
 
 
 @register.simple_tag
-def labels_for(conversation: object) -> list[tuple[object, bool]]:
+def labels_for(conversation: Conversation) -> list[tuple[Label, bool]]:
     """Every label, and whether ``conversation`` has it (for the header's label picker)."""
     from inbox.models import Label
 
@@ -158,7 +163,7 @@ def duration_words(value: timedelta | None) -> str:
 
 
 @register.filter
-def may_write(user: object) -> bool:
+def may_write(user: Any) -> bool:
     """Whether ``user`` may change conversations (everyone but social managers): the list's checkboxes."""
     from inbox import permissions
 
@@ -176,7 +181,7 @@ PRIORITY_NAMES = {0: "none", 1: "low", 2: "medium", 3: "high", 4: "urgent"}
 
 
 @register.filter
-def activity_text(event: object) -> str:
+def activity_text(event: ConversationEvent) -> str:
     """One line of a conversation's activity log, in words (escaped by the template like any text)."""
     who = event.actor.display_name if event.actor else "Backchannel"
     p = event.parameters
