@@ -286,7 +286,7 @@ class XClient:
         if not may_download(url, self.base_url):
             raise ValueError(f"refusing to send the account's token to {url!r}: not X's API or media host")
         response = self._request("GET", url, auth="user", stream=True, allow_redirects=True)
-        where = {"method": "GET", "url": url, "status": response.status_code,
+        where: dict[str, Any] = {"method": "GET", "url": url, "status": response.status_code,
                  "rate_limit": RateLimit.from_headers(response.headers)}  # fmt: skip
         too_big = f"GET {path_of(url)}: the media is larger than the {max_bytes} bytes allowed"
         chunks: list[bytes] = []
@@ -376,7 +376,10 @@ class XClient:
 
     def _token(self, auth: Auth, method: str, path: str) -> str:
         self._require(auth, method, path)
-        return self.app_bearer if auth == "app" else self.user_auth.access_token()
+        if auth == "app" and self.app_bearer:
+            return self.app_bearer
+        assert self.user_auth is not None  # _require raised otherwise
+        return self.user_auth.access_token()
 
     def _session(self, auth: Auth, token: str) -> OAuth2Session:
         session = self._sessions.get(auth)
@@ -404,7 +407,7 @@ class XClient:
         url = self._url(path)
         token = self._token(auth, method, path_of(url))
         response = self._send(method, url, auth, token, **kwargs)
-        if response.status_code == 401 and auth == "user":
+        if response.status_code == 401 and auth == "user" and self.user_auth is not None:
             renewed = self.user_auth.renew(token)
             if renewed and renewed != token:
                 response.close()
@@ -421,7 +424,7 @@ class XClient:
         response = self._request(method, path, auth=auth, **kwargs)
         url, status = self._url(path), response.status_code
         rate_limit = RateLimit.from_headers(response.headers)
-        where = {"method": method, "url": url, "status": status, "rate_limit": rate_limit}
+        where: dict[str, Any] = {"method": method, "url": url, "status": status, "rate_limit": rate_limit}
         try:
             body = response.json()
         except ValueError as exc:

@@ -132,11 +132,11 @@ def _problem(body: Any) -> tuple[str, str, str, list[dict[str, Any]]]:
     errors = body.get("errors")
     errors = [e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else []
 
-    def text(key: str) -> str:
+    def string(key: str) -> str:
         value = body.get(key)
         return value if isinstance(value, str) else ""
 
-    return text("title"), text("detail"), text("type"), errors
+    return string("title"), string("detail"), string("type"), errors
 
 
 def error_from_answer(*, method: str, url: str, status: int, reason: str, body: Any, rate_limit: RateLimit) -> XError:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Literal, overload
 
 
 class UnexpectedShape(ValueError):
@@ -87,6 +87,10 @@ def list_of(value: Any, where: str) -> list[Any]:
     return value
 
 
+@overload
+def required_id(raw: Mapping[str, Any], key: str, where: str, *, required: Literal[True] = True) -> str: ...
+@overload
+def required_id(raw: Mapping[str, Any], key: str, where: str, *, required: bool) -> str | None: ...
 def required_id(raw: Mapping[str, Any], key: str, where: str, *, required: bool = True) -> str | None:
     value = raw.get(key)
     if value is None and not required:

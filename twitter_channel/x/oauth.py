@@ -93,7 +93,12 @@ def authorization_request(*, redirect_uri: str, scopes: Sequence[str]) -> Author
 
 
 def _error_from(response: requests.Response, refused: type[TokenRefused]) -> Exception:
-    where = {"status": response.status_code, "method": "POST", "url": response.url, "body": response.text[:2000]}
+    where: dict[str, Any] = {
+        "status": response.status_code,
+        "method": "POST",
+        "url": response.url,
+        "body": response.text[:2000],
+    }
     rate_limit = RateLimit.from_headers(response.headers)
     if response.status_code == 429:
         return RateLimited(f"POST {response.url}: 429 Too Many Requests", rate_limit=rate_limit, **where)
@@ -142,9 +147,10 @@ def _token_call(call: Callable[[], dict[str, Any]]) -> TokenSet:
     except Warning as changed:
         # oauthlib raises a Warning (carrying the token) when X grants other scopes than were asked for;
         # the caller decides whether the granted scopes are enough.
-        token = getattr(changed, "token", None)
-        if token is None:
+        granted = getattr(changed, "token", None)
+        if granted is None:
             raise
+        token = granted
     except (requests.Timeout, requests.ConnectionError) as exc:
         raise Transient(f"X's token endpoint did not answer: {exc}", url=token_url()) from exc
     except (OAuth2Error, ValueError, json.JSONDecodeError) as exc:
