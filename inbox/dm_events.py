@@ -10,7 +10,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 
 class DmEventType(enum.StrEnum):
@@ -84,7 +84,7 @@ class DmEvent:
     sender_id: str | None = None
     text: str = ""
     participant_ids: tuple[str, ...] = ()
-    entities: Mapping[str, object] = field(default_factory=dict)
+    entities: Mapping[str, list[dict[str, Any]]] = field(default_factory=dict)
     attachments: tuple[DmMedia, ...] = ()
     referenced_post_ids: tuple[str, ...] = ()
     quick_reply_response: Mapping[str, object] | None = None

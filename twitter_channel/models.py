@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.db import models
 
 from twitter_channel.connection.crypto import EncryptedAttribute
 from twitter_channel.outbound.rate_windows import dm_limits_validator
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 
 class XAccount(models.Model):
@@ -99,6 +104,9 @@ class WebhookDelivery(models.Model):
     dm_events = models.PositiveIntegerField(default=0, help_text="DM events the delivery carried.")
     messages_created = models.PositiveIntegerField(default=0)
     detail = models.TextField(blank=True, help_text="What was ignored or rejected, or why processing failed.")
+
+    # Not a column: set on the failed deliveries of deliveries_trouble (twitter_channel.inbound.deliveries).
+    next_attempt_at: datetime | None
 
     class Meta:
         verbose_name_plural = "webhook deliveries"

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.decorators import admin_required
+from accounts.http import AuthenticatedHttpRequest
 from twitter_channel.connection import services as connection
 from twitter_channel.connection import webhook_registration
 from twitter_channel.inbound import deliveries
@@ -18,9 +19,10 @@ from twitter_channel.models import WebhookDelivery, WebhookEndpoint, XAccount
 
 
 def _accounts_page(request: HttpRequest, *, error: str = "", status: int = 200) -> HttpResponse:
-    accounts = list(XAccount.objects.select_related("inbox", "connected_by").order_by("inbox__handle"))
-    for account in accounts:
-        account.silence = webhook_registration.account_silence(account)
+    accounts = [
+        (account, webhook_registration.account_silence(account))
+        for account in XAccount.objects.select_related("inbox", "connected_by").order_by("inbox__handle")
+    ]
     url = _webhook_url(request)
     context = {
         "accounts": accounts,
@@ -39,7 +41,7 @@ def _webhook_url(request: HttpRequest) -> str:
 
 @admin_required
 @require_GET
-def account_list(request: HttpRequest) -> HttpResponse:
+def account_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     return _accounts_page(request)
 
 
@@ -49,7 +51,7 @@ def _redirect_uri(request: HttpRequest) -> str:
 
 @admin_required
 @require_POST
-def account_connect(request: HttpRequest) -> HttpResponse:
+def account_connect(request: AuthenticatedHttpRequest) -> HttpResponse:
     if not settings.X_CLIENT_ID:
         missing = "X_CLIENT_ID is not set, so there is no X app to connect with."
         return _accounts_page(request, error=missing, status=503)
@@ -58,7 +60,7 @@ def account_connect(request: HttpRequest) -> HttpResponse:
 
 @admin_required
 @require_GET
-def oauth_callback(request: HttpRequest) -> HttpResponse:
+def oauth_callback(request: AuthenticatedHttpRequest) -> HttpResponse:
     try:
         account = connection.connect_finish(session=request.session, params=request.GET.dict(), by=request.user)
     except connection.ConnectFailed as failure:
@@ -69,7 +71,7 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
 
 @admin_required
 @require_POST
-def account_disconnect(request: HttpRequest, pk: int) -> HttpResponse:
+def account_disconnect(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     result = connection.account_disconnect(account=get_object_or_404(XAccount, pk=pk))
     handle = result.account.inbox.handle
     if result.revoked_at_x:
@@ -85,7 +87,7 @@ def account_disconnect(request: HttpRequest, pk: int) -> HttpResponse:
 
 @admin_required
 @require_POST
-def webhook_register(request: HttpRequest) -> HttpResponse:
+def webhook_register(request: AuthenticatedHttpRequest) -> HttpResponse:
     try:
         endpoint = webhook_registration.endpoint_register(url=_webhook_url(request))
     except webhook_registration.RegistrationFailed as failure:
@@ -98,7 +100,7 @@ def webhook_register(request: HttpRequest) -> HttpResponse:
 
 @admin_required
 @require_POST
-def webhook_validate(request: HttpRequest) -> HttpResponse:
+def webhook_validate(request: AuthenticatedHttpRequest) -> HttpResponse:
     try:
         endpoint = webhook_registration.endpoint_revalidate(url=_webhook_url(request))
     except webhook_registration.RegistrationFailed as failure:
@@ -113,7 +115,7 @@ def webhook_validate(request: HttpRequest) -> HttpResponse:
 
 @admin_required
 @require_POST
-def account_subscribe(request: HttpRequest, pk: int) -> HttpResponse:
+def account_subscribe(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     account = get_object_or_404(XAccount.objects.select_related("inbox"), pk=pk)
     try:
         webhook_registration.account_subscribe(account=account, url=_webhook_url(request))
@@ -126,7 +128,7 @@ def account_subscribe(request: HttpRequest, pk: int) -> HttpResponse:
 
 @admin_required
 @require_POST
-def delivery_retry(request: HttpRequest, pk: int) -> HttpResponse:
+def delivery_retry(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     try:
         delivery = deliveries.delivery_retry(delivery_id=pk)
     except WebhookDelivery.DoesNotExist:

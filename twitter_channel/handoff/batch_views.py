@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import codecs
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.http import AuthenticatedHttpRequest
 from twitter_channel.handoff import selectors
 from twitter_channel.handoff.batches import (
     AUTHOR,
@@ -25,14 +26,16 @@ from twitter_channel.handoff.batches import (
 from twitter_channel.handoff.decorators import handoff_required
 from twitter_channel.handoff.links import HandoffError
 from twitter_channel.handoff.post_length import MAX_WEIGHTED_LENGTH
-from twitter_channel.models import HandoffBatch, HandoffLink
+from twitter_channel.models import HandoffBatch, HandoffLink, XAccount
 
 MAX_FILE_BYTES = 1_000_000
 FINISHED = (HandoffBatch.Status.DONE, HandoffBatch.Status.FAILED)
 
 
 class BatchForm(forms.Form):
-    account = forms.ModelChoiceField(queryset=None, label="X account", empty_label=None)
+    account: forms.ModelChoiceField[XAccount] = forms.ModelChoiceField(
+        queryset=None, label="X account", empty_label=None
+    )
     campaign = forms.CharField(
         max_length=100, required=False, label="Campaign", widget=forms.TextInput(attrs={"list": "campaigns"})
     )
@@ -68,18 +71,20 @@ class BatchForm(forms.Form):
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["account"].queryset = selectors.handoff_accounts(user)
+        account = cast("forms.ModelChoiceField[XAccount]", self.fields["account"])  # the declared field's copy
+        account.queryset = selectors.handoff_accounts(user)
 
     def clean_posts_file(self) -> str:
         upload: UploadedFile | None = self.cleaned_data.get("posts_file")
         if not upload:
             return ""
-        if upload.size > MAX_FILE_BYTES:
+        if upload.size is not None and upload.size > MAX_FILE_BYTES:
             raise forms.ValidationError(f"The file is over {MAX_FILE_BYTES // 1000:,} KB; split it.")
         return _decode(upload.read())
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         pasted, uploaded = data.get("posts", "").strip(), data.get("posts_file", "")
         if "posts_file" in self.errors:
             return data
@@ -113,7 +118,7 @@ def _decode(content: bytes) -> str:
 
 @require_http_methods(["GET", "POST"])
 @handoff_required
-def batch_list(request: HttpRequest) -> HttpResponse:
+def batch_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The form (GET), or a new batch from it (POST: then its page; bad input: the form again, 400)."""
     if request.method == "GET":
         return _list_page(request, BatchForm(user=request.user))
@@ -137,7 +142,7 @@ def batch_list(request: HttpRequest) -> HttpResponse:
     return _list_page(request, form, status=400)
 
 
-def _list_page(request: HttpRequest, form: BatchForm, status: int = 200) -> HttpResponse:
+def _list_page(request: AuthenticatedHttpRequest, form: BatchForm, status: int = 200) -> HttpResponse:
     context = {
         "form": form,
         "batches": selectors.handoff_batches_visible(request.user)[:50],
@@ -147,7 +152,7 @@ def _list_page(request: HttpRequest, form: BatchForm, status: int = 200) -> Http
     return render(request, "twitter_channel/handoff/batches.html", context, status=status)
 
 
-def _visible_batch(request: HttpRequest, batch_id: int) -> HandoffBatch:
+def _visible_batch(request: AuthenticatedHttpRequest, batch_id: int) -> HandoffBatch:
     batch = selectors.handoff_batches_visible(request.user).filter(pk=batch_id).first()
     if batch is None:
         raise Http404("No such batch in your accounts.")
@@ -165,14 +170,14 @@ def _batch_context(batch: HandoffBatch) -> dict[str, Any]:
 
 @require_GET
 @handoff_required
-def batch_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
+def batch_detail(request: AuthenticatedHttpRequest, batch_id: int) -> HttpResponse:
     batch = _visible_batch(request, batch_id)
     return render(request, "twitter_channel/handoff/batch.html", _batch_context(batch))
 
 
 @require_POST
 @handoff_required
-def batch_restart(request: HttpRequest, batch_id: int) -> HttpResponse:
+def batch_restart(request: AuthenticatedHttpRequest, batch_id: int) -> HttpResponse:
     batch = _visible_batch(request, batch_id)
     try:
         handoff_batch_restart(batch_id=batch.pk)
@@ -183,7 +188,7 @@ def batch_restart(request: HttpRequest, batch_id: int) -> HttpResponse:
 
 @require_GET
 @handoff_required
-def batch_progress(request: HttpRequest, batch_id: int) -> HttpResponse:
+def batch_progress(request: AuthenticatedHttpRequest, batch_id: int) -> HttpResponse:
     """The progress fragment, which the page fetches when its websocket (re)connects."""
     batch = _visible_batch(request, batch_id)
     response = render(request, "twitter_channel/handoff/_batch_progress.html", _batch_context(batch))
@@ -193,7 +198,7 @@ def batch_progress(request: HttpRequest, batch_id: int) -> HttpResponse:
 
 @require_GET
 @handoff_required
-def batch_csv(request: HttpRequest, batch_id: int) -> HttpResponse:
+def batch_csv(request: AuthenticatedHttpRequest, batch_id: int) -> HttpResponse:
     batch = _visible_batch(request, batch_id)
     if batch.status not in FINISHED:
         return HttpResponse(

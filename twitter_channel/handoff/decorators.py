@@ -8,15 +8,16 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 
+from accounts.http import AuthenticatedHttpRequest
 from twitter_channel.handoff import selectors
 
 
 def handoff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     @login_required
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: AuthenticatedHttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not selectors.handoff_allowed(request.user):
             raise PermissionDenied(selectors.NOT_ALLOWED)
         return view(request, *args, **kwargs)

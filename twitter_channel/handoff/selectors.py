@@ -75,11 +75,12 @@ def link_results(links: list[HandoffLink]) -> list[LinkResult]:
             waiting[link_id] += 1
         else:
             waits[link_id].append(replied_at - started_at)
+    # median works on timedeltas (it sorts them and halves the sum of two); typeshed allows numbers only.
     return [
         LinkResult(
             link=link,
             conversations=counts.get(link.pk, 0),
-            median_first_reply=statistics.median(waits[link.pk]) if waits[link.pk] else None,
+            median_first_reply=statistics.median(waits[link.pk]) if waits[link.pk] else None,  # type: ignore[type-var]
             waiting=waiting[link.pk],
         )
         for link in links

@@ -3,13 +3,14 @@ link, see which conversations each link started, and get the website button snip
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.http import AuthenticatedHttpRequest
 from twitter_channel.handoff import selectors
 from twitter_channel.handoff.decorators import handoff_required
 from twitter_channel.handoff.links import (
@@ -20,11 +21,13 @@ from twitter_channel.handoff.links import (
     handoff_reply_post_set,
 )
 from twitter_channel.handoff.post_length import MAX_WEIGHTED_LENGTH, post_length
-from twitter_channel.models import HandoffLink
+from twitter_channel.models import HandoffLink, XAccount
 
 
 class LinkForm(forms.Form):
-    account = forms.ModelChoiceField(queryset=None, label="X account", empty_label=None)
+    account: forms.ModelChoiceField[XAccount] = forms.ModelChoiceField(
+        queryset=None, label="X account", empty_label=None
+    )
     campaign = forms.CharField(
         max_length=100, required=False, label="Campaign", widget=forms.TextInput(attrs={"list": "campaigns"})
     )
@@ -41,7 +44,8 @@ class LinkForm(forms.Form):
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["account"].queryset = selectors.handoff_accounts(user)
+        account = cast("forms.ModelChoiceField[XAccount]", self.fields["account"])  # the declared field's copy
+        account.queryset = selectors.handoff_accounts(user)
 
 
 def _wants_fragment(request: HttpRequest) -> bool:
@@ -62,12 +66,12 @@ def _link_context(link: HandoffLink) -> dict[str, Any]:
 
 @require_GET
 @handoff_required
-def handoff_page(request: HttpRequest) -> HttpResponse:
+def handoff_page(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = LinkForm(user=request.user)
     return _page(request, form)
 
 
-def _page(request: HttpRequest, form: LinkForm, status: int = 200, **extra: Any) -> HttpResponse:
+def _page(request: AuthenticatedHttpRequest, form: LinkForm, status: int = 200, **extra: Any) -> HttpResponse:
     recent = list(selectors.handoff_links(request.user)[:5])
     context = {
         "form": form,
@@ -81,7 +85,7 @@ def _page(request: HttpRequest, form: LinkForm, status: int = 200, **extra: Any)
 
 @require_POST
 @handoff_required
-def link_create(request: HttpRequest) -> HttpResponse:
+def link_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = LinkForm(request.POST, user=request.user)
     if form.is_valid():
         try:
@@ -98,7 +102,7 @@ def link_create(request: HttpRequest) -> HttpResponse:
     return redirect("handoff:link", link_id=link.pk)
 
 
-def _visible_link(request: HttpRequest, link_id: int) -> HandoffLink:
+def _visible_link(request: AuthenticatedHttpRequest, link_id: int) -> HandoffLink:
     link = selectors.handoff_links(request.user).filter(pk=link_id).first()
     if link is None:
         raise Http404("No such link in your accounts.")
@@ -107,7 +111,7 @@ def _visible_link(request: HttpRequest, link_id: int) -> HandoffLink:
 
 @require_GET
 @handoff_required
-def link_detail(request: HttpRequest, link_id: int) -> HttpResponse:
+def link_detail(request: AuthenticatedHttpRequest, link_id: int) -> HttpResponse:
     return _link_page(request, _visible_link(request, link_id))
 
 
@@ -122,7 +126,7 @@ def _link_page(request: HttpRequest, link: HandoffLink, *, error: str = "", stat
 
 @require_POST
 @handoff_required
-def link_reply_post(request: HttpRequest, link_id: int) -> HttpResponse:
+def link_reply_post(request: AuthenticatedHttpRequest, link_id: int) -> HttpResponse:
     """The public reply's address once posted: X's ``initiated_via`` then finds the link without the code."""
     link = _visible_link(request, link_id)
     try:
@@ -134,7 +138,7 @@ def link_reply_post(request: HttpRequest, link_id: int) -> HttpResponse:
 
 @require_GET
 @handoff_required
-def link_list(request: HttpRequest) -> HttpResponse:
+def link_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     campaign = request.GET.get("campaign", "")
     links = list(selectors.handoff_links(request.user, campaign=campaign)[:200])
     context = {
@@ -147,7 +151,7 @@ def link_list(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @handoff_required
-def website_button(request: HttpRequest) -> HttpResponse:
+def website_button(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The "Message us on X" button for a website: X's documented ``twitter-dm-button`` anchor."""
     accounts = list(selectors.handoff_accounts(request.user))
     return render(request, "twitter_channel/handoff/button.html", {"accounts": accounts})

@@ -216,7 +216,10 @@ def _redis() -> redis.Redis | None:
 def _nudge() -> None:
     client = _redis()
     if client is not None:
-        client.pipeline(transaction=False).rpush(DRAIN_NUDGE_KEY, 1).expire(DRAIN_NUDGE_KEY, DRAIN_QUEUED_TTL).execute()
+        pipe = client.pipeline(transaction=False)
+        pipe.rpush(DRAIN_NUDGE_KEY, 1)
+        pipe.expire(DRAIN_NUDGE_KEY, DRAIN_QUEUED_TTL)
+        pipe.execute()
 
 
 def _nudged(linger: float) -> bool:

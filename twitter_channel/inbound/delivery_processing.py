@@ -202,9 +202,11 @@ def _ingest_per_account(works: list[_Work]) -> None:
             work.outcome.status = WebhookDelivery.Status.FAILED
 
         events = [event for work in group for event in work.events]
+        account = group[0].account
+        assert account is not None  # only works with an account were grouped
         try:
             with transaction.atomic():
-                results = account_events_ingest(account=group[0].account, events=events, on_error=refused)
+                results = account_events_ingest(account=account, events=events, on_error=refused)
         except OperationalError:
             raise
         except Exception as exc:

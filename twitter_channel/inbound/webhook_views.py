@@ -53,6 +53,7 @@ async def _crc(request: HttpRequest) -> JsonResponse:
     problem = webhooks.crc_token_problem(token)
     if problem is not None:
         return _refused(webhooks.Refused(400, "bad_crc_token", problem))
+    assert token is not None  # a missing token is a problem
     response = JsonResponse(webhooks.crc_response(consumer_secret=secret, crc_token=token))
     try:
         await sync_to_async(crc_answered)()
@@ -79,8 +80,9 @@ async def _delivery(request: HttpRequest) -> JsonResponse:
             consumer_secret=secret,
             body=body,
             signature=request.headers.get(webhooks.SIGNATURE_HEADER),
-            content_type=request.content_type,
-            charset=request.content_params.get("charset"),
+            # Both are set from the Content-Type header (empty without one) on every request a handler makes.
+            content_type=request.content_type or "",
+            charset=(request.content_params or {}).get("charset"),
         )
         try:
             delivery = await sync_to_async(delivery_receive)(body=body.decode("utf-8"))

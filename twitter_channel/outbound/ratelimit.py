@@ -230,6 +230,7 @@ def observe(*, account: XAccount, rate_limit: RateLimit | None, permit: Granted 
         changed: dict[str, RateBudget] = {}
         for family, window in usable.items():
             budget = user if FAMILIES[family] == "user" else app
+            assert window.reset_at is not None  # usable keeps the windows with a reset only
             old = budget.x_reported.get(family)
             if old and _time(old["after"]) > after and _time(old["reset"]) + X_RESET_CUSHION > now:
                 continue  # X's answer to a later request already said more

@@ -56,6 +56,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Exists, OuterRef
@@ -159,7 +160,11 @@ def conversation_pages(client: XClient, account: XAccount, conversation: Convers
     """
     token: str | None = None
     while True:
-        options = {"event_types": ["MessageCreate"], "max_results": LOOKUP_PAGE_SIZE, "pagination_token": token}
+        options: dict[str, Any] = {
+            "event_types": ["MessageCreate"],
+            "max_results": LOOKUP_PAGE_SIZE,
+            "pagination_token": token,
+        }
         if conversation.kind == Conversation.Kind.GROUP:
             page = client.conversation_events_page(conversation.x_conversation_id, **options)
         else:
@@ -186,7 +191,7 @@ def _read_budget_check(page: DmEventPage) -> None:
 
 def recipient(account: XAccount, conversation: Conversation) -> str:
     """The other person of a one-to-one conversation, as X knows them."""
-    if conversation.contact_id is not None:
+    if conversation.contact is not None:
         return conversation.contact.x_user_id
     others = [i for i in conversation.x_conversation_id.split("-") if i != account.inbox.x_user_id]
     if len(others) != 1:
