@@ -8,7 +8,7 @@ from typing import Any
 
 from celery import Celery, Task
 from celery.signals import task_postrun, task_prerun
-from celery.utils.threads import bound_open_broker_sockets
+from celery.utils.threads import bound_open_broker_sockets  # type: ignore[attr-defined]  # celery 5.7; no stub yet
 from celery.worker.consumer import Consumer
 from kombu.common import ignore_errors
 
