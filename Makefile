@@ -61,6 +61,8 @@ lint:
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	DJANGO_DEBUG=1 $(BIN)/mypy accounts inbox twitter_channel config
+	$(BIN)/mypy --config-file twitter_channel/sandbox/mypy.ini twitter_channel/sandbox
 	DJANGO_DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
 	DJANGO_SETTINGS_MODULE=twitter_channel.sandbox.settings $(BIN)/python -m django makemigrations --check --dry-run x_sandbox
 
