@@ -6,7 +6,7 @@ import itertools
 from datetime import UTC, datetime, timedelta
 
 from accounts.models import Team, User
-from accounts.services import team_member_add, user_create
+from accounts.services import team_create, team_member_add, user_create
 from inbox.dm_events import DmEvent, DmEventType, XUserProfile
 from inbox.models import Inbox
 from inbox.services.inboxes import inbox_member_add, inbox_team_add, inbox_upsert
@@ -46,7 +46,7 @@ def make_x_account(inbox: Inbox | None = None, **fields: object) -> XAccount:
 
 
 def make_team(*, members: tuple[User, ...] = ()) -> Team:
-    team = Team.objects.create(name=f"Team {next(_counter)}")
+    team = team_create(name=f"Team {next(_counter)}")
     for user in members:
         team_member_add(team=team, user=user)
     return team

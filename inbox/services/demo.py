@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import Team, User
-from accounts.services import team_member_add, user_create
+from accounts.models import User
+from accounts.services import team_get_or_create, team_member_add, user_create
 from inbox.dm_events import DmEvent, DmEventType, DmMedia, XUserProfile
 from inbox.models import Conversation, Inbox
 from inbox.services.conversations import conversation_status_set
@@ -185,7 +185,7 @@ def demo_seed(*, now: datetime | None = None) -> DemoSeed:
         inbox = inbox_upsert(
             x_user_id=DEMO_INBOX.x_user_id, handle=DEMO_INBOX.handle or "", display_name=DEMO_INBOX.name or ""
         )
-        team, _ = Team.objects.get_or_create(name="Customer care")
+        team = team_get_or_create(name="Customer care")
         for agent in agents:
             if agent.role in (User.Role.LEAD, User.Role.AGENT):
                 team_member_add(team=team, user=agent)

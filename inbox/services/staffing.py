@@ -11,6 +11,9 @@ so a change that takes an inbox away from somebody, deactivates them or makes th
 ``inbox.auto_assign_pending`` after commit so the conversations go out again. Each conversation is
 its own transaction, taken after the change itself committed, when the assignment service already
 refuses that person new conversations there; running the service again finishes an interrupted sweep.
+
+The rows of ``accounts`` (users, teams, team memberships) are written by ``accounts.services``; these
+functions decide whether a change may happen, lock the rows, and do what follows from it in the inbox.
 """
 
 from __future__ import annotations
@@ -32,8 +35,8 @@ from django.db.models import Model, Q, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 
+from accounts import services as accounts_services
 from accounts.models import Team, TeamMembership, User
-from accounts.services import presence_set, user_create
 from inbox import realtime
 from inbox.models import Conversation, Inbox, InboxMembership
 from inbox.selectors import access as inbox_selectors
@@ -88,10 +91,10 @@ def agent_invite(
     with transaction.atomic():
         _refuse_taken_email(email)
         try:
-            user = user_create(email=email, password=None, name=name, role=role)
+            user = accounts_services.user_create(email=email, password=None, name=name, role=role)
         except IntegrityError:
             raise _email_taken(email) from None
-        TeamMembership.objects.bulk_create([TeamMembership(team=team, user=user) for team in teams])
+        accounts_services.user_teams_set(user=user, team_ids=[team.pk for team in teams])
         InboxMembership.objects.bulk_create([InboxMembership(inbox=inbox, user=user) for inbox in inboxes])
         _invitation_send_on_commit(user=user, invited_by=invited_by, request=request)
     return user
@@ -127,8 +130,7 @@ def agent_update(*, user: User, actor: User, name: str, role: str, capacity: int
         locked, admin_ids = _lock_with_admins(user)
         if role != User.Role.ADMIN and not locked.is_superuser and locked.role == User.Role.ADMIN:
             _guard_admin_leaving(locked, active_admin_ids=admin_ids, actor=actor, change="demote")
-        locked.name, locked.role, locked.capacity = name, role, capacity
-        locked.save(update_fields=["name", "role", "capacity"])
+        accounts_services.user_profile_update(user=locked, name=name, role=role, capacity=capacity)
         realtime.publish_access_changed(user_ids=[locked.pk])
     _release_unworkable(user_ids=[locked.pk], actor=actor)
     return locked
@@ -143,7 +145,7 @@ def agent_memberships_set(*, user: User, actor: User, team_ids: Iterable[int], i
     teams, inboxes = _teams(team_ids), _inboxes(inbox_ids)
     with transaction.atomic():
         locked = User.objects.select_for_update().get(pk=user.pk)
-        _set_rows(TeamMembership.objects.filter(user=locked), "team_id", {t.pk for t in teams}, user=locked)
+        accounts_services.user_teams_set(user=locked, team_ids=[t.pk for t in teams])
         _set_rows(InboxMembership.objects.filter(user=locked), "inbox_id", {i.pk for i in inboxes}, user=locked)
         realtime.publish_access_changed(user_ids=[locked.pk])
     _release_unworkable(user_ids=[locked.pk], actor=actor)
@@ -165,9 +167,8 @@ def agent_deactivate(*, user: User, actor: User) -> int:
         locked, admin_ids = _lock_with_admins(user)
         if locked.is_active:
             _guard_admin_leaving(locked, active_admin_ids=admin_ids, actor=actor, change="deactivate")
-            locked.is_active = False
-            locked.save(update_fields=["is_active"])
-        presence_set(user=locked, presence=User.Presence.OFFLINE)
+            accounts_services.user_active_set(user=locked, active=False)
+        accounts_services.presence_set(user=locked, presence=User.Presence.OFFLINE)
         realtime.publish_access_changed(user_ids=[locked.pk])
     return _release_unworkable(user_ids=[locked.pk], actor=actor)
 
@@ -178,9 +179,7 @@ def agent_reactivate(*, user: User, actor: User) -> User:
     _require_admin(actor)
     with transaction.atomic():
         locked = User.objects.select_for_update().get(pk=user.pk)
-        if not locked.is_active:
-            locked.is_active = True
-            locked.save(update_fields=["is_active"])
+        accounts_services.user_active_set(user=locked, active=True)
     return locked
 
 
@@ -195,7 +194,7 @@ def team_create(*, name: str, actor: User) -> Team:
         _refuse_taken_team_name(name)
         try:
             with transaction.atomic():
-                return Team.objects.create(name=name)
+                return accounts_services.team_create(name=name)
         except IntegrityError:
             raise _team_name_taken(name) from None
 
@@ -207,10 +206,9 @@ def team_rename(*, team: Team, actor: User, name: str) -> Team:
     with transaction.atomic():
         locked = Team.objects.select_for_update().get(pk=team.pk)
         _refuse_taken_team_name(name, exclude_pk=locked.pk)
-        locked.name = name
         try:
             with transaction.atomic():
-                locked.save(update_fields=["name"])
+                accounts_services.team_rename(team=locked, name=name)
         except IntegrityError:
             raise _team_name_taken(name) from None
     return locked
@@ -224,7 +222,7 @@ def team_delete(*, team: Team, actor: User) -> None:
     with transaction.atomic():
         locked = Team.objects.select_for_update().get(pk=team.pk)
         member_ids = list(locked.memberships.values_list("user_id", flat=True))
-        locked.delete()
+        accounts_services.team_delete(team=locked)
         realtime.publish_access_changed(user_ids=member_ids)
     _release_unworkable(user_ids=member_ids, actor=actor)
 
@@ -237,7 +235,7 @@ def team_members_set(*, team: Team, actor: User, user_ids: Iterable[int]) -> Tea
     with transaction.atomic():
         locked = Team.objects.select_for_update().get(pk=team.pk)
         before = set(locked.memberships.values_list("user_id", flat=True))
-        _set_rows(locked.memberships.all(), "user_id", {u.pk for u in users}, team=locked)
+        accounts_services.team_members_set(team=locked, user_ids=[u.pk for u in users])
         realtime.publish_access_changed(user_ids=before ^ {u.pk for u in users})
     _release_unworkable(user_ids=sorted(before - {u.pk for u in users}), actor=actor)
     return locked
@@ -354,7 +352,7 @@ def _release_unworkable(*, user_ids: Iterable[int], actor: User) -> int:
 
 
 def _set_rows(rows: QuerySet[Any], key: str, wanted: set[int], **fields: object) -> None:
-    """Make the membership rows of ``rows`` (a queryset) cover exactly the ids ``wanted`` in ``key``."""
+    """Make the inbox membership rows of ``rows`` (a queryset) cover exactly the ids ``wanted`` in ``key``."""
     have = set(rows.values_list(key, flat=True))
     rows.filter(**{f"{key}__in": have - wanted}).delete()
     rows.model.objects.bulk_create([rows.model(**fields, **{key: pk}) for pk in sorted(wanted - have)])
