@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from twitter_channel.connection import crypto
 from twitter_channel.models import XAccount
 from twitter_channel.x import oauth
 from twitter_channel.x.client import XClient
@@ -99,6 +100,21 @@ def _store_refreshed(account: XAccount, tokens: oauth.TokenSet) -> None:
             "refresh_count",
         ]
     )
+
+
+def tokens_reencrypt() -> int:
+    """Store every account's tokens encrypted with the newest ``TOKEN_ENCRYPTION_KEY`` (the first), so older
+    keys can be removed; return how many accounts. Locks every ``XAccount`` row, in id order, for one
+    transaction, so no refresh stores a token meanwhile. Publishes nothing."""
+    count = 0
+    with transaction.atomic():
+        for account in XAccount.objects.select_for_update().order_by("pk"):
+            for field in ("access_token_ciphertext", "refresh_token_ciphertext"):
+                if getattr(account, field):
+                    setattr(account, field, crypto.reencrypt(getattr(account, field)))
+            account.save(update_fields=["access_token_ciphertext", "refresh_token_ciphertext"])
+            count += 1
+    return count
 
 
 def account_needs_reconnection(*, account: XAccount, reason: str) -> None:

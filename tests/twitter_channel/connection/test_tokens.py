@@ -6,6 +6,7 @@ import multiprocessing
 import os
 import subprocess
 from datetime import timedelta
+from io import StringIO
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -15,12 +16,17 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import User
-from tests.factories import make_agent
+from tests.factories import make_agent, make_x_account
 from tests.twitter_channel.connection.refresh_worker import call_x_as_account
 from tests.xsandbox import Sandbox
 from twitter_channel.connection import crypto
 from twitter_channel.connection import services as x_connection
-from twitter_channel.connection.tokens import AccountNeedsReconnection, access_token_current, client_for
+from twitter_channel.connection.tokens import (
+    AccountNeedsReconnection,
+    access_token_current,
+    client_for,
+    tokens_reencrypt,
+)
 from twitter_channel.models import XAccount
 from twitter_channel.x import oauth
 from twitter_channel.x.client import StaticUserAuth, XClient
@@ -215,6 +221,27 @@ def test_rotating_the_encryption_key_keeps_every_token_readable(x_sandbox, setti
     settings.TOKEN_ENCRYPTION_KEY = new_key
 
     assert XAccount.objects.get(pk=account.pk).access_token == token
+
+
+@pytest.mark.django_db
+def test_reencrypting_leaves_both_tokens_of_every_account_readable_with_the_newest_key_alone(settings):
+    # given two accounts whose tokens were stored under the old key, one without a refresh token
+    old_key, new_key = settings.TOKEN_ENCRYPTION_KEY, "bmV3LWtleS1mb3Itcm90YXRpb24tMzItYnl0ZXMhISE="
+    first, second = make_x_account(), make_x_account()
+    XAccount.objects.filter(pk=second.pk).update(refresh_token_ciphertext="")
+
+    # when the new key is put first and the tokens re-encrypted, from the command as an operator does
+    settings.TOKEN_ENCRYPTION_KEY = f"{new_key},{old_key}"
+    out = StringIO()
+    call_command("reencrypt_tokens", stdout=out)
+    settings.TOKEN_ENCRYPTION_KEY = new_key  # the old key removed
+
+    # then every token reads back under the new key alone, and the empty one stayed empty
+    first, second = XAccount.objects.get(pk=first.pk), XAccount.objects.get(pk=second.pk)
+    assert (first.access_token, first.refresh_token) == ("access", "refresh")
+    assert (second.access_token, second.refresh_token) == ("access", "")
+    assert out.getvalue() == "Re-encrypted the tokens of 2 X account(s) with the newest key.\n"
+    assert tokens_reencrypt() == 2
 
 
 @pytest.mark.django_db
