@@ -13,6 +13,8 @@ Events: ``conversation.created``/``conversation.updated``, ``message.created``/`
 or a reply undone, ``replaced_by`` None),
 ``note.created``, ``customer.typing`` and ``customer.seen`` (what the customer does on X, from webhooks).
 ``agent.presence``: which agents view or reply to a conversation (``services/presence.py``).
+``access.changed`` (to ``agent.<id>``): what the agent may see changed; ``handoff.batch.progress`` (to
+``agent.<id>``): how far a batch of DM links its agent started has got (``twitter_channel/handoff/batches.py``).
 """
 
 from __future__ import annotations
@@ -274,3 +276,21 @@ def publish_access_changed(*, user_ids: Iterable[int]) -> None:
     ids = sorted(set(user_ids))
     if ids:
         publish(groups=[agent_group(pk) for pk in ids], event=ACCESS_CHANGED_EVENT, data={})
+
+
+HANDOFF_BATCH_PROGRESS_EVENT = "handoff.batch.progress"
+
+
+def publish_handoff_batch_progress(
+    *, batch_id: int, created_by_id: int | None, processed: int, total: int, status: str
+) -> None:
+    """``handoff.batch.progress`` to the agent who started a batch of "Send a private message" links (none
+    for a batch nobody started): ``processed`` of ``total`` rows done and the batch's ``status``, which the
+    batch's page shows as its progress bar. Sent once the transaction that stored those rows commits."""
+    if created_by_id is None:
+        return
+    publish(
+        groups=[agent_group(created_by_id)],
+        event=HANDOFF_BATCH_PROGRESS_EVENT,
+        data={"batch_id": batch_id, "processed": processed, "total": total, "status": status},
+    )

@@ -43,7 +43,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from inbox.realtime import agent_group, publish
+from inbox.realtime import HANDOFF_BATCH_PROGRESS_EVENT, publish_handoff_batch_progress
 from twitter_channel.handoff.deeplinks import DeepLinkError, DmLink, dm_link_build
 from twitter_channel.handoff.links import (
     HandoffError,
@@ -63,7 +63,7 @@ MAX_INPUT_CHARS = 1_000_000
 PREFILL_MAX_LENGTH = 1_000
 CHUNK_ROWS = 20
 PROGRESS_INTERVAL = 0.1  # seconds: at most ~10 progress events a second
-PROGRESS_EVENT = "handoff.batch.progress"
+PROGRESS_EVENT = HANDOFF_BATCH_PROGRESS_EVENT
 AUTHOR = "{author}"
 CSV_COLUMNS = ("line", "post", "author", "public_reply", "link", "ref_code", "shortened", "error")
 
@@ -438,12 +438,13 @@ def handoff_batch_fail(*, batch_id: int, error: str) -> HandoffBatch | None:
 
 
 def _progress_publish(batch: HandoffBatch) -> None:
-    if batch.created_by_id is None:
-        return
-    publish(
-        groups=[agent_group(batch.created_by_id)],
-        event=PROGRESS_EVENT,
-        data={"batch_id": batch.pk, "processed": batch.processed, "total": batch.total, "status": batch.status},
+    """``handoff.batch.progress`` for ``batch`` as it stands, sent when the caller's transaction commits."""
+    publish_handoff_batch_progress(
+        batch_id=batch.pk,
+        created_by_id=batch.created_by_id,
+        processed=batch.processed,
+        total=batch.total,
+        status=batch.status,
     )
 
 
