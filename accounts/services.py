@@ -37,7 +37,9 @@ def user_create(
 
 
 @transaction.atomic
-def user_set_password(*, user: User, password: str) -> None:
+def user_set_password(*, user: User, password: str | None) -> None:
+    """Set ``user``'s password; ``None`` leaves them without a usable one (the Manage pages then show them
+    as invited, and their invitation can be sent again)."""
     user.set_password(password)
     user.save(update_fields=["password"])
 

@@ -1,5 +1,21 @@
-from django.contrib import admin
+"""The Django admin for the inbox's data.
 
+Inboxes, contacts, conversations, messages and their activity are read-only here: they change in the app
+(the inbox, Manage, Settings → X accounts), through services that write the activity rows and tell open
+pages. Labels and canned responses have no page in the app yet, so they are kept here, and every change
+goes through ``inbox.services.labels`` and ``inbox.services.canned``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import Model, QuerySet
+from django.forms import ModelForm
+from django.http import HttpRequest
+
+from accounts.admin import ReadOnlyAdmin, ReadOnlyInlineMixin
 from inbox.models import (
     CannedResponse,
     Contact,
@@ -13,43 +29,40 @@ from inbox.models import (
     Note,
     Participant,
 )
+from inbox.services.canned import canned_response_create, canned_response_delete, canned_response_update
+from inbox.services.labels import label_create, label_delete, label_update
 
 
-class InboxMembershipInline(admin.TabularInline):
+class InboxMembershipInline(ReadOnlyInlineMixin, admin.TabularInline):
     model = InboxMembership
-    extra = 1
-    autocomplete_fields = ("user",)
 
 
 @admin.register(Inbox)
-class InboxAdmin(admin.ModelAdmin):
+class InboxAdmin(ReadOnlyAdmin):
+    """Inboxes come with connected X accounts; their people, teams and auto-assignment are set under Manage."""
+
     list_display = ("handle", "display_name", "x_user_id", "auto_assign", "created_at")
     search_fields = ("handle", "display_name", "x_user_id")
-    filter_horizontal = ("teams",)
     inlines = [InboxMembershipInline]
 
 
 @admin.register(Contact)
-class ContactAdmin(admin.ModelAdmin):
+class ContactAdmin(ReadOnlyAdmin):
     list_display = ("handle", "name", "x_user_id", "followers_count", "verified", "profile_refreshed_at")
     search_fields = ("handle", "name", "x_user_id")
     list_filter = ("verified", "protected")
 
 
-class ParticipantInline(admin.TabularInline):
+class ParticipantInline(ReadOnlyInlineMixin, admin.TabularInline):
     model = Participant
-    extra = 0
-    raw_id_fields = ("contact",)
 
 
-class NoteInline(admin.StackedInline):
+class NoteInline(ReadOnlyInlineMixin, admin.StackedInline):
     model = Note
-    extra = 0
-    raw_id_fields = ("author",)
 
 
 @admin.register(Conversation)
-class ConversationAdmin(admin.ModelAdmin):
+class ConversationAdmin(ReadOnlyAdmin):
     list_display = (
         "x_conversation_id",
         "inbox",
@@ -62,24 +75,34 @@ class ConversationAdmin(admin.ModelAdmin):
     )
     list_filter = ("status", "kind", "priority", "inbox", "team")
     search_fields = ("x_conversation_id", "contact__handle", "contact__name")
-    raw_id_fields = ("contact", "assignee")
-    filter_horizontal = ("labels",)
     date_hierarchy = "last_message_at"
     inlines = [ParticipantInline, NoteInline]
 
 
-class MessageAttachmentInline(admin.TabularInline):
+class MessageAttachmentInline(ReadOnlyInlineMixin, admin.TabularInline):
     model = MessageAttachment
-    extra = 0
 
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
+class MessageAdmin(ReadOnlyAdmin):
     list_display = ("x_event_id", "conversation", "event_type", "direction", "delivery_state", "occurred_at")
     list_filter = ("event_type", "direction", "delivery_state")
     search_fields = ("x_event_id", "text")
-    raw_id_fields = ("conversation", "sender_contact", "sender_agent")
     inlines = [MessageAttachmentInline]
+
+
+@admin.register(ConversationEvent)
+class ConversationEventAdmin(ReadOnlyAdmin):
+    """The activity log: written by the services that make each change, never edited."""
+
+    list_display = ("conversation", "kind", "actor", "created_at")
+    list_filter = ("kind",)
+
+
+def _saved_as(obj: Model, saved: Model) -> None:
+    """Point the admin's unsaved ``obj`` at the row a service created (its log entry and redirect use it)."""
+    obj.pk = saved.pk
+    obj._state.adding, obj._state.db = False, saved._state.db
 
 
 @admin.register(Label)
@@ -87,18 +110,37 @@ class LabelAdmin(admin.ModelAdmin):
     list_display = ("name", "color", "description")
     search_fields = ("name",)
 
+    def save_model(self, request: HttpRequest, obj: Label, form: ModelForm, change: bool) -> None:
+        fields = {name: form.cleaned_data[name] for name in ("name", "color", "description")}
+        if change:
+            label_update(label=obj, **fields)
+        else:
+            _saved_as(obj, label_create(**fields))
+
+    def delete_model(self, request: HttpRequest, obj: Label) -> None:
+        label_delete(label=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Label]) -> None:
+        for label in queryset:
+            label_delete(label=label)
+
 
 @admin.register(CannedResponse)
 class CannedResponseAdmin(admin.ModelAdmin):
-    list_display = ("shortcut", "title", "inbox")
+    list_display = ("shortcut", "title", "inbox", "created_by")
     search_fields = ("shortcut", "title", "body")
+    readonly_fields = ("created_by", "created_at")
 
+    def save_model(self, request: HttpRequest, obj: CannedResponse, form: ModelForm, change: bool) -> None:
+        fields: dict[str, Any] = {name: form.cleaned_data[name] for name in ("shortcut", "title", "body", "inbox")}
+        if change:
+            canned_response_update(canned_response=obj, **fields)
+        else:
+            _saved_as(obj, canned_response_create(**fields, created_by=request.user))
 
-@admin.register(ConversationEvent)
-class ConversationEventAdmin(admin.ModelAdmin):
-    list_display = ("conversation", "kind", "actor", "created_at")
-    list_filter = ("kind",)
-    raw_id_fields = ("conversation", "actor")
+    def delete_model(self, request: HttpRequest, obj: CannedResponse) -> None:
+        canned_response_delete(canned_response=obj)
 
-    def has_change_permission(self, request, obj=None) -> bool:  # the activity log is append-only
-        return False
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[CannedResponse]) -> None:
+        for canned in queryset:
+            canned_response_delete(canned_response=canned)

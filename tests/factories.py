@@ -23,6 +23,11 @@ def make_agent(*, role: str = User.Role.AGENT, email: str | None = None, name: s
     return user_create(email=email or f"agent{n}@example.test", password=PASSWORD, name=name or f"Agent {n}", role=role)
 
 
+def make_superuser() -> User:
+    """An admin of the Django admin site, made as ``createsuperuser`` makes one."""
+    return User.objects.create_superuser(f"root{next(_counter)}@example.test", PASSWORD)
+
+
 def make_inbox(*, members: tuple[User, ...] = (), teams: tuple[Team, ...] = (), x_user_id: str | None = None) -> Inbox:
     n = next(_counter)
     inbox = inbox_upsert(
