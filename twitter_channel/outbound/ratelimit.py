@@ -61,10 +61,20 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from twitter_channel.models import RateBudget, RatePermit, RateWaiter, XAccount
-from twitter_channel.outbound.rate_windows import Window, setting_margin, setting_windows, window_label, windows_parse
+from twitter_channel.outbound.rate_windows import (
+    Window,
+    dm_limits_validator,
+    setting_margin,
+    setting_windows,
+    window_label,
+    windows_parse,
+)
 from twitter_channel.x.results import RateLimit, RateWindow
 
-__all__ = ["Budget", "Granted", "Wait", "budget", "observe", "pause", "permit_take", "resume", "wait_cancel"]
+__all__ = [
+    "Budget", "Granted", "Wait", "account_dm_limits_set", "budget", "observe", "pause", "permit_take", "resume",
+    "wait_cancel",
+]  # fmt: skip
 
 APP_KEY = "dm_send:app"
 # How long past its turn a waiting request keeps its place before the line moves on without it.
@@ -337,6 +347,17 @@ def _locked(account: XAccount) -> tuple[RateBudget, RateBudget]:
                 RateBudget.objects.get_or_create(key=key)  # a twin creating it meanwhile is fine
         rows = {row.key: row for row in locking.all()}
     return rows[APP_KEY], rows[_user_key(account)]
+
+
+def account_dm_limits_set(*, account: XAccount, dm_limits: str) -> XAccount:
+    """Give ``account`` limits of its own on DM sends, ``<seconds>:<limit>`` pairs (blank: ``X_DM_LIMITS_USER``),
+    counted from its next permit on. Raises ``ValidationError`` for a value that is not such pairs. Writes
+    that column alone, so tokens refreshed meanwhile are not written back; publishes nothing."""
+    dm_limits = dm_limits.strip()
+    dm_limits_validator(dm_limits)
+    account.dm_limits = dm_limits
+    account.save(update_fields=["dm_limits"])
+    return account
 
 
 def _account_windows(account: XAccount) -> tuple[Window, ...]:
