@@ -15,6 +15,7 @@ from allauth.account.models import EmailAddress
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm, UserChangeForm
+from django.db.models import Model
 from django.forms import Form, ModelForm
 from django.http import HttpRequest
 
@@ -35,6 +36,9 @@ class ReadOnlyAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return _every_field(self.model)
+
 
 class ReadOnlyInlineMixin:
     """For an inline of a ``ReadOnlyAdmin``: shown, never added to, changed or deleted."""
@@ -49,6 +53,15 @@ class ReadOnlyInlineMixin:
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return _every_field(self.model)
+
+
+def _every_field(model: type[Model]) -> list[str]:
+    """Every field of ``model`` as read-only, so its page builds no form fields at all, only the values."""
+    opts = model._meta
+    return [field.name for field in (*opts.fields, *opts.many_to_many) if not field.auto_created]
 
 
 class UserEditForm(UserChangeForm):

@@ -28,13 +28,17 @@ def test_the_admin_gives_an_agent_access_to_the_admin_site_and_nothing_else(clie
     editors = Group.objects.create(name="Label editors")
     editors.permissions.add(*Permission.objects.filter(codename__in=["view_label", "change_label"]))
 
-    # when a site admin makes them staff in that group, and the post also carries a role, a capacity and "inactive"
+    # when a site admin opens their page and makes them staff in that group, the post also carrying a role,
+    # a capacity, a name and an email
+    page = client.get(reverse("admin:accounts_user_change", args=[agent.pk])).content.decode()
     response = client.post(
         reverse("admin:accounts_user_change", args=[agent.pk]),
         {"is_staff": "on", "groups": [editors.pk], "role": "admin", "capacity": "0", "name": "Root", "email": "x@y.z"},
     )
 
     # then they may use the admin for labels, and the rest (the Manage pages' job) did not change
+    assert 'name="is_staff"' in page and 'name="groups"' in page
+    assert 'name="role"' not in page and 'name="is_active"' not in page and 'name="is_superuser"' not in page
     assert response.status_code == 302
     agent.refresh_from_db()
     assert agent.is_staff and agent.is_active and agent.has_perm("inbox.change_label")

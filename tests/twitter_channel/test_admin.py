@@ -24,9 +24,11 @@ def test_an_accounts_dm_limits_set_in_the_admin_are_the_ones_sends_count_against
     account = make_x_account()
     url = reverse("admin:twitter_channel_xaccount_change", args=[account.pk])
 
+    page = client.get(url).content.decode()
     saved = client.post(url, {"dm_limits": " 900:15,86400:1440 ", "status": "needs_reconnection"})
     refused = client.post(url, {"dm_limits": "900:fifteen"})
 
+    assert 'name="dm_limits"' in page and 'name="status"' not in page and "ciphertext" not in page
     assert saved.status_code == 302
     assert refused.status_code == 200 and "Write &lt;seconds&gt;:&lt;limit&gt; pairs" in refused.content.decode()
     account = XAccount.objects.get(pk=account.pk)
