@@ -13,6 +13,7 @@ from typing import Any
 from allauth.account.admin import EmailAddressAdmin
 from allauth.account.models import EmailAddress
 from django.contrib import admin
+from django.contrib.admin.options import InlineModelAdmin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm, UserChangeForm
 from django.db.models import Model
@@ -40,8 +41,9 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return _every_field(self.model)
 
 
-class ReadOnlyInlineMixin:
-    """For an inline of a ``ReadOnlyAdmin``: shown, never added to, changed or deleted."""
+class ReadOnlyInlineMixin(InlineModelAdmin):
+    """For an inline of a ``ReadOnlyAdmin`` (before ``TabularInline`` or ``StackedInline`` in its bases):
+    shown, never added to, changed or deleted."""
 
     extra = 0
 

@@ -16,6 +16,7 @@ from django.forms import ModelForm
 from django.http import HttpRequest
 
 from accounts.admin import ReadOnlyAdmin, ReadOnlyInlineMixin
+from accounts.models import User
 from inbox.models import (
     CannedResponse,
     Contact,
@@ -136,7 +137,8 @@ class CannedResponseAdmin(admin.ModelAdmin):
         if change:
             canned_response_update(canned_response=obj, **fields)
         else:
-            _saved_as(obj, canned_response_create(**fields, created_by=request.user))
+            author = request.user if isinstance(request.user, User) else None
+            _saved_as(obj, canned_response_create(**fields, created_by=author))
 
     def delete_model(self, request: HttpRequest, obj: CannedResponse) -> None:
         canned_response_delete(canned_response=obj)

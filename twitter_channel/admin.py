@@ -14,6 +14,12 @@ from django.http import HttpRequest
 from twitter_channel.models import XAccount
 from twitter_channel.outbound.ratelimit import account_dm_limits_set
 
+_SHOWN: tuple[str, ...] = (
+    "inbox", "status", "status_detail", "status_changed_at", "dm_limits", "access_expires_at", "scopes",
+    "connected_by", "connected_at", "refreshed_at", "refresh_count", "last_webhook_at", "last_polled_at",
+    "last_poll_error", "poll_resume_at", "subscribed_at", "subscription_error",
+)  # fmt: skip
+
 
 @admin.register(XAccount)
 class XAccountAdmin(admin.ModelAdmin):
@@ -21,12 +27,8 @@ class XAccountAdmin(admin.ModelAdmin):
 
     list_display = ["inbox", "status", "connected_at", "connected_by", "refreshed_at", "refresh_count"]
     list_filter = ["status"]
-    fields = [
-        "inbox", "status", "status_detail", "status_changed_at", "dm_limits", "access_expires_at", "scopes",
-        "connected_by", "connected_at", "refreshed_at", "refresh_count", "last_webhook_at", "last_polled_at",
-        "last_poll_error", "poll_resume_at", "subscribed_at", "subscription_error",
-    ]  # fmt: skip
-    readonly_fields = [name for name in fields if name != "dm_limits"]
+    fields = _SHOWN
+    readonly_fields = [name for name in _SHOWN if name != "dm_limits"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
