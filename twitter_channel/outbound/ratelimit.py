@@ -62,7 +62,7 @@ from django.utils import timezone
 
 from twitter_channel.models import RateBudget, RatePermit, RateWaiter, XAccount
 from twitter_channel.outbound.rate_windows import Window, setting_margin, setting_windows, window_label, windows_parse
-from twitter_channel.x.results import RateLimit, RateWindow
+from twitter_channel.x.rate_limits import RateLimit, RateWindow
 
 __all__ = ["Budget", "Granted", "Wait", "budget", "observe", "pause", "permit_take", "resume", "wait_cancel"]
 
