@@ -1,10 +1,20 @@
-"""Celery tasks of the X channel. Thin: they pass ids to ``sync`` and decide only about retrying."""
+"""Celery tasks of the X channel. Thin: they pass ids to ``sync`` and decide only about retrying.
+
+Retrying is declared on each task, one policy per kind of work, and Celery works out the waits
+(``retry_backoff`` seconds doubling per retry up to ``retry_backoff_max``, each wait drawn at random
+between 0 and that, ``max_retries`` retries): ``X_UNAVAILABLE`` for work that calls X (X not answering,
+5xx), ``DATABASE_UNAVAILABLE`` for work the database failed (unreachable, a deadlock). When X says when to
+come back (a 429's reset), the task comes back then instead. Reply sends are the exception: the time of
+their next attempt is the one the agent sees on the reply (``send_after``), so ``sending`` works it out
+(``sending.retry_delay``) and ``reply_send`` retries at that time.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
 from datetime import datetime
+from typing import TypedDict
 
 from celery import shared_task
 from celery.signals import worker_ready
@@ -16,42 +26,54 @@ from twitter_channel.x.errors import RateLimited, Transient
 log = logging.getLogger(__name__)
 
 
-@shared_task(
-    name="twitter_channel.dm_backfill",
-    bind=True,
-    acks_late=True,
-    max_retries=8,
-)
+class RetryPolicy(TypedDict):
+    """Celery's autoretry options, as ``shared_task`` takes them."""
+
+    autoretry_for: tuple[type[BaseException], ...]
+    retry_backoff: int
+    retry_backoff_max: int
+    retry_jitter: bool
+    max_retries: int
+
+
+X_UNAVAILABLE: RetryPolicy = {
+    "autoretry_for": (Transient,),
+    "retry_backoff": 15,
+    "retry_backoff_max": 600,
+    "retry_jitter": True,
+    "max_retries": 8,
+}
+DATABASE_UNAVAILABLE: RetryPolicy = {
+    "autoretry_for": (OperationalError,),
+    "retry_backoff": 5,
+    "retry_backoff_max": 300,
+    "retry_jitter": True,
+    "max_retries": 5,
+}
+
+
+@shared_task(name="twitter_channel.dm_backfill", bind=True, acks_late=True, **X_UNAVAILABLE)
 def dm_backfill(self, account_id: int, days: int = sync.BACKFILL_DAYS) -> dict[str, int]:  # noqa: ANN001
     """Import the last ``days`` of DMs of a newly connected account. Safe to run twice (ingest is idempotent).
 
-    X unreachable → retried with backoff; rate limited → retried after X's reset. An account that needs
-    reconnecting raises ``AccountNeedsReconnection``, which is not retried.
+    X unreachable → retried by ``X_UNAVAILABLE``; rate limited → retried at X's reset. An account that
+    needs reconnecting raises ``AccountNeedsReconnection``, which is not retried.
     """
     try:
         result = sync.account_backfill(account_id=account_id, days=days)
     except RateLimited as exc:
         raise self.retry(exc=exc, eta=exc.reset_at) from exc
-    except Transient as exc:
-        raise self.retry(exc=exc, countdown=min(600, 15 * 2**self.request.retries)) from exc
     return {"pages": result.pages, "events": result.events_seen, "created": result.created}
 
 
-@shared_task(
-    name="twitter_channel.webhook_deliveries_drain",
-    bind=True,
-    acks_late=True,
-    autoretry_for=(OperationalError,),
-    retry_backoff=True,
-    max_retries=5,
-)
+@shared_task(name="twitter_channel.webhook_deliveries_drain", bind=True, acks_late=True, **DATABASE_UNAVAILABLE)
 def webhook_deliveries_drain(self) -> int:  # noqa: ANN001
     """Process every stored webhook delivery still waiting (``deliveries.deliveries_drain``); return how many.
 
     In a worker it lingers ``X_WEBHOOK_DRAIN_LINGER`` seconds for more (at most ``DRAIN_MAX_SECONDS``);
     run inline (unit tests) it returns once nothing is left. Safe to run twice and beside itself (one
     drain works at a time). A database that is unreachable or a deadlock (the batch rolled back whole) is
-    retried with backoff.
+    retried by ``DATABASE_UNAVAILABLE``.
     """
     from django.conf import settings
 
@@ -116,12 +138,13 @@ def dm_poll_due() -> list[int]:
     return enqueued
 
 
-@shared_task(name="twitter_channel.attachment_download", bind=True, acks_late=True, max_retries=6)
+@shared_task(name="twitter_channel.attachment_download", bind=True, acks_late=True, **X_UNAVAILABLE)
 def attachment_download(self, attachment_id: int) -> dict[str, object]:  # noqa: ANN001
     """Copy one DM attachment from X into our storage (``media.attachment_download``). Safe to run twice.
 
-    Rate limited → retried after X's reset; X unreachable → retried with backoff. Meanwhile the reason is on
-    the attachment (a later success clears it). Every other failure is stored by the service, never raised.
+    Rate limited → retried at X's reset; X unreachable → retried by ``X_UNAVAILABLE``. Meanwhile the reason
+    is on the attachment (a later success clears it); after the last attempt it stays there and the task
+    ends. Every other failure is stored by the service, never raised.
     """
     from twitter_channel.inbound import media
 
@@ -132,9 +155,9 @@ def attachment_download(self, attachment_id: int) -> dict[str, object]:  # noqa:
         reason = f"X did not answer{'' if last else ' (trying again)'}: {exc}"
         outcome = media.attachment_download_failed(attachment_id=attachment_id, reason=reason)
         if not last:
-            backoff = min(600, 15 * 2**self.request.retries)
-            when = {"eta": exc.reset_at} if isinstance(exc, RateLimited) else {"countdown": backoff}
-            raise self.retry(exc=exc, **when) from exc
+            if isinstance(exc, RateLimited):
+                raise self.retry(exc=exc, eta=exc.reset_at) from exc
+            raise  # Transient: X_UNAVAILABLE works out the wait
     return {"stored": outcome.stored, "error": outcome.error}
 
 
@@ -187,15 +210,21 @@ def replies_sweep() -> dict[str, int]:
             "failed": result.failed}  # fmt: skip
 
 
+class HandoffBatchGaveUp(Exception):
+    """Raised, for the log, by a batch generation that gave up on the database (chained to its error): not an
+    ``OperationalError``, so that ``DATABASE_UNAVAILABLE`` does not take it for one more retry."""
+
+
 @shared_task(
-    name="twitter_channel.handoff_batch_generate", bind=True, acks_late=True, max_retries=5, ignore_result=True
+    name="twitter_channel.handoff_batch_generate", bind=True, acks_late=True, ignore_result=True, **DATABASE_UNAVAILABLE
 )
 def handoff_batch_generate(self, batch_id: int) -> dict[str, object]:  # noqa: ANN001
     """Generate a bulk batch's replies and links (``handoff_batches.handoff_batch_run``), on the default queue.
 
     Safe to run twice or redelivered: committed rows are skipped, a chunk cut short rolls back whole. The
-    database unreachable or a deadlock → retried with backoff; then, or on any other error, the batch is
-    marked ``failed`` (its rows made so far stay downloadable) and the error raised for the log.
+    database unreachable or a deadlock → retried by ``DATABASE_UNAVAILABLE`` (run inline, as in unit tests,
+    nobody could wait: not retried); then, or on any other error, the batch is marked ``failed`` (its rows
+    made so far stay downloadable) and the error raised for the log.
     """
     from twitter_channel.handoff import batches as handoff_batches
     from twitter_channel.models import HandoffBatch
@@ -207,9 +236,10 @@ def handoff_batch_generate(self, batch_id: int) -> dict[str, object]:  # noqa: A
         return {"error": "no such batch"}
     except OperationalError as exc:
         if self.request.retries < self.max_retries and not self.request.is_eager:
-            raise self.retry(exc=exc, countdown=min(300, 5 * 2**self.request.retries)) from exc
-        handoff_batches.handoff_batch_fail(batch_id=batch_id, error="The database did not answer; try a new batch.")
-        raise
+            raise  # DATABASE_UNAVAILABLE works out the wait
+        error = "The database did not answer; try a new batch."
+        handoff_batches.handoff_batch_fail(batch_id=batch_id, error=error)
+        raise HandoffBatchGaveUp(error) from exc
     except Exception as exc:
         error = f"Generation stopped ({type(exc).__name__}); the rows made so far are in the CSV."
         handoff_batches.handoff_batch_fail(batch_id=batch_id, error=error)

@@ -24,8 +24,8 @@ from django.db import connection, models
 
 # What PostgreSQL cannot keep in text or jsonb (U+0000) and what cannot be encoded as UTF-8 (a surrogate).
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-# The bounds the X channel's parsers and webhook apply (parsing_fields.MAX_JSON_DEPTH, webhooks): repeated here,
-# as the inbox imports nothing of the X channel.
+# The bounds the X channel's parsers and webhook apply (x.json_fields.MAX_JSON_DEPTH, webhooks): repeated
+# here, as the inbox imports nothing of the X channel.
 MAX_JSON_DEPTH = 64
 _SMALLEST_INTEGER, _LARGEST_INTEGER = -(2**63), 2**64 - 1
 

@@ -360,14 +360,14 @@ class SweepResult:
 def deliveries_sweep(*, now: datetime | None = None) -> SweepResult:
     """Beat, every minute: failed deliveries due for another attempt go back to ``received``, then drain.
 
-    A failed delivery is tried ``MAX_ATTEMPTS`` times in all, ``RETRY_BASE`` × 2^(attempts − 1) after its
-    last attempt; then it stays failed for an admin to look at. The drain also takes deliveries that
-    stayed ``received`` because their drain was never enqueued or was lost.
+    A failed delivery is tried ``MAX_ATTEMPTS`` times in all, ``retry_wait`` after its last attempt; then it
+    stays failed for an admin to look at. The drain also takes deliveries that stayed ``received`` because
+    their drain was never enqueued or was lost.
     """
     now = now or timezone.now()
     due = Q()
     for attempts in range(1, MAX_ATTEMPTS):
-        due |= Q(attempts=attempts, processed_at__lte=now - RETRY_BASE * 2 ** (attempts - 1))
+        due |= Q(attempts=attempts, processed_at__lte=now - retry_wait(attempts))
     retried = WebhookDelivery.objects.filter(due, status=WebhookDelivery.Status.FAILED).update(
         status=WebhookDelivery.Status.RECEIVED
     )
@@ -375,6 +375,13 @@ def deliveries_sweep(*, now: datetime | None = None) -> SweepResult:
     if not retried and not stale.exists():
         return SweepResult(retried=0, drained=0)
     return SweepResult(retried=retried, drained=deliveries_drain().deliveries)
+
+
+def retry_wait(attempts: int) -> timedelta:
+    """How long after its ``attempts``-th failed attempt the sweep tries a delivery again: ``RETRY_BASE``
+    doubling (1, 2, 4, 8 minutes). Read from the stored row (``processed_at``, ``attempts``), not a task's
+    retry: the health page shows the time (``next_attempt_at``), and the sweep acts on it."""
+    return RETRY_BASE * 2 ** (attempts - 1)
 
 
 def delivery_retry(*, delivery_id: int) -> WebhookDelivery:
@@ -415,10 +422,9 @@ def deliveries_trouble(*, limit: int = 50, now: datetime | None = None) -> Proce
     failed = WebhookDelivery.objects.filter(status=WebhookDelivery.Status.FAILED)
     shown = list(failed.select_related("account__inbox").order_by("-received_at", "-pk")[:limit])
     for delivery in shown:
-        due = delivery.attempts < MAX_ATTEMPTS and delivery.processed_at is not None
-        delivery.next_attempt_at = (
-            delivery.processed_at + RETRY_BASE * 2 ** (delivery.attempts - 1) if due and delivery.attempts else None
-        )
+        processed = delivery.processed_at
+        due = processed is not None and 0 < delivery.attempts < MAX_ATTEMPTS
+        delivery.next_attempt_at = processed + retry_wait(delivery.attempts) if processed is not None and due else None
     stuck = _waiting().filter(received_at__lte=now - STALE_AFTER).aggregate(total=Count("pk"), since=Min("received_at"))
     return ProcessingTrouble(
         failed=shown, failed_total=failed.count(), stuck_total=stuck["total"], stuck_since=stuck["since"]

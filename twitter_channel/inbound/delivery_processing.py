@@ -14,7 +14,7 @@ Three steps for a batch:
 Nothing a delivery holds can stop the others, nor the batches after it (a delivery left ``received`` would
 head every later batch). Each step catches what one delivery or one event raises, of any kind, and names
 it on that delivery; the body is read as strictly as the webhook read it (``webhooks.delivery_json``) and
-every string in it made storable (``parsing_fields.storable_json``); every event is checked against its
+every string in it made storable (``x.json_fields.storable_json``); every event is checked against its
 columns before the batch writes (``ingest.event_problem``); and the outcomes are saved in a savepoint, so
 one that cannot be saved is saved on its own with a plain reason instead of rolling the batch back.
 
@@ -45,9 +45,9 @@ from inbox.services.ingest import UnstorableEvent
 from twitter_channel.connection.services import account_access_revoked
 from twitter_channel.inbound import webhook_checks as webhooks
 from twitter_channel.inbound.ingesting import account_events_ingest
-from twitter_channel.inbound.parsing.fields import storable_json
 from twitter_channel.inbound.parsing.payloads import AppRevocation, ParsedDelivery, PayloadError, parse_webhook_payload
 from twitter_channel.models import WebhookDelivery, XAccount
+from twitter_channel.x.json_fields import storable_json
 
 log = logging.getLogger(__name__)
 

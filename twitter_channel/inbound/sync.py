@@ -24,7 +24,7 @@ from twitter_channel.inbound.ingesting import account_events_ingest
 from twitter_channel.inbound.parsing import payloads as parsing
 from twitter_channel.models import XAccount
 from twitter_channel.x.errors import RateLimited, XError
-from twitter_channel.x.results import DmEventPage, RateLimit
+from twitter_channel.x.rate_limits import RateLimit
 
 log = logging.getLogger(__name__)
 BACKFILL_DAYS = 30
@@ -44,24 +44,12 @@ class SyncResult:
     paused_until: datetime | None = None
 
 
-def _includes(page: DmEventPage) -> dict[str, list[dict]]:
-    return {
-        "users": [user.raw for user in page.users.values()],
-        "media": [media.raw for media in page.media.values()],
-        "tweets": [post.raw for post in page.posts.values()],
-    }
-
-
-def page_events(page: DmEventPage) -> list[DmEvent]:
-    """The events of a ``GET /2/dm_events`` page parsed with its ``includes``; one X sent malformed is skipped."""
-    includes = _includes(page)
-    events = []
-    for raw in page.events:
-        try:
-            events.append(parsing.parse_v2_event(raw.raw, includes=includes))
-        except parsing.PayloadError as exc:
-            log.warning("Skipped a DM event X sent in a shape we do not understand: %s", exc)
-    return events
+def page_events(page: parsing.LookupPage) -> list[DmEvent]:
+    """The events of a lookup page read by ``parsing.read_lookup_page``; what X sent malformed was left out
+    (and is logged here)."""
+    for problem in page.rejected:
+        log.warning("Left out part of a DM events page X sent in a shape we do not understand: %s", problem)
+    return list(page.dm_events)
 
 
 def account_backfill(
@@ -76,7 +64,7 @@ def account_backfill(
     since = since or timezone.now() - timedelta(days=days)
     collected: list[DmEvent] = []
     pages = 0
-    for page in client_for(account).dm_events_pages(max_results=page_size):
+    for page in client_for(account).dm_events_pages(max_results=page_size, read=parsing.read_lookup_page):
         pages += 1
         events = page_events(page)
         collected.extend(e for e in events if e.created_at >= since)
@@ -132,7 +120,7 @@ def account_poll(*, account_id: int, page_size: int = 100) -> SyncResult:
     client = client_for(account)
     try:
         while True:
-            page = client.dm_events_page(max_results=page_size, pagination_token=token)
+            page = client.dm_events_page(max_results=page_size, pagination_token=token, read=parsing.read_lookup_page)
             pages += 1
             rate = page.rate_limit
             events = page_events(page)
@@ -189,9 +177,9 @@ def _left_out_note(left_out: list[str]) -> str:
     return f"Left out {len(left_out)} event(s) X sent that cannot be stored: " + "; ".join(left_out[:5])
 
 
-def _last_page(page: DmEventPage, token: str | None) -> bool:
+def _last_page(page: parsing.LookupPage, token: str | None) -> bool:
     # X sends a next_token even on a short last page (x-api.md §3.3): only an empty page or no token ends.
-    return not page.events or page.result_count == 0 or not page.next_token or page.next_token == token
+    return not page.listed or page.result_count == 0 or not page.next_token or page.next_token == token
 
 
 def _reaches_stored(account: XAccount, events: list[DmEvent]) -> bool:

@@ -25,7 +25,7 @@ import json
 import math
 from typing import Any
 
-from twitter_channel.inbound.parsing.fields import MAX_JSON_DEPTH
+from twitter_channel.x.json_fields import MAX_JSON_DEPTH
 
 SIGNATURE_HEADER = "x-twitter-webhooks-signature"
 SIGNATURE_PREFIX = "sha256="

@@ -69,7 +69,7 @@ from twitter_channel.outbound.rate_windows import (
     window_label,
     windows_parse,
 )
-from twitter_channel.x.results import RateLimit, RateWindow
+from twitter_channel.x.rate_limits import RateLimit, RateWindow
 
 __all__ = [
     "Budget", "Granted", "Wait", "account_dm_limits_set", "budget", "observe", "pause", "permit_take", "resume",

@@ -65,11 +65,12 @@ from django.utils import timezone
 from inbox.dm_events import DmEvent
 from inbox.models import Conversation, Message, MessageAttachment
 from inbox.services.reply_recovery import reply_mark_found
+from twitter_channel.inbound.parsing.payloads import LookupPage, read_lookup_page
 from twitter_channel.inbound.sync import page_events
 from twitter_channel.models import XAccount
 from twitter_channel.x.client import XClient
 from twitter_channel.x.errors import NotFound, RateLimited
-from twitter_channel.x.results import DmEventPage, RateWindow
+from twitter_channel.x.rate_limits import RateWindow
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +153,7 @@ def events_matching(client: XClient, account: XAccount, message: Message, *, sin
     return sorted(found, key=lambda e: (e.created_at, int(e.x_event_id)))
 
 
-def conversation_pages(client: XClient, account: XAccount, conversation: Conversation) -> Iterator[DmEventPage]:
+def conversation_pages(client: XClient, account: XAccount, conversation: Conversation) -> Iterator[LookupPage]:
     """The conversation's ``MessageCreate`` events on X, a page at a time, newest first, until X's list ends.
 
     Before asking for another page, X's rate-limit headers on the last one are read: when they say no
@@ -164,6 +165,7 @@ def conversation_pages(client: XClient, account: XAccount, conversation: Convers
             "event_types": ["MessageCreate"],
             "max_results": LOOKUP_PAGE_SIZE,
             "pagination_token": token,
+            "read": read_lookup_page,
         }
         if conversation.kind == Conversation.Kind.GROUP:
             page = client.conversation_events_page(conversation.x_conversation_id, **options)
@@ -171,13 +173,13 @@ def conversation_pages(client: XClient, account: XAccount, conversation: Convers
             page = client.participant_events_page(recipient(account, conversation), **options)
         yield page
         # X sends a next_token even on a short last page (x-api.md §3.3): only an empty page or no token ends.
-        if not page.events or not page.next_token or page.next_token == token:
+        if not page.listed or not page.next_token or page.next_token == token:
             return
         _read_budget_check(page)
         token = page.next_token
 
 
-def _read_budget_check(page: DmEventPage) -> None:
+def _read_budget_check(page: LookupPage) -> None:
     rate = page.rate_limit
     windows = (RateWindow(rate.limit, rate.remaining, rate.reset_at), rate.user_24h, rate.app_24h)
     if any(window is not None and window.exhausted for window in windows):

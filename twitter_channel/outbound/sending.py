@@ -91,10 +91,18 @@ class Attempt:
     unconfirmed_since: datetime | None = None
 
 
-def backoff(failures: int) -> float:
-    """Seconds to wait after the ``failures``-th attempt X did not answer: doubling, capped, with jitter."""
+def retry_delay(failures: int, *, posted: bool) -> float:
+    """Seconds from now to the next attempt after the ``failures``-th attempt X did not answer: the one
+    place a reply's retry time is worked out (the time the agent sees on the reply, ``send_after``).
+
+    ``BACKOFF_SECONDS`` doubling with each failure, at most ``BACKOFF_MAX_SECONDS``, drawn at random between
+    half and all of it; after a POST X did not answer (``posted``) never less than
+    ``reply_lookup.visibility_margin()``: the attempt looks on X first, and before then "not on X" proves
+    nothing.
+    """
     ceiling = min(BACKOFF_MAX_SECONDS, BACKOFF_SECONDS * 2 ** max(failures - 1, 0))
-    return random.uniform(ceiling / 2, ceiling)
+    wait = random.uniform(ceiling / 2, ceiling)
+    return max(wait, reply_lookup.visibility_margin().total_seconds()) if posted else wait
 
 
 def reply_deliver(
@@ -272,13 +280,14 @@ def _not_answered(
     posted: bool,
     can_wait: bool,
 ) -> Attempt:
-    """Back to ``queued`` for another attempt after ``backoff``; failed after the last.
+    """Back to ``queued`` for another attempt ``retry_delay`` from now; failed after the last.
 
     After a POST X did not answer (``posted``), the next attempt looks on X first, so it is due no
     earlier than ``visibility_margin()`` from now, when our client gave up: X has finished or abandoned
-    the request by then. Inline (``can_wait`` False: inside the agent's request) nobody can come back
-    that late: after X's 5xx answer the retry is at once (X has answered, it is done with the request),
-    and after no answer at all the reply fails, telling the agent it may have reached the customer.
+    the request by then (``retry_delay`` sees to it). Inline (``can_wait`` False: inside the agent's
+    request) nobody can come back that late: after X's 5xx answer the retry is at once (X has answered, it
+    is done with the request), and after no answer at all the reply fails, telling the agent it may have
+    reached the customer.
     """
     if posted and not can_wait and exc.status is None:
         return _failed(message_id, f"X did not answer ({exc}). {MAY_HAVE_REACHED}")
@@ -287,10 +296,7 @@ def _not_answered(
         if unconfirmed_since is not None:
             detail = f"{detail} {MAY_HAVE_REACHED}"
         return _failed(message_id, detail)
-    wait = backoff(failures)
-    if posted:
-        wait = max(wait, reply_lookup.visibility_margin().total_seconds())
-    retry_at = timezone.now() + timedelta(seconds=wait if can_wait else 0)
+    retry_at = timezone.now() + timedelta(seconds=retry_delay(failures, posted=posted) if can_wait else 0)
     detail = f"X did not answer ({exc}); trying again at {_clock(retry_at)}."
     replies.reply_requeue(message_id=message_id, detail=detail, send_after=retry_at)
     return Attempt("retry", detail, retry_at, failures, unconfirmed_since)

@@ -2,8 +2,9 @@
 
 User-context calls carry the connected account's OAuth 2.0 access token (``UserAuth``); app-only calls
 (webhooks, subscription lists) carry the app's bearer. Every request has a ``(connect, read)`` timeout.
-Arguments are checked before any I/O (``x_arguments``).
-Answers become the dataclasses of ``x_results``; failures the typed errors of ``x_errors``.
+Arguments are checked before any I/O (``arguments``).
+Answers become the dataclasses of ``results`` (read with ``json_fields``); failures the typed errors of
+``errors``. A DM events lookup takes ``read=``, the reader of its pages (``DmEventPage.from_json`` by default).
 """
 
 from __future__ import annotations
@@ -42,13 +43,15 @@ from twitter_channel.x.errors import (
     transport_error,
 )
 from twitter_channel.x.json_fields import to_int
+from twitter_channel.x.rate_limits import RateLimit
 from twitter_channel.x.results import (
     LOOKUP_FIELDS,
     USER_FIELDS,
     Deleted,
     DmEventPage,
     Done,
-    RateLimit,
+    EventsPage,
+    PageReader,
     SentMessage,
     SubscriptionCount,
     SubscriptionList,
@@ -61,6 +64,7 @@ from twitter_channel.x.results import (
 )
 
 T = TypeVar("T")
+P = TypeVar("P", bound=EventsPage)
 Auth = Literal["user", "app"]
 
 PROCESSING = ("pending", "in_progress")
@@ -146,79 +150,87 @@ class XClient:
         return self._call("DELETE", f"/2/dm_events/{event_id}", Deleted.from_json, auth="user")
 
     # --- DM lookup (x-api.md §3) ---------------------------------------------------------------------------
+    # A page's events are read by ``read``: ``DmEventPage.from_json`` (XDmEvent objects) unless the caller
+    # brings its own reader (the inbox's parser reads them into what it stores, each event once).
+    # The ignores: mypy cannot bind the type variable P from a default (P is DmEventPage when ``read`` is
+    # not given; python/mypy#3737).
 
     def dm_events_page(
-        self, *, event_types: Sequence[str] | None = None, max_results: int = 100, pagination_token: str | None = None
-    ) -> DmEventPage:
+        self, *, event_types: Sequence[str] | None = None, max_results: int = 100, pagination_token: str | None = None,
+        read: PageReader[P] = DmEventPage.from_json,  # type: ignore[assignment]
+    ) -> P:  # fmt: skip
         """One page of the account's DM events of the last 30 days, newest first."""
         params = lookup_params(event_types, max_results, pagination_token)
-        return self._call("GET", "/2/dm_events", DmEventPage.from_json, auth="user", params=params)
+        return self._call("GET", "/2/dm_events", read, auth="user", params=params)
 
     def conversation_events_page(
         self, conversation_id: str, *, event_types: Sequence[str] | None = None, max_results: int = 100,
-        pagination_token: str | None = None,
-    ) -> DmEventPage:  # fmt: skip
+        pagination_token: str | None = None, read: PageReader[P] = DmEventPage.from_json,  # type: ignore[assignment]
+    ) -> P:  # fmt: skip
         check_conversation(conversation_id)
         params = lookup_params(event_types, max_results, pagination_token)
         path = f"/2/dm_conversations/{conversation_id}/dm_events"
-        return self._call("GET", path, DmEventPage.from_json, auth="user", params=params)
+        return self._call("GET", path, read, auth="user", params=params)
 
     def participant_events_page(
         self, participant_id: str, *, event_types: Sequence[str] | None = None, max_results: int = 100,
-        pagination_token: str | None = None,
-    ) -> DmEventPage:  # fmt: skip
+        pagination_token: str | None = None, read: PageReader[P] = DmEventPage.from_json,  # type: ignore[assignment]
+    ) -> P:  # fmt: skip
         check_id(participant_id, "participant_id")
         params = lookup_params(event_types, max_results, pagination_token)
         path = f"/2/dm_conversations/with/{participant_id}/dm_events"
-        return self._call("GET", path, DmEventPage.from_json, auth="user", params=params)
+        return self._call("GET", path, read, auth="user", params=params)
 
     def dm_events_pages(
-        self, *, event_types: Sequence[str] | None = None, max_results: int = 100, max_pages: int | None = None
-    ) -> Iterator[DmEventPage]:
+        self, *, event_types: Sequence[str] | None = None, max_results: int = 100, max_pages: int | None = None,
+        read: PageReader[P] = DmEventPage.from_json,  # type: ignore[assignment]
+    ) -> Iterator[P]:  # fmt: skip
         """Every page with events, following ``next_token``; empty pages are not yielded."""
-        return self._pages("/2/dm_events", event_types, max_results, max_pages)
+        return self._pages("/2/dm_events", event_types, max_results, max_pages, read)
 
     def conversation_events_pages(
         self, conversation_id: str, *, event_types: Sequence[str] | None = None, max_results: int = 100,
-        max_pages: int | None = None,
-    ) -> Iterator[DmEventPage]:  # fmt: skip
+        max_pages: int | None = None, read: PageReader[P] = DmEventPage.from_json,  # type: ignore[assignment]
+    ) -> Iterator[P]:  # fmt: skip
         check_conversation(conversation_id)
         path = f"/2/dm_conversations/{conversation_id}/dm_events"
-        return self._pages(path, event_types, max_results, max_pages)
+        return self._pages(path, event_types, max_results, max_pages, read)
 
     def participant_events_pages(
         self, participant_id: str, *, event_types: Sequence[str] | None = None, max_results: int = 100,
-        max_pages: int | None = None,
-    ) -> Iterator[DmEventPage]:  # fmt: skip
+        max_pages: int | None = None, read: PageReader[P] = DmEventPage.from_json,  # type: ignore[assignment]
+    ) -> Iterator[P]:  # fmt: skip
         check_id(participant_id, "participant_id")
         path = f"/2/dm_conversations/with/{participant_id}/dm_events"
-        return self._pages(path, event_types, max_results, max_pages)
+        return self._pages(path, event_types, max_results, max_pages, read)
 
-    def dm_event(self, event_id: str) -> DmEventPage:
+    def dm_event(self, event_id: str, *, read: PageReader[P] = DmEventPage.from_json) -> P:  # type: ignore[assignment]
+        """``GET /2/dm_events/:id``: a page of the one event."""
         check_id(event_id, "event_id")
-        return self._call("GET", f"/2/dm_events/{event_id}", _single_event, auth="user", params=LOOKUP_FIELDS,
-                          data_required=True)  # fmt: skip
+        return self._call("GET", f"/2/dm_events/{event_id}", lambda body, rate: read(body, rate, single=True),
+                          auth="user", params=LOOKUP_FIELDS, data_required=True)  # fmt: skip
 
     def _pages(
-        self, path: str, event_types: Sequence[str] | None, max_results: int, max_pages: int | None
-    ) -> Iterator[DmEventPage]:
+        self, path: str, event_types: Sequence[str] | None, max_results: int, max_pages: int | None,
+        read: PageReader[P],
+    ) -> Iterator[P]:  # fmt: skip
         # Checked now, not at the first next(): the caller learns about bad arguments where it passed them.
         params = lookup_params(event_types, max_results, None)
         check_max_pages(max_pages)
         self._require("user", "GET", path)
-        return self._follow(path, params, max_pages)
+        return self._follow(path, params, max_pages, read)
 
-    def _follow(self, path: str, params: dict[str, str], max_pages: int | None) -> Iterator[DmEventPage]:
+    def _follow(self, path: str, params: dict[str, str], max_pages: int | None, read: PageReader[P]) -> Iterator[P]:
         token: str | None = None
         yielded = 0
         while True:
             query = {**params, "pagination_token": token} if token else params
-            page = self._call("GET", path, DmEventPage.from_json, auth="user", params=query)
-            if page.events:
+            page = self._call("GET", path, read, auth="user", params=query)
+            if page.listed:
                 yield page
                 yielded += 1
             # X sends a next_token even on a short last page (x-api.md §3.3): only an empty page or no token ends.
-            if not page.events or page.result_count == 0 or not page.next_token or page.next_token == token:
+            if not page.listed or page.result_count == 0 or not page.next_token or page.next_token == token:
                 return
             if max_pages is not None and yielded >= max_pages:
                 return
@@ -453,7 +465,3 @@ class XClient:
             if isinstance(body, dict) and isinstance(body.get("data"), dict):
                 data = body["data"]
         return Done(rate_limit=RateLimit.from_headers(response.headers), data=data)
-
-
-def _single_event(body: Any, rate_limit: RateLimit) -> DmEventPage:
-    return DmEventPage.from_json(body, rate_limit, single=True)

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from twitter_channel.x.results import RateLimit
+from twitter_channel.x.rate_limits import RateLimit
 
 DEFAULT_RATE_LIMIT_WAIT = timedelta(minutes=15)
 # v1.1 error codes (x-api.md §4): 88 rate limit; 32/89/215 the credentials are invalid or expired.

@@ -22,7 +22,7 @@ from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth2Session
 
 from twitter_channel.x.errors import AuthError, PermanentError, RateLimited, Transient
-from twitter_channel.x.results import RateLimit
+from twitter_channel.x.rate_limits import RateLimit
 
 log = logging.getLogger(__name__)
 VERIFIER_LENGTH = 64

@@ -1,35 +1,45 @@
 """What ``XClient`` returns: frozen dataclasses built from X's JSON. No Django in here.
 
-The ``from_json`` constructors are strict about the keys a caller relies on (ids, types of values) and
-tolerant of the rest (display fields, counts). A body that breaks the strict part raises
-``UnexpectedShape``, which the client turns into ``MalformedResponse``. Objects keep X's JSON in ``raw``.
+The ``from_json`` constructors read with ``json_fields``: strict about the keys a caller relies on (ids,
+types of values) and tolerant of the rest (display fields, counts). A body that breaks the strict part
+raises ``PayloadError`` naming where (``includes.users[0].username: missing``), which the client turns
+into ``MalformedResponse``. Objects keep X's JSON in ``raw``.
+
+A DM events lookup is read in two steps: ``DmEventList`` (what paging needs, the events still X's JSON),
+then a reader of its events: ``DmEventPage`` here, or the caller's own (``XClient``'s ``read=``), so that
+the inbox's parser reads each event once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
 
 from twitter_channel.x.json_fields import (
-    UnexpectedShape,
-    data_of,
-    epoch_seconds,
+    PayloadError,
+    as_object,
+    at,
+    bool_or_none,
     errors_of,
-    flag,
-    ids_of,
+    ident_list,
     iso_time,
-    list_of,
-    obj,
-    opt_bool,
-    opt_str,
-    required_id,
-    required_text,
-    retry_after,
+    list_items,
+    opt_ident,
+    opt_object,
+    req_bool,
+    req_ident,
+    req_object,
+    req_str,
+    str_or_none,
     to_int,
 )
+from twitter_channel.x.rate_limits import RateLimit
 
+# What XClient asks for on every lookup. All are OA 2.159 enum values (a test checks them against
+# openapi_dm_excerpt.json). Left out: media metrics only the media's owner may read, and user/post fields
+# no reader reads (X, and the sandbox, accept every OA value, but each one asked for is more to fetch and send).
 USER_FIELDS = (
     "connection_status,created_at,description,entities,id,location,most_recent_tweet_id,name,pinned_tweet_id,"
     "profile_image_url,protected,public_metrics,receives_your_dm,url,username,verified,verified_type,withheld"
@@ -42,67 +52,6 @@ LOOKUP_FIELDS = {
     "user.fields": USER_FIELDS,
     "tweet.fields": "author_id,conversation_id,created_at,id,lang,public_metrics,text",
 }
-
-
-# --- tolerant readers (missing or garbage -> None) ---------------------------------------------------------
-
-
-# --- rate limits -------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RateWindow:
-    limit: int | None = None
-    remaining: int | None = None
-    reset_at: datetime | None = None
-
-    @property
-    def exhausted(self) -> bool:
-        return self.remaining is not None and self.remaining <= 0
-
-
-@dataclass(frozen=True)
-class RateLimit:
-    """X's ``x-rate-limit-*`` headers (the 15-minute window), and the 24-hour user and app windows."""
-
-    limit: int | None = None
-    remaining: int | None = None
-    reset_at: datetime | None = None
-    user_24h: RateWindow | None = None
-    app_24h: RateWindow | None = None
-    retry_after_at: datetime | None = None
-    """From a ``Retry-After`` header, when X sent one."""
-
-    @classmethod
-    def from_headers(cls, headers: Mapping[str, str]) -> RateLimit:
-        lower = {str(k).lower(): v for k, v in headers.items()}
-
-        def window(prefix: str) -> RateWindow | None:
-            found = RateWindow(
-                limit=to_int(lower.get(f"{prefix}-limit")),
-                remaining=to_int(lower.get(f"{prefix}-remaining")),
-                reset_at=epoch_seconds(lower.get(f"{prefix}-reset")),
-            )
-            return found if found != RateWindow() else None
-
-        main = window("x-rate-limit") or RateWindow()
-        return cls(
-            limit=main.limit,
-            remaining=main.remaining,
-            reset_at=main.reset_at,
-            user_24h=window("x-user-limit-24hour"),
-            app_24h=window("x-app-limit-24hour"),
-            retry_after_at=retry_after(lower.get("retry-after"), datetime.now(UTC)),
-        )
-
-    def reopens_at(self) -> datetime | None:
-        """When calls are allowed again: the latest reset of the exhausted windows, else the 15-minute
-        window's reset, else ``Retry-After``."""
-        main = RateWindow(self.limit, self.remaining, self.reset_at)
-        exhausted = [w.reset_at for w in (main, self.user_24h, self.app_24h) if w and w.exhausted and w.reset_at]
-        if exhausted:
-            return max(exhausted)
-        return self.reset_at or self.retry_after_at
 
 
 # --- objects -----------------------------------------------------------------------------------------------
@@ -124,21 +73,21 @@ class XUser:
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def from_json(cls, raw: Any) -> XUser:
-        raw = obj(raw, "a user")
+    def from_json(cls, raw: Any, path: str = "") -> XUser:
+        raw = as_object(raw, path)
         metrics = raw.get("public_metrics")
         return cls(
-            id=required_id(raw, "id", "a user"),
-            username=required_text(raw, "username", "a user"),
-            name=required_text(raw, "name", "a user"),
-            profile_image_url=opt_str(raw, "profile_image_url"),
-            description=opt_str(raw, "description"),
-            location=opt_str(raw, "location"),
-            url=opt_str(raw, "url"),
-            verified=opt_bool(raw, "verified"),
-            protected=opt_bool(raw, "protected"),
+            id=req_ident(raw, "id", path),
+            username=req_str(raw, "username", path),
+            name=req_str(raw, "name", path),
+            profile_image_url=str_or_none(raw, "profile_image_url"),
+            description=str_or_none(raw, "description"),
+            location=str_or_none(raw, "location"),
+            url=str_or_none(raw, "url"),
+            verified=bool_or_none(raw, "verified"),
+            protected=bool_or_none(raw, "protected"),
             followers_count=to_int(metrics.get("followers_count")) if isinstance(metrics, dict) else None,
-            receives_your_dm=opt_bool(raw, "receives_your_dm"),
+            receives_your_dm=bool_or_none(raw, "receives_your_dm"),
             raw=raw,
         )
 
@@ -157,18 +106,18 @@ class XMedia:
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def from_json(cls, raw: Any) -> XMedia:
-        raw = obj(raw, "a media object")
+    def from_json(cls, raw: Any, path: str = "") -> XMedia:
+        raw = as_object(raw, path)
         variants = raw.get("variants")
         return cls(
-            media_key=required_text(raw, "media_key", "a media object"),
-            type=opt_str(raw, "type") or "",
-            url=opt_str(raw, "url"),
-            preview_image_url=opt_str(raw, "preview_image_url"),
+            media_key=req_str(raw, "media_key", path),
+            type=str_or_none(raw, "type") or "",
+            url=str_or_none(raw, "url"),
+            preview_image_url=str_or_none(raw, "preview_image_url"),
             width=to_int(raw.get("width")),
             height=to_int(raw.get("height")),
             duration_ms=to_int(raw.get("duration_ms")),
-            alt_text=opt_str(raw, "alt_text"),
+            alt_text=str_or_none(raw, "alt_text"),
             variants=tuple(v for v in variants if isinstance(v, dict)) if isinstance(variants, list) else (),
             raw=raw,
         )
@@ -183,12 +132,12 @@ class XPost:
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def from_json(cls, raw: Any) -> XPost:
-        raw = obj(raw, "a post")
+    def from_json(cls, raw: Any, path: str = "") -> XPost:
+        raw = as_object(raw, path)
         return cls(
-            id=required_id(raw, "id", "a post"),
-            text=opt_str(raw, "text") or "",
-            author_id=required_id(raw, "author_id", "a post", required=False),
+            id=req_ident(raw, "id", path),
+            text=str_or_none(raw, "text") or "",
+            author_id=opt_ident(raw, "author_id", path),
             created_at=iso_time(raw.get("created_at")),
             raw=raw,
         )
@@ -222,32 +171,28 @@ class XDmEvent:
         users: Mapping[str, XUser] | None = None,
         media: Mapping[str, XMedia] | None = None,
         posts: Mapping[str, XPost] | None = None,
+        path: str = "",
     ) -> XDmEvent:
         """One DM event; ``users``/``media``/``posts`` (the page's ``includes``) resolve its references."""
         users, media, posts = users or {}, media or {}, posts or {}
-        raw = obj(raw, "a DM event")
-        where = f"DM event {raw.get('id')!r}"
-        attachments = raw.get("attachments")
-        media_keys: tuple[str, ...] = ()
-        if attachments is not None:
-            media_keys = ids_of(obj(attachments, f"{where} attachments").get("media_keys"), f"{where} media_keys")
+        raw = as_object(raw, path)
+        attachments = opt_object(raw, "attachments", path)
+        media_keys = ident_list(attachments, "media_keys", at(path, "attachments")) if attachments is not None else ()
         # OA 2.159 (and every capture) says referenced_tweets; OA 2.167 renames it referenced_posts.
-        references = raw.get("referenced_tweets", raw.get("referenced_posts"))
-        post_ids = tuple(
-            required_id(obj(r, f"{where} reference"), "id", f"{where} reference") for r in list_of(references, where)
-        )
+        references = "referenced_tweets" if "referenced_tweets" in raw else "referenced_posts"
+        post_ids = tuple(req_ident(as_object(r, where), "id", where) for r, where in list_items(raw, references, path))
         entities = raw.get("entities")
         if not isinstance(entities, dict):
             # OA 2.159 lists the entity arrays flat on the event; OA 2.167 nests them in `entities`.
             entities = {kind: raw[kind] for kind in ENTITY_KINDS if isinstance(raw.get(kind), list)}
-        sender_id = required_id(raw, "sender_id", where, required=False)
-        participant_ids = ids_of(raw.get("participant_ids"), f"{where} participant_ids")
+        sender_id = opt_ident(raw, "sender_id", path)
+        participant_ids = ident_list(raw, "participant_ids", path)
         return cls(
-            id=required_id(raw, "id", "a DM event"),
-            event_type=required_text(raw, "event_type", where),
-            text=opt_str(raw, "text") or "",
+            id=req_ident(raw, "id", path),
+            event_type=req_str(raw, "event_type", path),
+            text=str_or_none(raw, "text") or "",
             sender_id=sender_id,
-            dm_conversation_id=required_id(raw, "dm_conversation_id", where, required=False),
+            dm_conversation_id=opt_ident(raw, "dm_conversation_id", path),
             created_at=iso_time(raw.get("created_at")),
             participant_ids=participant_ids,
             media_keys=media_keys,
@@ -264,6 +209,74 @@ class XDmEvent:
 # --- results -----------------------------------------------------------------------------------------------
 
 
+def _data(body: Any) -> Mapping[str, Any]:
+    return req_object(as_object(body, ""), "data", "")
+
+
+@dataclass(frozen=True)
+class DmEventList:
+    """A DM events lookup as X answered it, before its events are read: what paging needs, and X's JSON.
+
+    ``items`` pairs each item of ``data`` (not read yet) with its path (``data[3]``; ``data`` for
+    ``GET /2/dm_events/:id``); ``includes`` is X's object ({} when absent). ``listed`` counts the items.
+    """
+
+    items: tuple[tuple[Any, str], ...]
+    includes: Mapping[str, Any]
+    result_count: int
+    next_token: str | None
+    previous_token: str | None
+    errors: tuple[dict[str, Any], ...]
+    rate_limit: RateLimit
+
+    @property
+    def listed(self) -> int:
+        return len(self.items)
+
+    @classmethod
+    def from_json(cls, body: Any, rate_limit: RateLimit, *, single: bool = False) -> DmEventList:
+        """A lookup page (``data`` a list), or ``GET /2/dm_events/:id`` (``single``: ``data`` an object)."""
+        body = as_object(body, "")
+        if not single and not {"data", "meta", "errors"} & body.keys():
+            raise PayloadError("", "the page has none of `data`, `meta` or `errors`")
+        includes = as_object(body.get("includes", {}), "includes")
+        items = ((_data(body), "data"),) if single else tuple(list_items(body, "data", ""))
+        meta = as_object(body.get("meta", {}), "meta")
+        count = to_int(meta.get("result_count"))
+        return cls(
+            items=items,
+            includes=includes,
+            result_count=len(items) if count is None else count,
+            next_token=str_or_none(meta, "next_token") or None,
+            previous_token=str_or_none(meta, "previous_token") or None,
+            errors=errors_of(body),
+            rate_limit=rate_limit,
+        )
+
+
+class EventsPage(Protocol):
+    """What following a lookup's pages needs of a page, whichever reader read its events. ``listed``: how
+    many items X listed in ``data``, read or not."""
+
+    @property
+    def listed(self) -> int: ...
+
+    @property
+    def result_count(self) -> int: ...
+
+    @property
+    def next_token(self) -> str | None: ...
+
+
+Page = TypeVar("Page", bound=EventsPage, covariant=True)
+
+
+class PageReader(Protocol[Page]):
+    """Reads a DM events lookup's body into a page (``DmEventPage.from_json`` is one)."""
+
+    def __call__(self, body: Any, rate_limit: RateLimit, *, single: bool = False) -> Page: ...
+
+
 @dataclass(frozen=True)
 class DmEventPage:
     events: tuple[XDmEvent, ...]
@@ -276,29 +289,27 @@ class DmEventPage:
     errors: tuple[dict[str, Any], ...]
     rate_limit: RateLimit
 
+    @property
+    def listed(self) -> int:
+        return len(self.events)
+
     @classmethod
     def from_json(cls, body: Any, rate_limit: RateLimit, *, single: bool = False) -> DmEventPage:
         """A lookup page (``data`` a list), or ``GET /2/dm_events/:id`` (``single``: ``data`` an object)."""
-        body = obj(body, "the body")
-        if not single and not {"data", "meta", "errors"} & body.keys():
-            raise UnexpectedShape("the page has none of `data`, `meta` or `errors`")
-        includes = obj(body.get("includes", {}), "`includes`")
-        users = {u.id: u for u in map(XUser.from_json, list_of(includes.get("users"), "`includes.users`"))}
-        media = {m.media_key: m for m in map(XMedia.from_json, list_of(includes.get("media"), "`includes.media`"))}
-        posts = {p.id: p for p in map(XPost.from_json, list_of(includes.get("tweets"), "`includes.tweets`"))}
-        items = [data_of(body)] if single else list_of(body.get("data"), "`data`")
-        events = tuple(XDmEvent.from_json(item, users, media, posts) for item in items)
-        meta = obj(body.get("meta", {}), "`meta`")
-        count = to_int(meta.get("result_count"))
+        found = DmEventList.from_json(body, rate_limit, single=single)
+        includes = found.includes
+        users = {u.id: u for u in (XUser.from_json(*i) for i in list_items(includes, "users", "includes"))}
+        media = {m.media_key: m for m in (XMedia.from_json(*i) for i in list_items(includes, "media", "includes"))}
+        posts = {p.id: p for p in (XPost.from_json(*i) for i in list_items(includes, "tweets", "includes"))}
         return cls(
-            events=events,
+            events=tuple(XDmEvent.from_json(item, users, media, posts, path=path) for item, path in found.items),
             users=users,
             media=media,
             posts=posts,
-            result_count=len(events) if count is None else count,
-            next_token=opt_str(meta, "next_token") or None,
-            previous_token=opt_str(meta, "previous_token") or None,
-            errors=errors_of(body),
+            result_count=found.result_count,
+            next_token=found.next_token,
+            previous_token=found.previous_token,
+            errors=found.errors,
             rate_limit=rate_limit,
         )
 
@@ -311,10 +322,10 @@ class SentMessage:
 
     @classmethod
     def from_json(cls, body: Any, rate_limit: RateLimit) -> SentMessage:
-        data = data_of(body)
+        data = _data(body)
         return cls(
-            dm_conversation_id=required_id(data, "dm_conversation_id", "`data`"),
-            dm_event_id=required_id(data, "dm_event_id", "`data`"),
+            dm_conversation_id=req_ident(data, "dm_conversation_id", "data"),
+            dm_event_id=req_ident(data, "dm_event_id", "data"),
             rate_limit=rate_limit,
         )
 
@@ -326,7 +337,7 @@ class UserResult:
 
     @classmethod
     def from_json(cls, body: Any, rate_limit: RateLimit) -> UserResult:
-        return cls(user=XUser.from_json(data_of(body)), rate_limit=rate_limit)
+        return cls(user=XUser.from_json(_data(body), "data"), rate_limit=rate_limit)
 
 
 @dataclass(frozen=True)
@@ -337,10 +348,10 @@ class UsersResult:
 
     @classmethod
     def from_json(cls, body: Any, rate_limit: RateLimit) -> UsersResult:
-        body = obj(body, "the body")
+        body = as_object(body, "")
         if "data" not in body and "errors" not in body:
-            raise UnexpectedShape("the body has neither `data` nor `errors`")
-        users = tuple(XUser.from_json(u) for u in list_of(body.get("data"), "`data`"))
+            raise PayloadError("", "the body has neither `data` nor `errors`")
+        users = tuple(XUser.from_json(*item) for item in list_items(body, "data", ""))
         return cls(users=users, errors=errors_of(body), rate_limit=rate_limit)
 
 
@@ -357,21 +368,20 @@ class UploadedMedia:
 
     @classmethod
     def from_json(cls, body: Any, rate_limit: RateLimit) -> UploadedMedia:
-        data = data_of(body)
-        info = data.get("processing_info")
-        info = obj(info, "`processing_info`") if info is not None else {}
-        media_id = required_id(data, "id", "`data`")
+        data = _data(body)
+        info = opt_object(data, "processing_info", "data") or {}
+        media_id = req_ident(data, "id", "data")
         if not media_id.isdigit():
-            raise UnexpectedShape(f"the media id {media_id!r} is not numeric")
+            raise PayloadError("data.id", f"the media id {media_id[:40]!r} is not numeric")
         return cls(
             media_id=media_id,
-            media_key=opt_str(data, "media_key") or "",
+            media_key=str_or_none(data, "media_key") or "",
             size=to_int(data.get("size")),
             expires_after_secs=to_int(data.get("expires_after_secs")),
-            processing_state=opt_str(info, "state"),
+            processing_state=str_or_none(info, "state"),
             rate_limit=rate_limit,
             check_after_secs=to_int(info.get("check_after_secs")),
-            raw=data,
+            raw=dict(data),
         )
 
 
@@ -383,12 +393,12 @@ class Webhook:
     created_at: datetime | None
 
     @classmethod
-    def from_json(cls, raw: Any) -> Webhook:
-        raw = obj(raw, "a webhook")
+    def from_json(cls, raw: Any, path: str = "") -> Webhook:
+        raw = as_object(raw, path)
         return cls(
-            id=required_id(raw, "id", "a webhook"),
-            url=required_text(raw, "url", "a webhook"),
-            valid=flag(raw, "valid", "a webhook"),
+            id=req_ident(raw, "id", path),
+            url=req_str(raw, "url", path),
+            valid=req_bool(raw, "valid", path),
             created_at=iso_time(raw.get("created_at")),
         )
 
@@ -400,9 +410,10 @@ class WebhookResult:
 
     @classmethod
     def from_json(cls, body: Any, rate_limit: RateLimit) -> WebhookResult:
-        body = obj(body, "the body")
+        body = as_object(body, "")
         # The docs wrap the webhook in `data`; OA 2.159's WebhookConfigCreateResponse does not.
-        return cls(webhook=Webhook.from_json(body["data"] if "data" in body else body), rate_limit=rate_limit)
+        webhook = Webhook.from_json(body["data"], "data") if "data" in body else Webhook.from_json(body)
+        return cls(webhook=webhook, rate_limit=rate_limit)
 
 
 @dataclass(frozen=True)
@@ -412,10 +423,11 @@ class WebhookList:
 
     @classmethod
     def from_json(cls, body: Any, rate_limit: RateLimit) -> WebhookList:
-        body = obj(body, "the body")
+        body = as_object(body, "")
         if "data" not in body and "meta" not in body:
-            raise UnexpectedShape("the body has neither `data` nor `meta`")
-        return cls(webhooks=tuple(map(Webhook.from_json, list_of(body.get("data"), "`data`"))), rate_limit=rate_limit)
+            raise PayloadError("", "the body has neither `data` nor `meta`")
+        webhooks = tuple(Webhook.from_json(*item) for item in list_items(body, "data", ""))
+        return cls(webhooks=webhooks, rate_limit=rate_limit)
 
 
 @dataclass(frozen=True)
@@ -425,7 +437,7 @@ class SubscriptionStatus:
 
     @classmethod
     def from_json(cls, body: Any, rate_limit: RateLimit) -> SubscriptionStatus:
-        return cls(subscribed=flag(data_of(body), "subscribed", "`data`"), rate_limit=rate_limit)
+        return cls(subscribed=req_bool(_data(body), "subscribed", "data"), rate_limit=rate_limit)
 
 
 @dataclass(frozen=True)
@@ -438,13 +450,13 @@ class SubscriptionList:
 
     @classmethod
     def from_json(cls, body: Any, rate_limit: RateLimit) -> SubscriptionList:
-        data = data_of(body)
-        subscriptions = list_of(data.get("subscriptions"), "`data.subscriptions`")
+        data = _data(body)
+        subscriptions = list_items(data, "subscriptions", "data")
         return cls(
-            application_id=required_id(data, "application_id", "`data`", required=False) or "",
-            webhook_id=required_id(data, "webhook_id", "`data`"),
-            webhook_url=opt_str(data, "webhook_url") or "",
-            user_ids=tuple(required_id(obj(s, "a subscription"), "user_id", "a subscription") for s in subscriptions),
+            application_id=opt_ident(data, "application_id", "data") or "",
+            webhook_id=req_ident(data, "webhook_id", "data"),
+            webhook_url=str_or_none(data, "webhook_url") or "",
+            user_ids=tuple(req_ident(as_object(s, where), "user_id", where) for s, where in subscriptions),
             rate_limit=rate_limit,
         )
 
@@ -459,10 +471,10 @@ class SubscriptionCount:
 
     @classmethod
     def from_json(cls, body: Any, rate_limit: RateLimit) -> SubscriptionCount:
-        data = data_of(body)
+        data = _data(body)
         # X sends the counts as strings ("0").
         return cls(
-            account_name=opt_str(data, "account_name") or "",
+            account_name=str_or_none(data, "account_name") or "",
             provisioned_count=to_int(data.get("provisioned_count")),
             subscriptions_count_all=to_int(data.get("subscriptions_count_all")),
             subscriptions_count_direct_messages=to_int(data.get("subscriptions_count_direct_messages")),
@@ -477,7 +489,7 @@ class Deleted:
 
     @classmethod
     def from_json(cls, body: Any, rate_limit: RateLimit) -> Deleted:
-        return cls(deleted=flag(data_of(body), "deleted", "`data`"), rate_limit=rate_limit)
+        return cls(deleted=req_bool(_data(body), "deleted", "data"), rate_limit=rate_limit)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ run by a real Celery worker whose progress reaches the manager's websocket."""
 from __future__ import annotations
 
 import pytest
+from django.db import OperationalError
 
 from accounts.models import User
 from tests.twitter_channel.handoff.handoff_batch_fixtures import (
@@ -31,7 +32,7 @@ from twitter_channel.handoff.deeplinks import dm_link_parse
 from twitter_channel.handoff.links import HandoffError
 from twitter_channel.handoff.post_length import post_length
 from twitter_channel.models import HandoffBatch, HandoffLink, XAccount
-from twitter_channel.tasks import handoff_batch_generate
+from twitter_channel.tasks import HandoffBatchGaveUp, handoff_batch_generate
 
 pytestmark = pytest.mark.django_db
 
@@ -309,6 +310,24 @@ def test_a_failing_task_marks_the_batch_failed_and_says_so(
 
     batch.refresh_from_db()
     assert batch.status == "failed" and "Generation stopped (RuntimeError)" in batch.error
+    assert published.of(PROGRESS_EVENT) == [{"batch_id": batch.pk, "processed": 0, "total": 3, "status": "failed"}]
+
+
+def test_a_database_still_failing_on_the_last_attempt_marks_the_batch_failed(
+    account, manager, monkeypatch, published, django_capture_on_commit_callbacks
+):
+    batch = make_batch(account, manager, posts(3))
+
+    def broken(**kwargs):  # noqa: ANN003, ANN202
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(handoff_batches, "handoff_link_create", broken)
+    last = handoff_batch_generate.max_retries
+    with pytest.raises(HandoffBatchGaveUp), django_capture_on_commit_callbacks(execute=True):
+        handoff_batch_generate.apply(args=(batch.pk,), retries=last)
+
+    batch.refresh_from_db()
+    assert (batch.status, batch.error) == ("failed", "The database did not answer; try a new batch.")
     assert published.of(PROGRESS_EVENT) == [{"batch_id": batch.pk, "processed": 0, "total": 3, "status": "failed"}]
 
 

@@ -14,7 +14,6 @@ from django.utils import timezone
 from inbox.models import Contact, Message
 from tests.factories import make_inbox
 from twitter_channel.inbound.ingesting import account_events_ingest
-from twitter_channel.inbound.parsing.fields import MAX_JSON_DEPTH, PayloadError, storable_json
 from twitter_channel.inbound.parsing.payloads import (
     parse_v1_event,
     parse_v1_page,
@@ -24,6 +23,7 @@ from twitter_channel.inbound.parsing.payloads import (
     parse_webhook_payload,
 )
 from twitter_channel.models import XAccount
+from twitter_channel.x.json_fields import MAX_JSON_DEPTH, PayloadError, storable_json
 
 BRAND = "4337869213"
 CUSTOMER = "3001969357"

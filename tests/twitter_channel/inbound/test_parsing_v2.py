@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from inbox.dm_events import DmEventType, DmMedia, MediaVariant, XUserProfile
+from tests.twitter_channel.x.client_replay import add, make_client, rsps
 from tests.xsandbox import fixture_json
 from twitter_channel.inbound.parsing.payloads import (
     ParsedPage,
@@ -15,7 +16,12 @@ from twitter_channel.inbound.parsing.payloads import (
     parse_v2_event,
     parse_v2_page,
     parse_v2_page_detailed,
+    read_lookup_page,
 )
+from twitter_channel.x.errors import MalformedResponse
+from twitter_channel.x.rate_limits import RateLimit
+
+__all__ = ["rsps"]  # the fixture, from client_replay
 
 EXAMPLES = fixture_json("v2_dm_event_types_examples.docs.json")
 
@@ -363,3 +369,59 @@ def test_malformed_page_raises(body, error):
         parse_v2_page(body)
 
     assert str(raised.value) == error
+
+
+# --- the reader XClient's lookups are given (poll, backfill, the reply lookup): each event read once ----------
+
+
+def test_a_lookup_page_is_read_for_the_inbox_with_what_paging_needs():
+    body = {
+        "data": [message(id="3"), message(id="2", sender_id="x"), message(event_type="MessageReaction")],
+        "meta": {"result_count": 3, "next_token": "NEXT"},
+    }
+    rate = RateLimit(limit=15, remaining=4)
+
+    page = read_lookup_page(body, rate)
+
+    assert [e.x_event_id for e in page.dm_events] == ["3"]
+    assert page.rejected == ("data[1].sender_id: expected a numeric id, got 'x'",)
+    assert page.ignored == ("dm_events:MessageReaction",)
+    assert (page.listed, page.result_count, page.next_token, page.rate_limit) == (3, 3, "NEXT", rate)
+
+
+@pytest.mark.parametrize(
+    ("body", "single", "error"),
+    [
+        ({"data": message()}, False, "data: expected a list, got an object"),
+        ({"includes": {}}, False, "the page has none of `data`, `meta` or `errors`"),
+        ({"data": [message()]}, True, "data: expected an object, got a list"),
+        ({"data": [], "includes": None}, False, "includes: expected an object, got null"),
+    ],
+)
+def test_what_is_not_a_lookup_page_raises_with_the_path(body, single, error):
+    with pytest.raises(PayloadError) as raised:
+        read_lookup_page(body, RateLimit(), single=single)
+
+    assert str(raised.value) == error
+
+
+def test_the_client_reports_what_is_not_a_page_as_malformed(rsps):
+    add(rsps, "GET", "/2/dm_events", {"data": message(), "meta": {"result_count": 1}})
+
+    with pytest.raises(MalformedResponse) as raised:
+        make_client().dm_events_page(read=read_lookup_page)
+
+    assert str(raised.value) == (
+        "GET /2/dm_events: 200 with a body X does not document: data: expected a list, got an object"
+    )
+
+
+def test_paging_goes_on_past_a_page_whose_every_event_was_left_out(rsps):
+    broken = message(id="2", dm_conversation_id=None)
+    add(rsps, "GET", "/2/dm_events", {"data": [broken], "meta": {"result_count": 1, "next_token": "NEXT"}})
+    add(rsps, "GET", "/2/dm_events", {"data": [message(id="1")], "meta": {"result_count": 1}})
+
+    first, second = make_client().dm_events_pages(read=read_lookup_page)
+
+    assert (first.dm_events, first.rejected) == ((), ("data[0].dm_conversation_id: expected a string, got null",))
+    assert [e.x_event_id for e in second.dm_events] == ["1"]

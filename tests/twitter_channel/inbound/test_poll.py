@@ -19,6 +19,7 @@ from twitter_channel import tasks
 from twitter_channel.connection.tokens import client_for
 from twitter_channel.inbound import sync
 from twitter_channel.inbound.ingesting import account_events_ingest
+from twitter_channel.inbound.parsing.payloads import read_lookup_page
 from twitter_channel.inbound.sync import account_poll
 from twitter_channel.models import XAccount
 
@@ -118,7 +119,7 @@ def test_a_message_the_webhook_delivered_after_a_long_gap_does_not_end_the_poll_
     account = connect_through_sandbox(x_sandbox)
     missed = [customer_writes(x_sandbox, f"Missed {n}") for n in range(1, 16)]
     newest = customer_writes(x_sandbox, "Delivered by the webhook")
-    page = client_for(account).dm_event(newest)
+    page = client_for(account).dm_event(newest, read=read_lookup_page)
     account_events_ingest(account=account, events=sync.page_events(page))
 
     # when: pages of 10 — the first holds the stored newest message and 9 missed ones

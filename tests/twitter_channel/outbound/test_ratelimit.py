@@ -17,7 +17,7 @@ from tests.factories import make_inbox
 from twitter_channel.models import RateBudget, RatePermit, RateWaiter, XAccount
 from twitter_channel.outbound import ratelimit
 from twitter_channel.outbound.rate_windows import window_label, windows_parse
-from twitter_channel.x.results import RateLimit, RateWindow
+from twitter_channel.x.rate_limits import RateLimit, RateWindow
 
 pytestmark = pytest.mark.django_db
 

@@ -27,7 +27,7 @@ from tests.xsandbox import BUSINESS_ID, CUSTOMER_ID, Sandbox
 from twitter_channel import tasks
 from twitter_channel.inbound.sync import account_poll
 from twitter_channel.models import XAccount
-from twitter_channel.outbound import ratelimit, sending
+from twitter_channel.outbound import ratelimit, reply_lookup, sending
 from twitter_channel.x.results import XDmEvent
 
 pytestmark = pytest.mark.django_db
@@ -309,11 +309,14 @@ def test_x_never_answering_fails_the_reply_after_the_last_attempt(
     assert messages_sent_by_business(x_sandbox) == 0
 
 
-def test_backoff_doubles_with_jitter_up_to_its_cap():
+def test_the_retry_delay_doubles_with_jitter_up_to_its_cap_and_never_undercuts_the_margin_after_a_post():
+    margin = reply_lookup.visibility_margin().total_seconds()
     for failures, ceiling in [(1, 15), (2, 30), (3, 60), (6, 480), (7, 600), (20, 600)]:
-        waits = [sending.backoff(failures) for _ in range(200)]
+        waits = [sending.retry_delay(failures, posted=False) for _ in range(200)]
         assert all(ceiling / 2 <= w <= ceiling for w in waits), (failures, min(waits), max(waits))
         assert len(set(waits)) > 1
+        after_a_post = [sending.retry_delay(failures, posted=True) for _ in range(200)]
+        assert all(max(ceiling / 2, margin) <= w <= max(ceiling, margin) for w in after_a_post)
 
 
 # --- X's rate limit ----------------------------------------------------------------------------------------------

@@ -87,6 +87,18 @@ def test_a_2xx_that_is_not_the_documented_json_is_malformed(rsps, method, path, 
     assert caught.value.status in (200, 201)
 
 
+def test_a_malformed_answer_names_where_in_the_body_it_is_wrong(rsps):
+    body = {"data": [], "includes": {"users": [{"id": "1", "name": "x"}]}, "meta": {"result_count": 0}}
+    add(rsps, "GET", "/2/dm_events", body)
+
+    with pytest.raises(MalformedResponse) as caught:
+        make_client().dm_events_page()
+
+    assert str(caught.value) == (
+        "GET /2/dm_events: 200 with a body X does not document: includes.users[0].username: missing"
+    )
+
+
 def _mutations(value: Any, path: tuple = ()) -> Iterator[tuple[tuple, Any]]:
     """(path, replacement) for every node: removed (None marker), and swapped for values of other types."""
     if path:

@@ -12,7 +12,8 @@ import responses
 from responses import matchers
 
 from tests.twitter_channel.x.client_replay import USER_TOKEN, epoch, load, make_client, query, rsps
-from twitter_channel.x.results import LOOKUP_FIELDS, USER_FIELDS, RateLimit
+from twitter_channel.x.rate_limits import RateLimit
+from twitter_channel.x.results import LOOKUP_FIELDS, USER_FIELDS
 
 __all__ = ["rsps"]  # the fixture, from client_replay
 

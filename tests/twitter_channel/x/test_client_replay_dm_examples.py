@@ -10,7 +10,7 @@ from responses import matchers
 
 from tests.twitter_channel.x.client_replay import add, load, make_client, query, rsps
 from twitter_channel.x.errors import MalformedResponse
-from twitter_channel.x.results import RateLimit
+from twitter_channel.x.rate_limits import RateLimit
 
 __all__ = ["rsps"]  # the fixture, from client_replay
 

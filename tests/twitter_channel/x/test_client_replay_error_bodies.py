@@ -17,7 +17,7 @@ from twitter_channel.x.errors import (
     Transient,
     XError,
 )
-from twitter_channel.x.results import RateLimit, RateWindow
+from twitter_channel.x.rate_limits import RateLimit, RateWindow
 
 __all__ = ["rsps"]  # the fixture, from client_replay
 

@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from twitter_channel.inbound.parsing.fields import (
+from twitter_channel.x.json_fields import (
     PayloadError,
     as_int,
     as_list,

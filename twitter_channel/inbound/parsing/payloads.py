@@ -7,7 +7,8 @@ Three families of JSON come in, and every event in them is read (never just the 
   "dm.received", "filter": {"user_id"}, "payload": {...same families...}}}``). An AAA ``user_event``
   ``revoke`` (a user took our app's access away; the body has no ``for_user_id``) becomes an
   ``AppRevocation`` in ``revocations`` (x-api.md §7.7);
-- v2 lookups (``parse_v2_page``, ``parse_v2_event``): ``GET /2/dm_events`` and the per-conversation lists;
+- v2 lookups (``read_lookup_page``, the reader ``XClient``'s lookups are given; ``parse_v2_page``,
+  ``parse_v2_event``): ``GET /2/dm_events`` and the per-conversation lists;
 - v1.1 ``direct_messages/events`` bodies (``parse_v1_page``, ``parse_v1_event``), same objects as AAA.
 
 Malformed input, the rule ("keep what is right"):
@@ -25,11 +26,12 @@ Malformed input, the rule ("keep what is right"):
 
 U+0000, which PostgreSQL cannot store in text or jsonb, and UTF-16 surrogates left unpaired (``\\ud800``, or a
 pair in the wrong order), which cannot be encoded as UTF-8, are replaced by U+FFFD in every string of the input
-(keys included) before it is read (``parsing_fields.storable_json``), so no string handed on, nor any note
+(keys included) before it is read (``x.json_fields.storable_json``), so no string handed on, nor any note
 naming a key or a kind, carries them. JSON nested deeper than ``MAX_JSON_DEPTH`` is a ``PayloadError``.
 
 v2 events are only usable with ``dm_conversation_id``, ``created_at`` and (for messages) ``sender_id``,
-which X returns only when asked for: request ``DM_EVENT_FIELDS`` (X's default fields are rejected).
+which X returns only when asked for: ``XClient`` asks for them (``x.results.LOOKUP_FIELDS``); X's default
+fields are rejected.
 """
 
 from __future__ import annotations
@@ -43,7 +45,8 @@ from typing import Any, TypeVar
 from inbox.dm_events import DmEvent, DmEventType, ReadEvent, TypingEvent, XUserProfile
 from twitter_channel.inbound.parsing import v1 as parsing_v1
 from twitter_channel.inbound.parsing import v2 as parsing_v2
-from twitter_channel.inbound.parsing.fields import (
+from twitter_channel.inbound.parsing.profiles import users_map
+from twitter_channel.x.json_fields import (
     PayloadError,
     as_list,
     as_object,
@@ -56,15 +59,13 @@ from twitter_channel.inbound.parsing.fields import (
     req_object,
     req_str,
     storable_json,
-    users_map,
 )
+from twitter_channel.x.rate_limits import RateLimit
+from twitter_channel.x.results import DmEventList
 
 __all__ = [
-    "DM_EVENT_FIELDS",
-    "DM_EXPANSIONS",
-    "MEDIA_FIELDS",
-    "USER_FIELDS",
     "AppRevocation",
+    "LookupPage",
     "ParsedDelivery",
     "ParsedPage",
     "PayloadError",
@@ -75,18 +76,10 @@ __all__ = [
     "parse_v2_page",
     "parse_v2_page_detailed",
     "parse_webhook_payload",
+    "read_lookup_page",
 ]
 
 log = logging.getLogger(__name__)
-
-# Query values for the v2 lookups, so that every event carries what the parser needs (OA 2.159 names,
-# the ones every capture used; x-api.md §3.2, §3.6).
-DM_EVENT_FIELDS = (
-    "id,event_type,text,sender_id,dm_conversation_id,created_at,attachments,participant_ids,referenced_tweets,entities"
-)
-DM_EXPANSIONS = "attachments.media_keys,sender_id,participant_ids,referenced_tweets.id"
-MEDIA_FIELDS = "media_key,type,url,preview_image_url,variants,width,height,alt_text,duration_ms"
-USER_FIELDS = "id,name,username,profile_image_url,description,location,public_metrics,verified,protected"
 
 MESSAGES = "direct_message_events"
 TYPING = "direct_message_indicate_typing_events"
@@ -293,6 +286,40 @@ def parse_v1_page(body: Mapping[str, Any]) -> ParsedPage:
 # -- v2 lookups -----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class LookupPage:
+    """A page of a v2 lookup as ``XClient`` fetched it, its events read once, for the inbox.
+
+    ``dm_events``, ``ignored`` and ``rejected`` as in ``ParsedPage``; ``listed`` (how many items X listed,
+    read or not), ``result_count`` and ``next_token`` are what paging needs; ``rate_limit`` X's headers.
+    """
+
+    dm_events: tuple[DmEvent, ...]
+    ignored: tuple[str, ...]
+    rejected: tuple[str, ...]
+    listed: int
+    result_count: int
+    next_token: str | None
+    rate_limit: RateLimit
+
+
+def read_lookup_page(body: Any, rate_limit: RateLimit, *, single: bool = False) -> LookupPage:
+    """The reader to give ``XClient``'s lookups (``read=``): the page as X sent it (``DmEventList``: what
+    is not a page raises ``PayloadError``, which the client reports as ``MalformedResponse``), then its
+    events and ``includes`` by ``parsing.v2``, a malformed one left out and named in ``rejected``."""
+    found = DmEventList.from_json(storable_json(body), rate_limit, single=single)
+    parsed = _v2_events(found.items, found.includes)
+    return LookupPage(
+        dm_events=parsed.dm_events,
+        ignored=parsed.ignored,
+        rejected=parsed.rejected,
+        listed=found.listed,
+        result_count=found.result_count,
+        next_token=found.next_token,
+        rate_limit=rate_limit,
+    )
+
+
 def parse_v2_event(raw_event: Mapping[str, Any], *, includes: Mapping[str, Any]) -> DmEvent:
     """One v2 ``dm_events`` item, with its page's ``includes`` (``users``, ``media``, ``tweets``)."""
     indexed = parsing_v2.index_includes(storable_json(includes))
@@ -315,11 +342,17 @@ def parse_v2_page_detailed(body: Mapping[str, Any]) -> ParsedPage:
     An empty page (``{"meta": {"result_count": 0}}``, no ``data``) has no events.
     """
     root = as_object(storable_json(body), "")
-    includes = parsing_v2.index_includes(root.get("includes"))
     if "data" not in root:
-        return ParsedPage(rejected=includes.rejected)
+        return _v2_events((), root.get("includes"))
     data = root["data"]
     items = [(data, "data")] if isinstance(data, Mapping) else _indexed(as_list(data, "data"), "data")
+    return _v2_events(items, root.get("includes"))
+
+
+def _v2_events(items: Iterable[tuple[object, str]], raw_includes: object) -> ParsedPage:
+    """Each item read once by ``parsing.v2`` with the page's ``includes`` (indexed once); kinds not handled
+    are named in ``ignored``, malformed items and includes in ``rejected``."""
+    includes = parsing_v2.index_includes(raw_includes)
     known = {t.value for t in DmEventType}
     events: list[DmEvent] = []
     ignored: dict[str, None] = {}

@@ -10,7 +10,8 @@ from typing import Any
 
 from inbox.dm_events import DmEvent, DmEventType, DmMedia, MediaVariant, ReadEvent, TypingEvent, XUserProfile
 from twitter_channel.inbound.parsing import entities as parsing_entities
-from twitter_channel.inbound.parsing.fields import (
+from twitter_channel.inbound.parsing.profiles import pick
+from twitter_channel.x.json_fields import (
     PayloadError,
     as_int,
     as_object,
@@ -22,7 +23,6 @@ from twitter_channel.inbound.parsing.fields import (
     opt_list,
     opt_object,
     opt_str,
-    pick,
     req_id,
     req_object,
     req_str,

@@ -9,7 +9,9 @@ from typing import Any
 
 from inbox.dm_events import DmEvent, DmEventType, DmMedia, XUserProfile
 from twitter_channel.inbound.parsing import entities as parsing_entities
-from twitter_channel.inbound.parsing.fields import (
+from twitter_channel.inbound.parsing.profiles import pick, profile_v2
+from twitter_channel.inbound.parsing.v1 import best_variant, variant
+from twitter_channel.x.json_fields import (
     PayloadError,
     as_id,
     as_object,
@@ -22,12 +24,9 @@ from twitter_channel.inbound.parsing.fields import (
     opt_list,
     opt_object,
     opt_str,
-    pick,
-    profile_v2,
     req_id,
     req_str,
 )
-from twitter_channel.inbound.parsing.v1 import best_variant, variant
 
 _MEDIA_KEY = re.compile(r"([0-9]{1,19})_([0-9]{1,19})")
 # The media-key prefix names the media type: 3_ photo, 7_ video (x-api.md §1), 13_ amplify video
