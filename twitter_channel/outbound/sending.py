@@ -171,26 +171,52 @@ def reply_deliver(
         replies.reply_mark_sent(message_id=message_id, x_event_id=sent.dm_event_id, sent_at=timezone.now())
         ratelimit.observe(account=account, rate_limit=sent.rate_limit, permit=permit)
         return Attempt("sent")
-    except RateLimited as exc:  # the POST's (the account is paused), or the upload's or lookup's own limit
-        retry_at = paused_until or exc.reset_at
-        return _rate_limited(message_id, handle, retry_at, failures, unconfirmed_since, can_wait=can_wait)
-    except ImproperlyConfigured as exc:  # malformed DM limits (ratelimit.py): nothing was sent
-        return _failed(message_id, f"Sending is not configured correctly: {exc}")
-    except Transient as exc:
-        return _not_answered(message_id, exc, failures + 1, unconfirmed_since, posted=posting, can_wait=can_wait)
-    except AuthError as exc:  # includes AccountNeedsReconnection
-        # unconfirmed_since still set: the lookup was refused, and an earlier send may be on X
-        then = MAY_HAVE_REACHED if unconfirmed_since is not None else "Then send the reply again."
-        detail = f"Reconnect @{handle} under Settings → X accounts: X refused its access ({_reason(exc)})."
-        return _failed(message_id, f"{detail} {then}")
-    except PermanentError as exc:
-        if unconfirmed_since is not None:
-            return _failed(message_id, f"X refused the lookup for this reply ({_reason(exc)}). {MAY_HAVE_REACHED}")
-        return _failed(message_id, f"X refused this reply: {_reason(exc)}")
-    except ValueError as exc:  # the client's own checks, before any request
-        return _failed(message_id, f"This reply cannot be sent to X: {exc}")
+    except ATTEMPT_ERRORS as exc:
+        after = _After(handle, failures, unconfirmed_since, posted=posting, paused_until=paused_until)
+        return _attempt_failed(message_id, exc, after, can_wait=can_wait)
     finally:
         client.close()
+
+
+# What an attempt may raise and still tell the task what to do (anything else is a bug, and raises).
+ATTEMPT_ERRORS = (RateLimited, ImproperlyConfigured, Transient, AuthError, PermanentError, ValueError)
+
+
+@dataclass(frozen=True)
+class _After:
+    """Where a failed attempt stood: whose reply, how many sends went unanswered, whether it had POSTed."""
+
+    handle: str
+    failures: int
+    unconfirmed_since: datetime | None
+    posted: bool
+    paused_until: datetime | None
+
+
+def _attempt_failed(message_id: int, exc: Exception, after: _After, *, can_wait: bool) -> Attempt:
+    """What an attempt that raised ``exc`` tells the task: wait for X's reset, look on X before sending again,
+    or failed, with words for the agent. The checks go from the narrowest class to the widest."""
+    if isinstance(exc, RateLimited):  # the POST's (the account is paused), or the upload's or lookup's own limit
+        retry_at = after.paused_until or exc.reset_at
+        return _rate_limited(
+            message_id, after.handle, retry_at, after.failures, after.unconfirmed_since, can_wait=can_wait
+        )
+    if isinstance(exc, ImproperlyConfigured):  # malformed DM limits (ratelimit.py): nothing was sent
+        return _failed(message_id, f"Sending is not configured correctly: {exc}")
+    if isinstance(exc, Transient):
+        failures = after.failures + 1
+        return _not_answered(message_id, exc, failures, after.unconfirmed_since, posted=after.posted, can_wait=can_wait)
+    if isinstance(exc, AuthError):  # includes AccountNeedsReconnection
+        # unconfirmed_since still set: the lookup was refused, and an earlier send may be on X
+        then = MAY_HAVE_REACHED if after.unconfirmed_since is not None else "Then send the reply again."
+        detail = f"Reconnect @{after.handle} under Settings → X accounts: X refused its access ({_reason(exc)})."
+        return _failed(message_id, f"{detail} {then}")
+    if isinstance(exc, PermanentError):
+        if after.unconfirmed_since is not None:
+            return _failed(message_id, f"X refused the lookup for this reply ({_reason(exc)}). {MAY_HAVE_REACHED}")
+        return _failed(message_id, f"X refused this reply: {_reason(exc)}")
+    # ValueError: the client's own checks, before any request
+    return _failed(message_id, f"This reply cannot be sent to X: {exc}")
 
 
 def _ticket(message_id: int) -> str:
