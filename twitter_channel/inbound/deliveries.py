@@ -423,8 +423,10 @@ def deliveries_trouble(*, limit: int = 50, now: datetime | None = None) -> Proce
     shown = list(failed.select_related("account__inbox").order_by("-received_at", "-pk")[:limit])
     for delivery in shown:
         processed = delivery.processed_at
-        due = processed is not None and 0 < delivery.attempts < MAX_ATTEMPTS
-        delivery.next_attempt_at = processed + retry_wait(delivery.attempts) if processed is not None and due else None
+        if processed is not None and 0 < delivery.attempts < MAX_ATTEMPTS:
+            delivery.next_attempt_at = processed + retry_wait(delivery.attempts)
+        else:
+            delivery.next_attempt_at = None
     stuck = _waiting().filter(received_at__lte=now - STALE_AFTER).aggregate(total=Count("pk"), since=Min("received_at"))
     return ProcessingTrouble(
         failed=shown, failed_total=failed.count(), stuck_total=stuck["total"], stuck_since=stuck["since"]
