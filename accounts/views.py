@@ -53,7 +53,10 @@ def preferences(request: AuthenticatedHttpRequest) -> HttpResponse:
         initial = {name: getattr(current, name) for name in PREFERENCE_FIELDS}
         form = PreferencesForm(initial=initial, browser_zone=browser_zone)
         status = 200
-    return render(request, "account/preferences.html", {"form": form}, status=status)
+    zone = getattr(request, "time_zone", "")  # set by TimeZoneMiddleware
+    return render(
+        request, "account/preferences.html", {"form": form, "zone_label": zone.replace("_", " ")}, status=status
+    )
 
 
 @require_POST

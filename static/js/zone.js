@@ -89,8 +89,9 @@ function rememberBrowserZone() {
   const zone = browserTimeZone();
   if (!zone) return;
   const stored = document.cookie.split("; ").find((pair) => pair.startsWith(`${COOKIE}=`));
-  if (stored && decodeURIComponent(stored.slice(COOKIE.length + 1)) === zone) return;
-  document.cookie = `${COOKIE}=${encodeURIComponent(zone)}; path=/; max-age=31536000; samesite=lax`;
+  if (stored && stored.slice(COOKIE.length + 1) === zone) return;
+  if (!/^[A-Za-z0-9/_+-]+$/.test(zone)) return; // IANA names are written with these only (and need no quoting)
+  document.cookie = `${COOKIE}=${zone}; path=/; max-age=31536000; samesite=lax`;
 }
 
 rememberBrowserZone();
