@@ -111,3 +111,25 @@ def test_the_thread_header_offers_nine_and_shows_the_snooze_in_the_agents_zone(c
         f'value="{nine.isoformat()}"><button type="submit" class="secondary">Until tomorrow 09:00</button>' in offered
     )
     assert 'Snoozed until <time datetime="2027-01-04T09:00:00+09:00" data-absolute>4 Jan 2027, 09:00</time>' in snoozed
+
+
+def test_the_budget_line_writes_xs_reset_in_the_one_format_and_the_agents_zone():
+    from types import SimpleNamespace
+
+    from django.template.loader import render_to_string
+
+    reset = (timezone.now() + timedelta(minutes=12)).replace(microsecond=0)  # X's windows reset within 15 minutes
+    there = reset.astimezone(TOKYO)
+    today = there.date() == timezone.localdate(timezone=TOKYO)
+    written = f"{there:%H:%M}" if today else f"{there.day} {there:%b} {there.year}, {there:%H:%M}"
+    budget = SimpleNamespace(
+        paused_until=None, windows=["187 of 200 left this 15 minutes"], waiting=0,
+        x_reported=[SimpleNamespace(left=14, reset_at=reset)],
+    )  # fmt: skip
+    account = SimpleNamespace(inbox=SimpleNamespace(handle="AcmeSupport"))
+
+    with timezone.override(TOKYO):
+        line = render_to_string("twitter_channel/_budget.html", {"budget": budget, "account": account})
+
+    assert f'X says 14 left until <time datetime="{there.isoformat()}" data-absolute>{written}</time>' in line
+    assert "AM" not in line and "PM" not in line
