@@ -25,5 +25,6 @@ button.addEventListener("click", async () => {
   if ("Notification" in window) await window.Notification.requestPermission();
   show();
 });
-document.getElementById("sound-test").addEventListener("click", () => playAlertSound());
+const soundTest = document.getElementById("sound-test");
+soundTest.addEventListener("click", () => playAlertSound(soundTest.dataset.soundUrl));
 show();

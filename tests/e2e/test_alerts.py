@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 LIVE = 15_000  # ms: the deadline for "appears live"
 
 RECORD = """
-window.recorded = { notifications: [], sounds: [] };
+window.recorded = { notifications: [], sounds: [], permissionRequests: 0 };
 const RealNotification = window.Notification;
 class RecordingNotification extends RealNotification {
   constructor(title, options = {}) {
@@ -31,7 +31,10 @@ class RecordingNotification extends RealNotification {
     super(title, options);
   }
   static get permission() { return RealNotification.permission; }
-  static requestPermission(...args) { return RealNotification.requestPermission(...args); }
+  static requestPermission(...args) {
+    window.recorded.permissionRequests += 1;
+    return RealNotification.requestPermission(...args);
+  }
 }
 window.Notification = RecordingNotification;
 const realPlay = HTMLMediaElement.prototype.play;
@@ -149,3 +152,29 @@ def test_views_turned_off_do_not_alert(browser: Browser, x_live: LiveX):
     wait_for_answer_after(page, before)
     assert recorded(page, "notifications") == [] and recorded(page, "sounds") == []
     expect(page).to_have_title("Inbox · Backchannel")
+
+
+def test_the_preferences_page_asks_for_notifications_only_when_pressed_and_plays_the_sound(
+    browser: Browser, x_live: LiveX
+):
+    agent = make_agent(name="Bea Agent", email="bea@example.test")
+    undecided = browser.new_context()
+    undecided.add_init_script(RECORD)
+    page = x_live.login(undecided, agent)
+    granted = browser.new_context(permissions=["notifications"])
+    granted.add_init_script(RECORD)
+    allowed_page = x_live.login(granted, agent)
+
+    page.goto(x_live.url + "/me/preferences/")
+    allowed_page.goto(x_live.url + "/me/preferences/")
+
+    ask = page.get_by_role("button", name="Allow desktop notifications")
+    expect(ask).to_be_visible()
+    assert recorded(page, "permissionRequests") == 0  # never on load
+    ask.click()
+    page.wait_for_function("window.recorded.permissionRequests === 1")
+    expect(allowed_page.get_by_role("button", name="Allow desktop notifications")).to_be_hidden()
+    expect(allowed_page.locator("#notification-state")).to_have_text("This browser shows them.")
+    allowed_page.get_by_role("button", name="Play it").click()
+    allowed_page.wait_for_function("window.recorded.sounds.length === 1")
+    assert recorded(allowed_page, "sounds")[0].endswith("/sounds/new-message.wav")

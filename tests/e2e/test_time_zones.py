@@ -109,14 +109,3 @@ def test_the_preferences_page_saves_the_zone_and_the_alerts(browser: Browser, x_
         page.set_viewport_size({"width": width, "height": 844 if width == 390 else 1024})
         assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")
         screenshot(page, f"preferences-{width}")
-
-
-def test_the_desktop_notification_button_asks_only_when_pressed(browser: Browser, x_live: LiveX):
-    agent = make_agent(name="Bea Agent", email="bea@example.test")
-    context = browser.new_context(permissions=["notifications"])
-    page = x_live.login(context, agent)
-
-    page.goto(x_live.url + "/me/preferences/")
-
-    expect(page.get_by_role("button", name="Allow desktop notifications")).to_be_hidden()
-    expect(page.locator("#notification-state")).to_have_text("This browser shows them.")

@@ -10,6 +10,7 @@
 import { getFragment, postForm } from "./http.js";
 
 const BATCH_MS = 200;
+const SOUND_GAP_MS = 2000; // one sound for the same news in several tabs of the agent (each tab hears every event)
 const MANY = 3; // more conversations than this at once: one notification that says how many
 
 const soundCache = new Map();
@@ -109,13 +110,25 @@ export class Alerts {
   }
 
   alert(alerts) {
-    if (this.sound) playAlertSound(this.controls?.dataset.soundUrl);
+    if (this.sound && this.firstTabToSound()) playAlertSound(this.controls?.dataset.soundUrl);
     if (!this.desktop || !("Notification" in window) || window.Notification.permission !== "granted") return;
     if (alerts.length > MANY) {
       this.notify(`${alerts.length} conversations have new messages`, alerts.map((a) => a.title).join(", "), null);
       return;
     }
     for (const alert of alerts) this.notify(alert.title, alert.body, alert.conversation_id);
+  }
+
+  // Several tabs of one agent get the same events: the first to get here within SOUND_GAP_MS plays the sound.
+  firstTabToSound() {
+    try {
+      const last = Number(window.localStorage.getItem("backchannel.alertSoundAt") || 0);
+      if (Date.now() - last < SOUND_GAP_MS) return false;
+      window.localStorage.setItem("backchannel.alertSoundAt", String(Date.now()));
+    } catch {
+      // storage unavailable (private mode): every tab plays
+    }
+    return true;
   }
 
   notify(title, body, conversationId) {
