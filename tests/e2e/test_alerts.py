@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect
 
 from accounts.models import User
@@ -121,6 +122,8 @@ def test_a_muted_agent_hears_nothing_but_is_still_notified_and_the_mute_is_remem
     open_inbox(page, x_live)
     mute = page.get_by_role("button", name="Mute sound")
     expect(mute).to_have_attribute("aria-pressed", "false")
+    violations = Axe().run(page, context="#alert-controls").response["violations"]
+    assert [(v["id"], v["impact"]) for v in violations if v["impact"] in ("serious", "critical")] == []
 
     mute.click()
     expect(mute).to_have_attribute("aria-pressed", "true")

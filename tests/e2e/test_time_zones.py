@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect
 
 from accounts.models import AgentPreferences, User
@@ -105,6 +106,9 @@ def test_the_preferences_page_saves_the_zone_and_the_alerts(browser: Browser, x_
     minutes = {f"{moment:%H:%M}" for moment in (now_there - timedelta(minutes=1), now_there)}  # a minute may turn
     expect(page.locator("#time-zone-help time")).to_have_text(re.compile("^(" + "|".join(minutes) + ")$"))
     screenshot(page, "preferences-1280")
+    # The form only: the top bar and the flash list are every page's (base.html), checked with those pages.
+    violations = Axe().run(page, context="form.preferences").response["violations"]
+    assert [(v["id"], v["impact"]) for v in violations if v["impact"] in ("serious", "critical")] == []
     for width in (390, 768):
         page.set_viewport_size({"width": width, "height": 844 if width == 390 else 1024})
         assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")
