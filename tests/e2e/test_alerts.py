@@ -14,7 +14,7 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect
 
 from accounts.models import User
-from inbox.models import Conversation
+from inbox.models import Conversation, Message
 from inbox.services.inboxes import inbox_member_add
 from tests.e2e.conftest import LiveX
 from tests.factories import make_agent
@@ -64,13 +64,12 @@ def recorded(page: Page, kind: str) -> list:
     return page.evaluate(f"window.recorded.{kind}")
 
 
-def answers(page: Page) -> int:
-    return int(page.locator("[data-inbox]").get_attribute("data-alert-answers"))
-
-
-def wait_for_answer_after(page: Page, before: int) -> None:
-    """Until the page has acted on an answer about alerts asked after ``before`` answers."""
-    page.wait_for_function(f"Number(document.querySelector('[data-inbox]').dataset.alertAnswers) > {before}")
+def wait_until_alerts_decided(page: Page, sent: dict) -> None:
+    """Until the page has acted on the answer about alerts it asked after it heard of the DM ``sent``."""
+    message = Message.objects.get(x_event_id=sent["dm_event_id"])
+    expect(page.locator("[data-inbox]")).to_have_attribute(
+        "data-alert-heard", re.compile(rf"(^| ){message.pk}( |$)"), timeout=LIVE
+    )
 
 
 def test_a_customer_dm_raises_the_title_count_notifies_and_sounds_and_reading_it_lowers_the_count(
@@ -106,12 +105,11 @@ def test_nothing_for_the_conversation_in_front_of_the_agent(browser: Browser, x_
     page, _ = agent_page(browser, x_live)
     open_inbox(page, x_live, f"/c/{conversation.pk}/")
     expect(page).to_have_title(re.compile(r"^[^(].* · Inbox · Backchannel$"))  # read on opening: no count
-    before = answers(page)
 
-    x_live.customer_writes("Are you there?")
+    sent = x_live.customer_writes("Are you there?")
 
     expect(page.get_by_role("list", name="Messages").get_by_text("Are you there?")).to_be_visible(timeout=LIVE)
-    wait_for_answer_after(page, before)
+    wait_until_alerts_decided(page, sent)
     assert recorded(page, "notifications") == []
     assert recorded(page, "sounds") == []
     expect(page).to_have_title(re.compile(r"^[^(].* · Inbox · Backchannel$"))
@@ -147,12 +145,11 @@ def test_views_turned_off_do_not_alert(browser: Browser, x_live: LiveX):
     page.get_by_role("button", name="Save preferences").click()
     expect(page.get_by_text("Preferences saved.")).to_be_visible()
     open_inbox(page, x_live)
-    before = answers(page)
 
-    x_live.customer_writes("Nobody's yet")
+    sent = x_live.customer_writes("Nobody's yet")
 
     expect(page.get_by_role("list", name="Conversations").locator("li.row")).to_have_count(1, timeout=LIVE)
-    wait_for_answer_after(page, before)
+    wait_until_alerts_decided(page, sent)
     assert recorded(page, "notifications") == [] and recorded(page, "sounds") == []
     expect(page).to_have_title("Inbox · Backchannel")
 

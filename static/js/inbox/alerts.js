@@ -41,6 +41,7 @@ export class Alerts {
     this.timer = null;
     this.titleObserver = null;
     this.answers = 0;
+    this.heard = []; // the latest customer messages announced, newest last (what the answers covered, for tests)
   }
 
   start() {
@@ -68,6 +69,7 @@ export class Alerts {
     if (!data?.conversation_id) return;
     const customerWrote =
       event === "message.created" && data.direction === "inbound" && data.event_type === "MessageCreate";
+    if (customerWrote) this.heard = [...this.heard.slice(-49), data.message_id];
     if (event === "conversation.created" || customerWrote) {
       if (!this.inFront(data.conversation_id)) this.pending.add(Number(data.conversation_id));
       this.schedule();
@@ -91,6 +93,7 @@ export class Alerts {
 
   async ask() {
     const ids = [...this.pending];
+    const heard = this.heard.join(" ");
     this.pending.clear();
     const query = new URLSearchParams(ids.map((id) => ["c", String(id)]));
     const answer = JSON.parse(await getFragment(`/alerts/?${query}`));
@@ -99,7 +102,9 @@ export class Alerts {
     const alerts = answer.alerts.filter((alert) => !this.inFront(alert.conversation_id));
     if (alerts.length > 0) this.alert(alerts);
     this.answers += 1;
-    this.app.root.dataset.alertAnswers = String(this.answers); // how many answers were acted on (for tests)
+    // How many answers were acted on, and the customer messages announced before the last was asked (for tests).
+    this.app.root.dataset.alertAnswers = String(this.answers);
+    this.app.root.dataset.alertHeard = heard;
   }
 
   writeTitle() {
