@@ -103,3 +103,29 @@ class TeamMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} in {self.team}"
+
+
+class AgentPreferences(models.Model):
+    """What one agent chose about their own workspace: their time zone and how new customer messages alert them.
+
+    An agent without a row has the defaults (``accounts.selectors.preferences_of``); the row is written the
+    first time they save their preferences page (``accounts.services.preferences_update``).
+    """
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="preferences", primary_key=True)
+    time_zone = models.CharField(
+        max_length=64, blank=True, help_text="An IANA time zone name, e.g. Europe/Paris; blank: the browser's."
+    )
+    desktop_notifications = models.BooleanField(
+        default=True, help_text="A desktop notification for a new customer message (once the browser allows it)."
+    )
+    sound = models.BooleanField(default=True, help_text="A short sound for a new customer message.")
+    notify_mine = models.BooleanField("Mine", default=True)
+    notify_unassigned = models.BooleanField("Unassigned", default=True)
+    notify_teams = models.BooleanField("My teams", default=True)
+
+    class Meta:
+        verbose_name_plural = "agent preferences"
+
+    def __str__(self) -> str:
+        return f"Preferences of {self.user}"

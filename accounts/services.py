@@ -4,6 +4,7 @@ These functions do the change and nothing else: who may make it, the rules aroun
 name taken in another case) and what follows from it in the inbox (conversations handed back to the
 queue, open websockets told to reconnect) belong to the caller, ``inbox.services.staffing`` for the
 ``/manage/`` pages. Callers that read a row before changing it hold its lock. Nothing here publishes.
+An agent's own preferences (``preferences_update``) are theirs to write, from ``/me/preferences/``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from accounts.models import Team, TeamMembership, User
+from accounts.models import AgentPreferences, Team, TeamMembership, User
+from accounts.time_zones import time_zone_valid
 
 
 @transaction.atomic
@@ -136,3 +138,42 @@ def _memberships_set(rows: QuerySet[TeamMembership], key: str, wanted: set[int],
     have = set(rows.values_list(key, flat=True))
     rows.filter(**{f"{key}__in": have - wanted}).delete()
     TeamMembership.objects.bulk_create([TeamMembership(**fields, **{key: pk}) for pk in sorted(wanted - have)])
+
+
+def preferences_update(
+    *,
+    user: User,
+    time_zone: str,
+    desktop_notifications: bool,
+    sound: bool,
+    notify_mine: bool,
+    notify_unassigned: bool,
+    notify_teams: bool,
+) -> AgentPreferences:
+    """Store ``user``'s own preferences, creating their row on the first save.
+
+    ``time_zone`` is an IANA name (``zoneinfo``), or "" to follow the browser's; any other raises
+    ``ValueError`` and changes nothing. Upserts one row of ``user``'s (no lock: only its owner writes it);
+    publishes nothing: the next page the agent loads reads it.
+    """
+    time_zone = time_zone.strip()
+    if time_zone and not time_zone_valid(time_zone):
+        raise ValueError(f"Unknown time zone {time_zone!r}; use an IANA name such as Europe/Paris.")
+    preferences, _ = AgentPreferences.objects.update_or_create(
+        user=user,
+        defaults={
+            "time_zone": time_zone,
+            "desktop_notifications": desktop_notifications,
+            "sound": sound,
+            "notify_mine": notify_mine,
+            "notify_unassigned": notify_unassigned,
+            "notify_teams": notify_teams,
+        },
+    )
+    return preferences
+
+
+def preferences_sound_set(*, user: User, sound: bool) -> AgentPreferences:
+    """Turn the new-message sound on or off for ``user`` (the inbox's mute button); the rest stays as it is."""
+    preferences, _ = AgentPreferences.objects.update_or_create(user=user, defaults={"sound": sound})
+    return preferences

@@ -12,6 +12,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("me/presence/", account_views.presence, name="presence"),
+    path("me/preferences/", account_views.preferences, name="preferences"),
+    path("me/preferences/sound/", account_views.sound, name="preferences_sound"),
     path("settings/x-accounts/", include("twitter_channel.connection.urls")),
     path("twitter/webhook/", webhook_views.webhook, name="x_webhook"),
     path("x/budget/<int:inbox_id>/", budget_views.send_budget, name="x_send_budget"),

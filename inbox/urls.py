@@ -3,7 +3,7 @@
 
 from django.urls import path
 
-from inbox.views import actions, audit, bulk, manage, media, notifications, pages, reports, thread
+from inbox.views import actions, alerts, audit, bulk, manage, media, notifications, pages, reports, thread
 
 app_name = "inbox"
 
@@ -12,6 +12,7 @@ urlpatterns = [
     path("list/", pages.list_fragment, name="list"),
     path("list/<int:conversation_id>/", pages.row_fragment, name="row"),
     path("counts/", pages.counts_fragment, name="counts"),
+    path("alerts/", alerts.alerts, name="alerts"),
     path("bulk/", bulk.bulk_apply, name="bulk"),
     path("c/<int:conversation_id>/", pages.inbox_page, name="conversation"),
     path("c/<int:conversation_id>/thread/", thread.thread_fragment, name="thread"),
