@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -124,3 +124,50 @@ class InboxAutoAssignForm(forms.Form):
         label="Auto-assign new conversations",
         help_text="Round robin to online agents of this inbox who have free capacity.",
     )
+
+
+# Settings: canned responses and labels ----------------------------------------------------------------
+
+
+class InboxOrAllField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Inbox) -> str:
+        return f"@{obj.handle}"
+
+
+class CannedResponseForm(forms.Form):
+    """A canned response's fields; ``inbox`` offers the inboxes ``user`` keeps canned responses for, and
+    "All inboxes" to admins only (``inbox.selectors.canned.canned_may_manage``)."""
+
+    shortcut = forms.SlugField(
+        max_length=50,
+        label="Shortcut",
+        help_text="Agents type / and this to insert it: letters, digits, - and _.",
+    )
+    title = forms.CharField(max_length=100, label="Title")
+    body = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 5}),
+        label="Text",
+        help_text="Placeholders: {{contact.name}}, {{contact.handle}}, {{agent.name}}, {{inbox.handle}}.",
+        strip=False,
+    )
+    inbox = InboxOrAllField(Inbox.objects.none(), required=False, label="Inbox", empty_label="All inboxes")
+
+    def __init__(self, *args: Any, user: User, inboxes: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = cast("InboxOrAllField", self.fields["inbox"])  # the declared field's copy
+        field.queryset = inboxes
+        if not user.is_admin:
+            field.required, field.empty_label = True, None
+            field.help_text = "Canned responses for every inbox are kept by admins."
+
+
+class LabelForm(forms.Form):
+    name = forms.CharField(max_length=50, label="Name")
+    color = forms.CharField(
+        max_length=7,
+        initial="#6b7280",
+        label="Colour",
+        widget=forms.TextInput(attrs={"type": "color"}),
+        help_text="Shown as the label's chip in the list and the thread.",
+    )
+    description = forms.CharField(max_length=200, required=False, label="Description")
