@@ -7,7 +7,7 @@ from typing import Any, cast
 from django import forms
 
 from accounts.models import Team, User
-from inbox.models import Inbox
+from inbox.models import ConversationEvent, Inbox
 from inbox.services.staffing import MAX_CAPACITY
 
 ROLE_HELP = (
@@ -171,3 +171,56 @@ class LabelForm(forms.Form):
         help_text="Shown as the label's chip in the list and the thread.",
     )
     description = forms.CharField(max_length=200, required=False, label="Description")
+
+
+# The audit log's filters --------------------------------------------------------------------------------
+
+FIRST_YEAR, LAST_YEAR = 2000, 2999
+
+
+class AuditFilterForm(forms.Form):
+    """The audit log's GET filters; every refusal names the value and what is expected."""
+
+    person = forms.ChoiceField(required=False, label="Person")
+    kind = forms.ChoiceField(
+        required=False, label="Kind", choices=[("", "Every kind"), *ConversationEvent.Kind.choices]
+    )
+    since = forms.DateField(
+        required=False,
+        label="From",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"invalid": "“From” is a day written YYYY-MM-DD."},
+    )
+    until = forms.DateField(
+        required=False,
+        label="To",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"invalid": "“To” is a day written YYYY-MM-DD."},
+    )
+    page = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=10**6,
+        widget=forms.HiddenInput,
+        error_messages={"invalid": "The page is a whole number, 1 or more."},
+    )
+
+    def __init__(self, *args: Any, people: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = cast("forms.ChoiceField", self.fields["person"])
+        field.choices = [
+            ("", "Everyone"),
+            ("system", "Backchannel (automatic)"),
+            *[(str(user.pk), f"{user.display_name} ({user.email})") for user in people],
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or self.cleaned_data
+        for name in ("since", "until"):
+            day = data.get(name)
+            if day is not None and not FIRST_YEAR <= day.year <= LAST_YEAR:
+                self.add_error(name, f"{day:%Y-%m-%d} is out of range: days from {FIRST_YEAR} to {LAST_YEAR}.")
+        since, until = data.get("since"), data.get("until")
+        if since and until and since > until:
+            self.add_error("until", f"“To” ({until:%Y-%m-%d}) is before “From” ({since:%Y-%m-%d}).")
+        return data
