@@ -320,3 +320,12 @@ def test_the_django_admin_refuses_a_bad_colour_and_an_unknown_placeholder_on_its
     assert "A colour is written #rrggbb" in label.content.decode()
     assert "Unknown placeholder {{order.id}}" in canned.content.decode()
     assert not Label.objects.exists() and not CannedResponse.objects.exists()
+
+
+def test_the_x_accounts_page_carries_the_settings_nav_with_itself_current(client):
+    client.force_login(make_agent(role=User.Role.ADMIN))
+
+    text = client.get(reverse("x_accounts:list")).content.decode()
+
+    assert '<nav class="manage-nav settings-nav" aria-label="Settings">' in text
+    assert f'<a href="{reverse("x_accounts:list")}" aria-current="page">X accounts</a>' in text
