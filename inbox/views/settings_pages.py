@@ -41,20 +41,20 @@ def _submit(
     form: forms.Form,
     apply: Callable[[dict[str, Any]], Any],
     *,
-    done: str,
+    done: Callable[[Any], str],
     to: str,
     failed: Callable[[forms.Form], HttpResponse],
 ) -> HttpResponse:
-    """``apply`` (one service call) on a valid form, then flash ``done`` and redirect to ``to``; the
+    """``apply`` (one service call) on a valid form, then flash ``done(result)`` and redirect to ``to``; the
     service's ``ValidationError`` goes on the form's fields, and the page comes back with status 400."""
     if form.is_valid():
         try:
-            apply(form.cleaned_data)
+            result = apply(form.cleaned_data)
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():
                 form.add_error(field if field in form.fields else None, errors)
         else:
-            messages.success(request, done)
+            messages.success(request, done(result))
             return redirect(to)
     response = failed(form)
     response.status_code = 400
@@ -119,7 +119,7 @@ def canned_list(request: AuthenticatedHttpRequest) -> HttpResponse:
         request,
         _canned_form(request, request.POST),
         apply,
-        done=f"Added /{request.POST.get('shortcut', '')}: agents get it when they type /.",
+        done=lambda canned: f"Added /{canned.shortcut}: agents get it when they type /.",
         to=reverse("settings:canned"),
         failed=lambda form: _canned_list_page(request, form),
     )
@@ -165,7 +165,7 @@ def canned_detail(request: AuthenticatedHttpRequest, canned_id: int) -> HttpResp
         request,
         _canned_form(request, request.POST),
         apply,
-        done=f"Saved /{request.POST.get('shortcut', '')}.",
+        done=lambda canned: f"Saved /{canned.shortcut}.",
         to=reverse("settings:canned"),
         failed=lambda form: _canned_page(request, canned, form),
     )
@@ -223,7 +223,7 @@ def label_list(request: AuthenticatedHttpRequest) -> HttpResponse:
         request,
         LabelForm(request.POST),
         lambda data: label_services.label_create(**data, actor=request.user),
-        done=f"Added the label {request.POST.get('name', '').strip()}.",
+        done=lambda label: f"Added the label {label.name}.",
         to=reverse("settings:labels"),
         failed=lambda form: _labels_page(request, form),
     )
@@ -253,7 +253,7 @@ def label_detail(request: AuthenticatedHttpRequest, label_id: int) -> HttpRespon
         request,
         LabelForm(request.POST),
         lambda data: label_services.label_update(label=label, **data, actor=request.user),
-        done=f"Saved the label {request.POST.get('name', '').strip()}.",
+        done=lambda label: f"Saved the label {label.name}.",
         to=reverse("settings:labels"),
         failed=lambda form: _label_page(request, label, form),
     )

@@ -14,9 +14,10 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from accounts.models import User
 from inbox.models import CannedResponse, Conversation, ConversationEvent, Label
 from inbox.services.demo import DEMO_PASSWORD, demo_seed
+from inbox.services.ingest import dm_event_ingest
 from tests.e2e.conftest import LiveX
 from tests.e2e.test_agent_inbox import agent_of, open_inbox, rows
-from tests.factories import make_agent, make_inbox, make_x_account
+from tests.factories import dm, make_agent, make_inbox, make_x_account
 from twitter_channel.models import HandoffLink
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -173,9 +174,6 @@ def test_the_audit_log_filters_and_pages_in_the_browser(browser: Browser, live_s
     ada = make_agent(role=User.Role.ADMIN, name="Ada Admin")
     bob = make_agent(name="Bob Agent")
     inbox = make_inbox()
-    from inbox.services.ingest import dm_event_ingest
-    from tests.factories import dm
-
     conversation = dm_event_ingest(inbox=inbox, event=dm(inbox, "111")).message.conversation
     ConversationEvent.objects.bulk_create(
         [ConversationEvent(conversation=conversation, kind="assigned", actor=bob) for _ in range(60)]

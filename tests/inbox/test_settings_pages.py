@@ -135,7 +135,8 @@ def test_a_lead_cannot_edit_or_delete_another_inboxs_canned_response(client):
     ]
 
     assert [r.status_code for r in responses] == [404] * 5
-    theirs.refresh_from_db(), everyone.refresh_from_db()
+    theirs.refresh_from_db()
+    everyone.refresh_from_db()
     assert (theirs.shortcut, theirs.inbox_id, everyone.body) == ("theirs", other.pk, "Everyone")
     assert "/theirs" not in listed  # another inbox's: not shown at all
     assert "/everyone" in listed and reverse("settings:canned_edit", args=[everyone.pk]) not in listed  # read-only
