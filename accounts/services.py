@@ -66,6 +66,17 @@ def user_teams_set(*, user: User, team_ids: Iterable[int]) -> None:
     _memberships_set(TeamMembership.objects.filter(user=user), "team_id", set(team_ids), user=user)
 
 
+def user_superuser_ensure(*, user: User) -> User:
+    """Make ``user`` a superuser of the Django admin site (``is_staff`` and ``is_superuser``) if they are not
+    one; nothing else changes. Locks the user's row."""
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        if not (locked.is_staff and locked.is_superuser):
+            locked.is_staff = locked.is_superuser = True
+            locked.save(update_fields=["is_staff", "is_superuser"])
+    return locked
+
+
 def user_django_admin_access_set(
     *, user: User, is_staff: bool, groups: Iterable[Group], permissions: Iterable[Permission]
 ) -> User:
