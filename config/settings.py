@@ -86,6 +86,7 @@ TEMPLATES = [
                 "twitter_channel.connection.context_processors.x_account_alerts",
                 "inbox.context_processors.list_query",
                 "inbox.context_processors.unread_notifications",
+                "inbox.context_processors.presence",
             ],
         },
     },
@@ -310,6 +311,10 @@ X_DM_LIMIT_MARGIN = env.str("X_DM_LIMIT_MARGIN", default="2")
 # Seconds a new reply waits before it is sent, during which its author can undo it (0: off). Tasks run
 # inline (unit tests) have no window: see inbox.selectors.replies.undo_seconds.
 X_REPLY_UNDO_SECONDS = env.int("X_REPLY_UNDO_SECONDS", default=5)
+
+# PRESENCE: an agent whose inbox pages saw no keyboard, mouse or focus for this many seconds is Away
+# (accounts/presence.py, static/js/inbox/idle.js); any activity makes them Online again.
+PRESENCE_AWAY_AFTER = env.int("PRESENCE_AWAY_AFTER", default=600)
 
 
 def _loopback_http(url: str) -> bool:
