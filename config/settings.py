@@ -209,6 +209,21 @@ ACCOUNT_EMAIL_VERIFICATION = "none"
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"
 ACCOUNT_SESSION_REMEMBER = None
+# Login throttling (accounts/throttle.py), on allauth's rate limits: failed logins are counted per IP and
+# per account, and a browser that logged into the account before (a signed device cookie) is exempt from
+# both, counted on its own. A limit reached refuses logins for the rest of its window, saying how long.
+LOGIN_FAILURE_WINDOW = env.int("LOGIN_FAILURE_WINDOW", default=15 * 60)
+LOGIN_FAILURES_PER_ACCOUNT = env.int("LOGIN_FAILURES_PER_ACCOUNT", default=5)
+LOGIN_FAILURES_PER_IP = env.int("LOGIN_FAILURES_PER_IP", default=20)
+LOGIN_FAILURES_PER_DEVICE = env.int("LOGIN_FAILURES_PER_DEVICE", default=10)
+LOGIN_DEVICE_COOKIE_DAYS = env.int("LOGIN_DEVICE_COOKIE_DAYS", default=180)
+ACCOUNT_RATE_LIMITS = {
+    # allauth's own per-IP and per-email "login_failed" is replaced by the three below (accounts/adapters.py).
+    "login_failed": None,
+    "login_failed_ip": f"{LOGIN_FAILURES_PER_IP}/{LOGIN_FAILURE_WINDOW}s/ip",
+    "login_failed_account": f"{LOGIN_FAILURES_PER_ACCOUNT}/{LOGIN_FAILURE_WINDOW}s/key",
+    "login_failed_device": f"{LOGIN_FAILURES_PER_DEVICE}/{LOGIN_FAILURE_WINDOW}s/key",
+}
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
