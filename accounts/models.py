@@ -43,7 +43,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     class PresenceChoice(models.TextChoices):
         """What the agent chose in the top bar; ``presence`` is what follows from it (``accounts.presence``)."""
 
-        AUTO = "auto", "Auto (Online while open)"
+        AUTO = "auto", "Auto"
         AWAY = "away", "Away"
         OFFLINE = "offline", "Offline"
 

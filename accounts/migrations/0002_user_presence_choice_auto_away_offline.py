@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='user',
             name='presence_choice',
-            field=models.CharField(choices=[('auto', 'Auto (Online while open)'), ('away', 'Away'), ('offline', 'Offline')], default='auto', help_text='Auto: online while the inbox is open and in use; away or offline as chosen, kept across sessions.', max_length=16),
+            field=models.CharField(choices=[('auto', 'Auto'), ('away', 'Away'), ('offline', 'Offline')], default='auto', help_text='Auto: online while the inbox is open and in use; away or offline as chosen, kept across sessions.', max_length=16),
         ),
     ]
