@@ -190,6 +190,8 @@ CELERY_BEAT_SCHEDULE = {
     "wake-snoozed-conversations": {"task": "inbox.snoozes_wake", "schedule": 60.0},
     # Conversations waiting in auto-assigning inboxes, handed to agents who came online or freed capacity.
     "auto-assign-waiting-conversations": {"task": "inbox.auto_assign_all", "schedule": 60.0},
+    # Presence stored for agents whose pages' server died without closing their sockets.
+    "sweep-agent-presence": {"task": "inbox.agent_status_sweep", "schedule": 60.0},
 }
 
 # AUTHENTICATION

@@ -16,7 +16,7 @@ from django.db.models import Q
 
 from accounts import services as accounts_services
 from accounts.models import User
-from accounts.presence import presence_now
+from accounts.presence import presence_now, presences
 from inbox import realtime
 from inbox.models import Inbox
 from inbox.services.assignment import auto_assign_enqueue
@@ -35,6 +35,22 @@ def agent_status_refresh(*, user_id: int) -> str:
         if user is None:
             return User.Presence.OFFLINE
         return agent_status_record(user=user)
+
+
+def agent_status_sweep() -> int:
+    """Correct the stored presence of agents whose pages went without a word (their server died: its
+    sockets stopped counting, nothing closed them) and announce it; return how many changed. Reads the
+    agents stored as online or away; locks each row it corrects (``agent_status_refresh``)."""
+    stored = list(
+        User.objects.exclude(presence=User.Presence.OFFLINE).only("pk", "presence", "presence_choice", "is_active")
+    )
+    now = presences(stored)
+    changed = 0
+    for user in stored:
+        if now[user.pk] != user.presence:
+            agent_status_refresh(user_id=user.pk)
+            changed += 1
+    return changed
 
 
 def agent_presence_choose(*, user: User, choice: str) -> User:

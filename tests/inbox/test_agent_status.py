@@ -179,3 +179,36 @@ async def test_an_agent_who_opens_the_inbox_gets_the_waiting_conversation_at_onc
     # then auto-assignment sees them online and gives it to them
     await until(lambda: Conversation.objects.get(pk=conversation.pk).assignee_id == agent.pk)
     await page.disconnect()
+
+
+def test_the_sweep_sets_offline_an_agent_whose_server_died_with_the_page_open(published, monkeypatch):
+    import time
+
+    from accounts.services import presence_record
+    from inbox.services.agent_status import agent_status_sweep
+
+    # given an agent stored online, whose only socket's server died (nothing re-stamps it any more)
+    agent, idle_agent = make_agent(), make_agent()
+    presence_record(user=agent, presence=User.Presence.ONLINE)
+    presence_record(user=idle_agent, presence=User.Presence.ONLINE)
+    online.agent_socket_opened(user_id=agent.pk, connection="dead-server.1")
+    online.agent_socket_opened(user_id=idle_agent.pk, connection="live-server.1")
+    online.agent_socket_idle(user_id=idle_agent.pk, connection="live-server.1", idle=True)
+    with online._lock:
+        online._mine.pop("dead-server.1")  # that process is gone
+    now = time.time()
+    monkeypatch.setattr(time, "time", lambda: now + online.CONNECTION_TTL + 1)
+    online._refresh()  # the live server keeps its own socket
+
+    # when the beat sweeps
+    changed = agent_status_sweep()
+
+    # then the stored state follows, and the change is told
+    assert changed == 2
+    assert stored(agent) == User.Presence.OFFLINE
+    assert stored(idle_agent) == User.Presence.AWAY
+    statuses = [message["data"] for _, message in published.sent if message["event"] == "agent.status"]
+    assert {(s["user_id"], s["presence"]) for s in statuses} == {
+        (agent.pk, "offline"),
+        (idle_agent.pk, "away"),
+    }
