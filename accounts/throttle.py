@@ -111,7 +111,12 @@ class Attempt:
         if not self._consume(IP_ACTION):
             self._refuse("Too many failed attempts from your network.", IP_ACTION)
         if not self._consume(ACCOUNT_ACTION, key=self.key):
-            self._refuse("Too many failed attempts for this account from new devices.", ACCOUNT_ACTION, key=self.key)
+            self._refuse(
+                "Too many failed attempts for this account from new devices.",
+                ACCOUNT_ACTION,
+                key=self.key,
+                after="Or reset your password to get in now.",  # a reset clears the account's count
+            )
 
     def succeeded(self) -> None:
         for usage in self._usages:
@@ -125,12 +130,11 @@ class Attempt:
         self._usages.append(usage)
         return True
 
-    def _refuse(self, why: str, action: str, *, key: str | None = None) -> None:
+    def _refuse(self, why: str, action: str, *, key: str | None = None, after: str = "") -> None:
         self.succeeded()  # what this refused attempt counted elsewhere is taken back: it tried no password
         minutes = max(1, math.ceil(seconds_until_free(self.request, action, key=key) / 60))
-        raise ValidationError(
-            f"{why} Try again in {minutes} minute{'s' if minutes != 1 else ''}.", code="too_many_login_attempts"
-        )
+        wait = f"Try again in {minutes} minute{'s' if minutes != 1 else ''}."
+        raise ValidationError(" ".join(filter(None, [why, wait, after])), code="too_many_login_attempts")
 
 
 def seconds_until_free(request: HttpRequest, action: str, *, key: str | None = None) -> float:
