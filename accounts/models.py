@@ -40,10 +40,25 @@ class User(AbstractBaseUser, PermissionsMixin):
         AWAY = "away", "Away"
         OFFLINE = "offline", "Offline"
 
+    class PresenceChoice(models.TextChoices):
+        """What the agent chose in the top bar; ``presence`` is what follows from it (``accounts.presence``)."""
+
+        AUTO = "auto", "Auto"
+        AWAY = "away", "Away"
+        OFFLINE = "offline", "Offline"
+
     email = models.EmailField("email address", unique=True)
     name = models.CharField(max_length=150, blank=True)
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.AGENT)
+    # The effective state as last worked out and announced (accounts.presence, inbox.services.agent_status):
+    # online while a page is open and active, unless the agent chose away or offline.
     presence = models.CharField(max_length=16, choices=Presence.choices, default=Presence.OFFLINE)
+    presence_choice = models.CharField(
+        max_length=16,
+        choices=PresenceChoice.choices,
+        default=PresenceChoice.AUTO,
+        help_text="Auto: online while the inbox is open and in use; away or offline as chosen, kept across sessions.",
+    )
     presence_changed_at = models.DateTimeField(null=True, blank=True)
     capacity = models.PositiveSmallIntegerField(
         default=10, help_text="Most open conversations auto-assignment gives this agent at once."

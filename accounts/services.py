@@ -128,20 +128,31 @@ def team_members_set(*, team: Team, user_ids: Iterable[int]) -> None:
     _memberships_set(team.memberships.all(), "user_id", set(user_ids), team=team)
 
 
-def presence_set(*, user: User, presence: str) -> User:
-    """Set ``user``'s own online/away/offline toggle and stamp ``presence_changed_at``.
+def presence_choice_set(*, user: User, choice: str) -> User:
+    """Set what ``user`` chose in the top bar: ``auto`` (online while the inbox is open and in use),
+    ``away`` or ``offline``, kept across sessions. Changes the user row only; publishes nothing
+    (``inbox.services.agent_status.agent_presence_choose`` works out and announces what follows).
+    Raises ``ValueError`` for another value."""
+    if choice not in User.PresenceChoice.values:
+        raise ValueError(f"Unknown presence {choice!r}; expected one of {User.PresenceChoice.values}.")
+    if user.presence_choice != choice:
+        user.presence_choice = choice
+        user.save(update_fields=["presence_choice"])
+    return user
 
-    Only ``online`` agents with an open websocket (``accounts.online``) get auto-assigned conversations;
-    the beat's ``inbox.auto_assign_all`` hands waiting ones to an agent who came back within a minute.
-    Changes the user row only; publishes nothing.
-    """
+
+def presence_record(*, user: User, presence: str) -> bool:
+    """Store ``presence`` as ``user``'s current state and stamp ``presence_changed_at``; return whether it
+    changed. The caller holds the row lock and announces the change. Raises ``ValueError`` for an
+    unknown state."""
     if presence not in User.Presence.values:
         raise ValueError(f"Unknown presence {presence!r}; expected one of {User.Presence.values}.")
-    if user.presence != presence:
-        user.presence = presence
-        user.presence_changed_at = timezone.now()
-        user.save(update_fields=["presence", "presence_changed_at"])
-    return user
+    if user.presence == presence:
+        return False
+    user.presence = presence
+    user.presence_changed_at = timezone.now()
+    user.save(update_fields=["presence", "presence_changed_at"])
+    return True
 
 
 def _memberships_set(rows: QuerySet[TeamMembership], key: str, wanted: set[int], **fields: Any) -> None:

@@ -1,4 +1,4 @@
-"""What an agent sets about themselves: presence, and their preferences (time zone, alerts)."""
+"""What an agent sets about themselves: their preferences (time zone, alerts); presence is in inbox.views."""
 
 from __future__ import annotations
 
@@ -6,30 +6,15 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.forms import PreferencesForm
 from accounts.http import AuthenticatedHttpRequest
 from accounts.selectors import preferences_of
-from accounts.services import preferences_sound_set, preferences_update, presence_set
+from accounts.services import preferences_sound_set, preferences_update
 from accounts.time_zones import BROWSER_ZONE_COOKIE
 
 PREFERENCE_FIELDS = ("time_zone", "desktop_notifications", "sound", "notify_mine", "notify_unassigned", "notify_teams")
-
-
-@require_POST
-@login_required
-def presence(request: AuthenticatedHttpRequest) -> HttpResponse:
-    """Online, away or offline (only online agents get conversations by auto-assignment); back to ``next``."""
-    try:
-        presence_set(user=request.user, presence=request.POST.get("presence", ""))
-    except ValueError as exc:
-        return HttpResponse(str(exc), status=400, content_type="text/plain; charset=utf-8")
-    target = request.POST.get("next", "/")
-    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        target = "/"
-    return redirect(target)
 
 
 @require_http_methods(["GET", "POST"])

@@ -6,6 +6,7 @@ import { Alerts } from "./alerts.js";
 import { BulkActions } from "./bulk.js";
 import { Composer } from "./composer.js";
 import { postForm } from "./http.js";
+import { watchIdle } from "./idle.js";
 import { bindShortcuts } from "./keys.js";
 import { ConversationList } from "./list.js";
 import { LiveSocket } from "./socket.js";
@@ -51,6 +52,7 @@ class InboxApp {
     });
     window.setInterval(() => this.announce(this.presenceState), HEARTBEAT_MS);
     window.setInterval(() => refreshTimes(this.root), 60000);
+    watchIdle(this);
     this.socket.connect();
     this.markRead();
     this.alerts.start();
