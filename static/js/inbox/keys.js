@@ -31,3 +31,29 @@ export function bindShortcuts(app) {
     }
   });
 }
+
+// A redrawn part of the page (the thread's header after Assign, Resolve…) keeps the keyboard focus: the control
+// that was focused, or the one doing the same thing in the new markup (Assign to me → Unassign me), or the
+// control at the same place, so that a keyboard user is not sent back to the top of the page.
+const FOCUSABLE = "a[href], button, select, textarea, input:not([type=hidden]), summary";
+
+function controlKey(element) {
+  const form = element.closest("form");
+  const status = form?.querySelector("input[name=status]")?.value ?? "";
+  return [element.tagName, element.id, form?.dataset.action ?? "", form?.className ?? "", status].join("|");
+}
+
+export function replaceKeepingFocus(current, next) {
+  const active = document.activeElement;
+  if (!active || !current.contains(active)) {
+    current.replaceWith(next);
+    return;
+  }
+  const before = [...current.querySelectorAll(FOCUSABLE)];
+  const index = before.indexOf(active);
+  const key = controlKey(active);
+  const after = [...next.querySelectorAll(FOCUSABLE)].filter((element) => !element.disabled); // next may be a fragment
+  current.replaceWith(next);
+  const target = after.find((element) => controlKey(element) === key) ?? after[Math.min(index, after.length - 1)];
+  target?.focus({ preventScroll: true });
+}
