@@ -208,4 +208,19 @@ def activity_text(event: ConversationEvent) -> str:
         parts = [f"added {', '.join(p['added'])}" if p.get("added") else "",
                  f"removed {', '.join(p['removed'])}" if p.get("removed") else ""]  # fmt: skip
         return f"{who} {' and '.join(x for x in parts if x)} (labels)"
-    return f"{who}: {event.get_kind_display()}"
+    if kind in ("participant_joined", "participant_left"):
+        return (
+            f"{_participant_name(p.get('x_user_id'))} {'joined' if kind == 'participant_joined' else 'left'} the group"
+        )
+    if kind == "note_added":
+        return f"{who} added an internal note"
+    # Backchannel's own changes (no actor) read as what happened, without "Backchannel:" before it
+    return f"{who}: {event.get_kind_display()}" if event.actor else event.get_kind_display()
+
+
+def _participant_name(x_user_id: object) -> str:
+    """Who joined or left a group DM: the contact's name (or @handle), else X's user id."""
+    from inbox.models import Contact
+
+    contact = Contact.objects.filter(x_user_id=str(x_user_id)).first() if x_user_id else None
+    return contact.display_name if contact else f"X user {x_user_id or '?'}"
