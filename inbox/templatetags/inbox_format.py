@@ -16,6 +16,7 @@ from django import template
 from django.utils import timezone
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.timesince import timesince
 
 if TYPE_CHECKING:
     from accounts.models import Team, User
@@ -99,6 +100,16 @@ def ago(value: datetime | None) -> str:
         return f"{int(seconds // 86400)}d"
     local = timezone.localtime(value)
     return f"{local:%b} {local.day}" + (f", {local.year}" if local.year != timezone.localtime().year else "")
+
+
+@register.filter
+def since(value: datetime | None) -> str:
+    """How long ago, in words: "just now" under a minute, then "1 minute ago", "3 hours ago", "2 days ago"."""
+    if value is None:
+        return ""
+    if (timezone.now() - value).total_seconds() < 60:
+        return "just now"
+    return f"{timesince(value, depth=1)} ago"
 
 
 @register.filter
