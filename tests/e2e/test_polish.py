@@ -83,3 +83,27 @@ def test_the_composer_counter_has_thousands_separators_on_both_sides(browser: Br
     page.get_by_label("Reply to").fill("x" * 10_001)
     expect(counter).to_have_text("10,001 / 10,000")
     expect(page.locator("#composer-error")).to_have_text("X allows 10,000 characters in a DM; remove 1.")
+
+
+def test_the_bell_is_a_drawn_icon_not_an_emoji(browser: Browser, live_server_url: str, screenshot):
+    from django.conf import settings
+    from django.test import Client
+
+    agent = make_agent(name="Bell Agent", email="bell@example.test")
+    client = Client()
+    client.force_login(agent)
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server_url}])
+    page = context.new_page()
+    page.goto(live_server_url + "/notifications/")
+
+    bell = page.get_by_role("link", name="Notifications: 0 unread")
+    expect(bell).to_be_visible()
+    icon = bell.locator("svg")
+    expect(icon).to_have_attribute("aria-hidden", "true")
+    box = icon.bounding_box()
+    assert box and box["width"] >= 14 and box["height"] >= 14
+    assert "🔔" not in page.content()
+    expect(page.locator("#bell-count")).to_be_hidden()  # no "0" badge when nothing is unread
+    screenshot(page, "notifications-1280")
