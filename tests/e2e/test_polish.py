@@ -4,7 +4,7 @@ thousands separators, the bell drawn without an emoji font."""
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import Browser, Locator, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from inbox.models import Conversation
 from inbox.services.inboxes import inbox_member_add
@@ -85,17 +85,21 @@ def test_the_composer_counter_has_thousands_separators_on_both_sides(browser: Br
     expect(page.locator("#composer-error")).to_have_text("X allows 10,000 characters in a DM; remove 1.")
 
 
-def test_the_bell_is_a_drawn_icon_not_an_emoji(browser: Browser, live_server_url: str, screenshot):
+def logged_in(browser: Browser, url: str, user) -> Page:
+    """A tab of ``user`` on the live server at ``url`` (a session made by Django's test client)."""
     from django.conf import settings
     from django.test import Client
 
-    agent = make_agent(name="Bell Agent", email="bell@example.test")
     client = Client()
-    client.force_login(agent)
+    client.force_login(user)
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
-    context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server_url}])
-    page = context.new_page()
+    context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": url}])
+    return context.new_page()
+
+
+def test_the_bell_is_a_drawn_icon_not_an_emoji(browser: Browser, live_server_url: str, screenshot):
+    page = logged_in(browser, live_server_url, make_agent(name="Bell Agent", email="bell@example.test"))
     page.goto(live_server_url + "/notifications/")
 
     bell = page.get_by_role("link", name="Notifications: 0 unread")
@@ -107,3 +111,22 @@ def test_the_bell_is_a_drawn_icon_not_an_emoji(browser: Browser, live_server_url
     assert "🔔" not in page.content()
     expect(page.locator("#bell-count")).to_be_hidden()  # no "0" badge when nothing is unread
     screenshot(page, "notifications-1280")
+
+
+def test_the_demo_photo_loads_in_its_conversation(browser: Browser, live_server_url: str, screenshot):
+    from inbox.services.demo import demo_seed
+
+    seed = demo_seed()
+    agent = next(a for a in seed.agents if a.role == "agent")
+    page = logged_in(browser, live_server_url, agent)
+    page.goto(live_server_url + "/")
+    page.get_by_role("list", name="Conversations").locator("li.row", has_text="Kenji Tanaka").get_by_role(
+        "link"
+    ).click()
+
+    photo = page.get_by_role("button", name="Open photo").locator("img")
+    expect(photo).to_be_visible()
+    expect(page.get_by_text("is being copied from X")).to_have_count(0)
+    page.wait_for_function("image => image.complete && image.naturalWidth > 0", arg=photo.element_handle())
+    assert photo.evaluate("image => [image.naturalWidth, image.naturalHeight]") == [390, 844]
+    screenshot(page, "demo-photo-1280")
