@@ -38,15 +38,19 @@ def assert_accessible(page: Page, what: str) -> None:
     assert not found, f"axe on {what} ({page.url}):\n" + "\n".join(found)
 
 
-@pytest.fixture
-def admin_page(browser: Browser, x_live: LiveX) -> Page:
-    Label.objects.create(name="Refund", color="#ef4444")
+def admin_of(x_live: LiveX) -> User:
     admin = make_agent(name="Ada Admin", role=User.Role.ADMIN, email="ada@example.test")
     inbox_member_add(inbox=x_live.inbox, user=admin)
     customer = x_live.customer(username="axe_customer", name="Axel Customer", description="Loves accessible apps")
     x_live.customer_writes("Hello, is my order on its way?", customer=customer)
     x_live.customer_writes("Any news?")
-    return x_live.login(browser.new_context(viewport={"width": 1280, "height": 800}), admin)
+    return admin
+
+
+@pytest.fixture
+def admin_page(browser: Browser, x_live: LiveX) -> Page:
+    Label.objects.create(name="Refund", color="#ef4444")
+    return x_live.login(browser.new_context(viewport={"width": 1280, "height": 800}), admin_of(x_live))
 
 
 def test_the_inbox_list_and_an_open_thread_have_no_serious_violation(admin_page: Page, x_live: LiveX):
@@ -97,21 +101,29 @@ def test_the_inbox_at_phone_width_has_no_serious_violation(browser: Browser, x_l
     assert_accessible(page, "a conversation at 390 px")
 
 
-@pytest.mark.parametrize(
-    ("what", "path", "ready"),
-    [
-        ("Manage: agents", "/manage/", "Ada Admin"),
-        ("Reports", "/reports/", "Reports"),
-        ("DM links", "/handoff/", "Recent links"),
-        ("Notifications", "/notifications/", "Notifications"),
-        ("Audit log", "/audit/", "Audit log"),
-        ("X accounts", "/settings/x-accounts/", "AcmeSupport"),
-    ],
-)
-def test_an_admin_page_has_no_serious_violation(admin_page: Page, x_live: LiveX, what: str, path: str, ready: str):
-    admin_page.goto(x_live.url + path)
-    expect(admin_page.locator("main")).to_contain_text(ready)
-    assert_accessible(admin_page, what)
+ADMIN_PAGES = [
+    ("Manage: agents", "/manage/", "Ada Admin"),
+    ("Manage: teams", "/manage/teams/", "Teams"),
+    ("Manage: inboxes", "/manage/inboxes/", "AcmeSupport"),
+    ("Reports", "/reports/", "Reports"),
+    ("DM links", "/handoff/", "Recent links"),
+    ("DM links: bulk generation", "/handoff/batches/", "Bulk"),
+    ("Notifications", "/notifications/", "Notifications"),
+    ("Audit log", "/audit/", "Audit log"),
+    ("X accounts", "/settings/x-accounts/", "AcmeSupport"),
+]
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_the_admin_pages_have_no_serious_violation(browser: Browser, x_live: LiveX, width: int):
+    page = x_live.login(browser.new_context(viewport={"width": width, "height": 800 if width > 800 else 844}),
+                        admin_of(x_live))  # fmt: skip
+    found = []
+    for what, path, ready in ADMIN_PAGES:
+        page.goto(x_live.url + path)
+        expect(page.locator("main")).to_contain_text(ready)
+        found += [f"{what}: {line}" for line in blocking_violations(page)]
+    assert not found, f"axe at {width} px:\n" + "\n".join(found)
 
 
 def test_an_agents_detail_page_has_no_serious_violation(admin_page: Page, x_live: LiveX):
