@@ -20,7 +20,8 @@ FOCUS_RING = """() => {
   if (!element || element === document.body || !element.matches(":focus-visible")) return null;
   const style = getComputedStyle(element);
   const box = element.getBoundingClientRect();
-  const visible = box.width > 0 && box.height > 0 && box.bottom > 0 && box.top < innerHeight;
+  const clipped = style.clip.startsWith("rect") || style.clipPath !== "none"; // a "visually hidden" control
+  const visible = !clipped && box.width > 2 && box.height > 2 && box.bottom > 0 && box.top < innerHeight;
   const ring = (style.outlineStyle !== "none" && parseFloat(style.outlineWidth) >= 2) || style.boxShadow !== "none";
   return { tag: element.tagName, text: (element.textContent || element.getAttribute("aria-label") || "").trim(),
            visible, ring };
@@ -119,3 +120,31 @@ def test_header_buttons_work_from_tab_and_enter_and_focus_stays_in_the_header(br
     assert_focus_visible(page)
     assert Conversation.objects.get().assignee == alice
     assert re.fullmatch(r".*/c/\d+/.*", page.url)
+
+
+def test_every_control_reached_by_tab_shows_where_the_focus_is(browser: Browser, x_live: LiveX):
+    alice = make_agent(name="Alice Agent", email="alice@example.test")
+    inbox_member_add(inbox=x_live.inbox, user=alice)
+    x_live.customer_writes("Hello?")
+    conversation = Conversation.objects.get()
+    page = x_live.login(browser.new_context(viewport={"width": 1280, "height": 800}), alice)
+    page.goto(f"{x_live.url}/c/{conversation.pk}/")
+    expect(page.locator("[data-inbox][data-connection=open]")).to_be_attached()
+
+    seen: list[str] = []
+    unseen: list[str] = []
+    for _ in range(120):
+        page.keyboard.press("Tab")
+        state = page.evaluate(FOCUS_RING)
+        if state is None:
+            continue
+        label = f"{state['tag']} {' '.join(state['text'].split())[:40]!r}"
+        if seen and label == seen[0]:
+            break  # once round the page, back at the skip link
+        seen.append(label)
+        if not (state["visible"] and state["ring"]):
+            unseen.append(f"{label}: {state}")
+    else:
+        pytest.fail(f"Tab never came back round to the skip link: {seen}")
+    assert "BUTTON 'Send'" in seen and "BUTTON 'Assign to me'" in seen, seen
+    assert not unseen, "focused but not visibly:\n" + "\n".join(unseen)
