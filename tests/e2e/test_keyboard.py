@@ -60,13 +60,22 @@ def test_an_agent_replies_assigns_and_resolves_with_the_keyboard_alone(browser: 
     assert_focus_visible(page)
     assert page.evaluate("document.getElementById('main').contains(document.activeElement)")
 
-    # j / k through the conversations (the newest first)
+    # Tab on to the list; j / k through the conversations (the newest first), the focus going along
+    rows = page.get_by_role("list", name="Conversations").locator("li.row a.row-link")
+    for _ in range(40):
+        if page.evaluate("document.activeElement.matches('a.row-link')"):
+            break
+        page.keyboard.press("Tab")
+    expect(rows.first).to_be_focused()
     page.keyboard.press("j")
     expect(heading).to_contain_text("Key Customer 1")
     page.keyboard.press("j")
     expect(heading).to_contain_text("Key Customer 0")
+    expect(rows.nth(1)).to_be_focused()
+    assert_focus_visible(page)
     page.keyboard.press("k")
     expect(heading).to_contain_text("Key Customer 1")
+    expect(rows.first).to_be_focused()
 
     # r: the reply box, focused and showing it; type; Enter sends; the reply is in the thread
     page.keyboard.press("r")

@@ -10,13 +10,21 @@ function press(selector) {
   if (button && !button.disabled) button.click();
 }
 
+// j/k open the next or previous conversation; when the keyboard focus is in the list, it moves along to the
+// row now open, so that Tab and Enter go on from there.
+function stepThroughList(app, direction) {
+  const inList = document.activeElement?.closest("#conversation-list");
+  app.step(direction);
+  if (inList) document.querySelector("#conversation-list li.row.selected a.row-link")?.focus();
+}
+
 export function bindShortcuts(app) {
   document.addEventListener("keydown", (event) => {
     if (event.ctrlKey || event.metaKey || event.altKey || typingInField(event.target)) return;
     if (document.querySelector("dialog[open]")) return;
     const actions = {
-      j: () => app.step(1),
-      k: () => app.step(-1),
+      j: () => stepThroughList(app, 1),
+      k: () => stepThroughList(app, -1),
       r: () => app.composer.focus(),
       e: () => press('#thread-header [data-shortcut="e"]'),
       a: () => press('#thread-header [data-shortcut="a"]'),
