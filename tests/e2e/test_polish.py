@@ -22,7 +22,9 @@ def reads(locator: Locator, direction: str) -> None:
     expect(locator).to_have_css("direction", direction)
 
 
-def test_hebrew_and_arabic_text_reads_right_to_left_and_english_left_to_right(browser: Browser, x_live: LiveX):
+def test_hebrew_and_arabic_text_reads_right_to_left_and_english_left_to_right(
+    browser: Browser, x_live: LiveX, screenshot
+):
     alice = make_agent(name="Alice Agent", email="alice@example.test")
     inbox_member_add(inbox=x_live.inbox, user=alice)
     customer = x_live.customer(username="dana_il", name="דנה כהן", description="أحب القهوة", location="תל אביב")
@@ -67,6 +69,8 @@ def test_hebrew_and_arabic_text_reads_right_to_left_and_english_left_to_right(br
     reads(sent, "rtl")
     box.fill("Thanks!")
     assert box.evaluate("e => e.matches(':dir(ltr)')")
+    box.fill("")
+    screenshot(page, "thread-rtl-1280")
 
 
 def test_the_composer_counter_has_thousands_separators_on_both_sides(browser: Browser, x_live: LiveX):
