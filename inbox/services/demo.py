@@ -14,7 +14,9 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.services import team_get_or_create, team_member_add, user_create, user_superuser_ensure
 from inbox.dm_events import DmEvent, DmEventType, DmMedia, XUserProfile
-from inbox.models import Conversation, Inbox
+from inbox.models import Conversation, Inbox, MessageAttachment
+from inbox.services import demo_media
+from inbox.services.attachments import attachment_file_store
 from inbox.services.conversations import conversation_status_set
 from inbox.services.inboxes import inbox_member_add, inbox_team_add, inbox_upsert
 from inbox.services.ingest import dm_event_ingest
@@ -93,13 +95,15 @@ def _conversation_id(customer: XUserProfile) -> str:
     return f"{low}-{high}"
 
 
-# Kenji's screenshot: X's address for it, copied into our storage by the attachment task like any DM photo.
+# Kenji's screenshot: X's address for it, as X would give it; nothing copies it from there (the demo is seeded
+# before any account is connected, and the sandbox does not serve that address), so the seed stores the
+# picture drawn in ``demo_media`` as its file.
 CRASH_PHOTO = DmMedia(
     media_type="photo",
     media_key="3_1860000000000000777",
-    url="https://ton.twitter.com/1.1/ton/data/dm/demo/crash.jpg",
-    width=1170,
-    height=2532,
+    url="https://ton.twitter.com/1.1/ton/data/dm/demo/crash.png",
+    width=demo_media.WIDTH,
+    height=demo_media.HEIGHT,
 )
 
 
@@ -179,10 +183,20 @@ def _agent(email: str, name: str, role: str) -> User:
     return user
 
 
+def _demo_photo_store(inbox: Inbox) -> None:
+    """Store the demo photo's file where it has none yet (a new seed, or one from before the demo drew it)."""
+    photo = MessageAttachment.objects.filter(
+        message__conversation__inbox=inbox, media_key=CRASH_PHOTO.media_key, file=""
+    ).first()
+    if photo is not None:
+        content = demo_media.crash_screenshot_png()
+        attachment_file_store(attachment_id=photo.pk, content=content, content_type="image/png", name="demo-crash.png")
+
+
 def demo_seed(*, now: datetime | None = None) -> DemoSeed:
     """Create (or bring back) the demo inbox, one agent per role (new ones with ``DEMO_PASSWORD``), a team
-    and the demo conversations. Safe to run any number of times: demo users that exist keep their passwords
-    and sessions."""
+    and the demo conversations, with the demo photo's file stored. Safe to run any number of times: demo
+    users that exist keep their passwords and sessions."""
     now = now or timezone.now()
     with transaction.atomic():
         agents = [_agent(email, name, role) for email, name, role in DEMO_AGENTS]
@@ -203,4 +217,5 @@ def demo_seed(*, now: datetime | None = None) -> DemoSeed:
             conversation_status_set(
                 conversation_id=result.message.conversation_id, status=Conversation.Status.RESOLVED, actor=agents[1]
             )
+    _demo_photo_store(inbox)
     return DemoSeed(inbox=inbox, agents=agents, password=DEMO_PASSWORD, conversations=inbox.conversations.count())

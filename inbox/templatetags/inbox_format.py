@@ -16,6 +16,7 @@ from django import template
 from django.utils import timezone
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.timesince import timesince
 
 if TYPE_CHECKING:
     from accounts.models import Team, User
@@ -99,6 +100,16 @@ def ago(value: datetime | None) -> str:
         return f"{int(seconds // 86400)}d"
     local = timezone.localtime(value)
     return f"{local:%b} {local.day}" + (f", {local.year}" if local.year != timezone.localtime().year else "")
+
+
+@register.filter
+def since(value: datetime | None) -> str:
+    """How long ago, in words: "just now" under a minute, then "1 minute ago", "3 hours ago", "2 days ago"."""
+    if value is None:
+        return ""
+    if (timezone.now() - value).total_seconds() < 60:
+        return "just now"
+    return f"{timesince(value, depth=1)} ago"
 
 
 @register.filter
@@ -228,4 +239,19 @@ def activity_text(event: ConversationEvent) -> str:
         parts = [f"added {', '.join(p['added'])}" if p.get("added") else "",
                  f"removed {', '.join(p['removed'])}" if p.get("removed") else ""]  # fmt: skip
         return f"{who} {' and '.join(x for x in parts if x)} (labels)"
-    return f"{who}: {event.get_kind_display()}"
+    if kind in ("participant_joined", "participant_left"):
+        return (
+            f"{_participant_name(p.get('x_user_id'))} {'joined' if kind == 'participant_joined' else 'left'} the group"
+        )
+    if kind == "note_added":
+        return f"{who} added an internal note"
+    # Backchannel's own changes (no actor) read as what happened, without "Backchannel:" before it
+    return f"{who}: {event.get_kind_display()}" if event.actor else event.get_kind_display()
+
+
+def _participant_name(x_user_id: object) -> str:
+    """Who joined or left a group DM: the contact's name (or @handle), else X's user id."""
+    from inbox.models import Contact
+
+    contact = Contact.objects.filter(x_user_id=str(x_user_id)).first() if x_user_id else None
+    return contact.display_name if contact else f"X user {x_user_id or '?'}"

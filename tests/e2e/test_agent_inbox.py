@@ -236,7 +236,7 @@ def test_a_draft_survives_navigation_and_the_counter_stops_at_xs_limit(browser: 
     expect(page.get_by_label(re.compile("^Reply to"))).to_have_value("half-written answer")
 
     page.get_by_label(re.compile("^Reply to")).fill("x" * 10_001)
-    expect(page.locator("#composer-counter")).to_contain_text("10,001 / 10000")
+    expect(page.locator("#composer-counter")).to_have_text("10,001 / 10,000")
     expect(page.get_by_role("button", name="Send")).to_be_disabled()
     expect(page.locator("#composer-error")).to_have_text("X allows 10,000 characters in a DM; remove 1.")
     assert not Message.objects.filter(direction="outbound").exists()

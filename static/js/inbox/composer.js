@@ -8,6 +8,9 @@ import { refreshTimes } from "./time.js";
 
 const DRAFTS = "backchannel.draft.";
 const REPLYING_EVERY_MS = 5000;
+// Counts in the page's language, with thousands separators on both sides: "10,001 / 10,000".
+const COUNT_FORMAT = new Intl.NumberFormat(document.documentElement.lang || undefined);
+const formatCount = (n) => COUNT_FORMAT.format(n);
 
 function newToken() {
   const bytes = new Uint8Array(16);
@@ -108,13 +111,14 @@ export class Composer {
   updateCounter() {
     const length = [...this.text.value].length;
     const counter = document.getElementById("composer-counter");
-    counter.querySelector("[data-count]").textContent = length.toLocaleString();
+    counter.querySelector("[data-count]").textContent = formatCount(length);
+    counter.querySelector("[data-max]").textContent = formatCount(this.max);
     const over = length > this.max;
     counter.classList.toggle("over", over);
     this.form.querySelector('button[type="submit"]').disabled = over;
     // Only the length message is this function's to clear: a reason a send failed must stay on screen.
     if (over) {
-      this.error(`X allows ${this.max.toLocaleString()} characters in a DM; remove ${(length - this.max).toLocaleString()}.`);
+      this.error(`X allows ${formatCount(this.max)} characters in a DM; remove ${formatCount(length - this.max)}.`);
     } else if (this.showsLengthError) {
       this.error("");
     }
@@ -150,6 +154,7 @@ export class Composer {
       const shortcut = document.createElement("strong");
       shortcut.textContent = `/${suggestion.shortcut}`;
       const text = document.createElement("span");
+      text.dir = "auto"; // a canned response may be written in Hebrew or Arabic
       text.textContent = ` ${suggestion.title}: ${suggestion.text}`;
       item.append(shortcut, text);
       item.addEventListener("mousedown", (event) => {

@@ -10,13 +10,21 @@ function press(selector) {
   if (button && !button.disabled) button.click();
 }
 
+// j/k open the next or previous conversation; when the keyboard focus is in the list, it moves along to the
+// row now open, so that Tab and Enter go on from there.
+function stepThroughList(app, direction) {
+  const inList = document.activeElement?.closest("#conversation-list");
+  app.step(direction);
+  if (inList) document.querySelector("#conversation-list li.row.selected a.row-link")?.focus();
+}
+
 export function bindShortcuts(app) {
   document.addEventListener("keydown", (event) => {
     if (event.ctrlKey || event.metaKey || event.altKey || typingInField(event.target)) return;
     if (document.querySelector("dialog[open]")) return;
     const actions = {
-      j: () => app.step(1),
-      k: () => app.step(-1),
+      j: () => stepThroughList(app, 1),
+      k: () => stepThroughList(app, -1),
       r: () => app.composer.focus(),
       e: () => press('#thread-header [data-shortcut="e"]'),
       a: () => press('#thread-header [data-shortcut="a"]'),
@@ -30,4 +38,30 @@ export function bindShortcuts(app) {
       action();
     }
   });
+}
+
+// A redrawn part of the page (the thread's header after Assign, Resolve…) keeps the keyboard focus: the control
+// that was focused, or the one doing the same thing in the new markup (Assign to me → Unassign me), or the
+// control at the same place, so that a keyboard user is not sent back to the top of the page.
+const FOCUSABLE = "a[href], button, select, textarea, input:not([type=hidden]), summary";
+
+function controlKey(element) {
+  const form = element.closest("form");
+  const status = form?.querySelector("input[name=status]")?.value ?? "";
+  return [element.tagName, element.id, form?.dataset.action ?? "", form?.className ?? "", status].join("|");
+}
+
+export function replaceKeepingFocus(current, next) {
+  const active = document.activeElement;
+  if (!active || !current.contains(active)) {
+    current.replaceWith(next);
+    return;
+  }
+  const before = [...current.querySelectorAll(FOCUSABLE)];
+  const index = before.indexOf(active);
+  const key = controlKey(active);
+  const after = [...next.querySelectorAll(FOCUSABLE)].filter((element) => !element.disabled); // next may be a fragment
+  current.replaceWith(next);
+  const target = after.find((element) => controlKey(element) === key) ?? after[Math.min(index, after.length - 1)];
+  target?.focus({ preventScroll: true });
 }

@@ -2,6 +2,7 @@
 // "seen" from the customer.
 
 import { fragment, getFragment } from "./http.js";
+import { replaceKeepingFocus } from "./keys.js";
 import { refreshTimes } from "./time.js";
 
 const TYPING_SHOWN_MS = 5000;
@@ -126,7 +127,7 @@ export class Thread {
         if (same) same.checked = box.checked;
       }
     }
-    current.replaceWith(next);
+    replaceKeepingFocus(current, next);
   }
 
   // After a lost connection: the latest window again (new items, changed delivery states), and the header.
