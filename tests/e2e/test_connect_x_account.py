@@ -32,7 +32,7 @@ def test_admin_connects_the_business_account(page: Page, x_env: Sandbox, live_se
     page.get_by_role("button", name="Authorize app").click()
 
     expect(page).to_have_url(live_server_url + "/settings/x-accounts/")
-    expect(page.get_by_role("status")).to_contain_text("Connected @AcmeSupport.")
+    expect(page.locator(".flash")).to_contain_text("Connected @AcmeSupport.")
     row = page.locator("tr[data-x-account=AcmeSupport]")
     expect(row).to_contain_text("Connected")
     expect(row.get_by_role("button", name="Disconnect @AcmeSupport")).to_be_visible()
