@@ -75,7 +75,8 @@ def test_an_admin_adds_a_canned_response_and_a_label_and_an_agent_uses_both(
     admin.get_by_label("Colour").fill("#dc2626")
     admin.get_by_role("button", name="Add label").click()
     # The chip is drawn in the label's colour: its border ring, over a light tint of it (kept readable for axe).
-    expect(admin.locator('tr[data-label="Refund"] .label-chip')).to_have_css("box-shadow", "rgb(220, 38, 38) 0px 0px 0px 1px inset")
+    chip = admin.locator('tr[data-label="Refund"] .label-chip')
+    expect(chip).to_have_css("box-shadow", "rgb(220, 38, 38) 0px 0px 0px 1px inset")
     screenshot(admin, "settings-labels-added-1280")
     assert CannedResponse.objects.get().inbox == x_live.inbox and Label.objects.get().color == "#dc2626"
 
