@@ -40,10 +40,25 @@ class User(AbstractBaseUser, PermissionsMixin):
         AWAY = "away", "Away"
         OFFLINE = "offline", "Offline"
 
+    class PresenceChoice(models.TextChoices):
+        """What the agent chose in the top bar; ``presence`` is what follows from it (``accounts.presence``)."""
+
+        AUTO = "auto", "Auto"
+        AWAY = "away", "Away"
+        OFFLINE = "offline", "Offline"
+
     email = models.EmailField("email address", unique=True)
     name = models.CharField(max_length=150, blank=True)
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.AGENT)
+    # The effective state as last worked out and announced (accounts.presence, inbox.services.agent_status):
+    # online while a page is open and active, unless the agent chose away or offline.
     presence = models.CharField(max_length=16, choices=Presence.choices, default=Presence.OFFLINE)
+    presence_choice = models.CharField(
+        max_length=16,
+        choices=PresenceChoice.choices,
+        default=PresenceChoice.AUTO,
+        help_text="Auto: online while the inbox is open and in use; away or offline as chosen, kept across sessions.",
+    )
     presence_changed_at = models.DateTimeField(null=True, blank=True)
     capacity = models.PositiveSmallIntegerField(
         default=10, help_text="Most open conversations auto-assignment gives this agent at once."
@@ -103,3 +118,29 @@ class TeamMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} in {self.team}"
+
+
+class AgentPreferences(models.Model):
+    """What one agent chose about their own workspace: their time zone and how new customer messages alert them.
+
+    An agent without a row has the defaults (``accounts.selectors.preferences_of``); the row is written the
+    first time they save their preferences page (``accounts.services.preferences_update``).
+    """
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="preferences", primary_key=True)
+    time_zone = models.CharField(
+        max_length=64, blank=True, help_text="An IANA time zone name, e.g. Europe/Paris; blank: the browser's."
+    )
+    desktop_notifications = models.BooleanField(
+        default=True, help_text="A desktop notification for a new customer message (once the browser allows it)."
+    )
+    sound = models.BooleanField(default=True, help_text="A short sound for a new customer message.")
+    notify_mine = models.BooleanField("Mine", default=True)
+    notify_unassigned = models.BooleanField("Unassigned", default=True)
+    notify_teams = models.BooleanField("My teams", default=True)
+
+    class Meta:
+        verbose_name_plural = "agent preferences"
+
+    def __str__(self) -> str:
+        return f"Preferences of {self.user}"

@@ -1,8 +1,9 @@
 """Which agents have Backchannel open: websocket connections counted per agent, shared by every app server.
 
-The inbox consumer calls ``agent_socket_opened`` on connect and ``agent_socket_closed`` on disconnect.
-An agent counts as online (for auto-assignment) while they have at least one connection and their
-own toggle (``User.presence``, set by ``accounts.services.presence_set``) says ``online``.
+The inbox consumer calls ``agent_socket_opened`` on connect and ``agent_socket_closed`` on disconnect,
+and ``agent_socket_idle`` when the page says nobody has touched it for ``PRESENCE_AWAY_AFTER`` seconds
+(or that someone is back). An agent is online while they have at least one connection that is not
+idle and their own choice (``User.presence_choice``) is auto; ``accounts.presence`` works that out.
 
 Storage: with ``settings.REDIS_URL`` one sorted set per agent, ``<KEY_PREFIX>:<user id>``, member = the
 connection's channel name, score = when the entry expires (epoch seconds). Each process re-stamps the
@@ -12,6 +13,10 @@ would keep them forever. A re-stamp only moves the expiry of connections still r
 so one that read this process's connections just before a socket closed cannot bring it back; a
 connection whose first stamp failed (Redis down) is recorded by the next refresh. Without Redis every
 socket lives in this one process (the in-memory channel layer), so a dict here is exact.
+
+Idle connections: a set per agent, ``<IDLE_PREFIX>:<user id>``, of the channel names whose page is idle.
+The process holding the connection writes it (and each refresh writes it again with the set's expiry,
+so Redis losing it heals); a connection that expired counts for nothing, idle or not.
 """
 
 from __future__ import annotations
@@ -28,13 +33,16 @@ from django.conf import settings
 logger = logging.getLogger(__name__)
 
 KEY_PREFIX = "backchannel:online"
+IDLE_PREFIX = "backchannel:online-idle"
 CONNECTION_TTL = 6.0
 REFRESH_INTERVAL = 2.0
 REDIS_TIMEOUT = 2.0
 
 # This process's open connections: channel name -> user id (the refresher re-stamps them in Redis).
 _mine: dict[str, int] = {}
-_lock = threading.Lock()
+# Those of this process's connections whose page said it is idle.
+_idle: set[str] = set()
+_lock = threading.RLock()  # re-entered: _refresh stamps the missing ones while holding it
 _refresher: threading.Thread | None = None
 
 
@@ -51,11 +59,59 @@ def agent_socket_closed(*, user_id: int, connection: str) -> None:
     """Forget ``connection``; the agent stays connected while another of their sockets is open."""
     with _lock:
         _mine.pop(connection, None)
+        _idle.discard(connection)
     if settings.REDIS_URL:
         try:
-            _client(settings.REDIS_URL).zrem(_key(user_id), connection)
+            pipe = _client(settings.REDIS_URL).pipeline(transaction=False)
+            pipe.zrem(_key(user_id), connection)
+            pipe.srem(_idle_key(user_id), connection)
+            pipe.execute()
         except redis.RedisError:
             logger.exception("Could not remove connection %s of user %s; it expires on its own", connection, user_id)
+
+
+def agent_socket_idle(*, user_id: int, connection: str, idle: bool) -> None:
+    """Mark ``connection`` idle (its page saw no keyboard, mouse or focus for a while) or in use again.
+
+    An agent whose every connection is idle is away (``users_active``). Raises ``redis.RedisError`` when
+    Redis does not answer (the next refresh writes it)."""
+    with _lock:
+        if connection not in _mine:
+            return  # closed meanwhile: nothing to mark
+        if idle:
+            _idle.add(connection)
+        else:
+            _idle.discard(connection)
+    if settings.REDIS_URL:
+        pipe = _client(settings.REDIS_URL).pipeline(transaction=False)
+        if idle:
+            pipe.sadd(_idle_key(user_id), connection)
+            pipe.expire(_idle_key(user_id), int(CONNECTION_TTL) * 2)
+        else:
+            pipe.srem(_idle_key(user_id), connection)
+        pipe.execute()
+
+
+def users_active(user_ids: Iterable[int]) -> set[int]:
+    """Those of ``user_ids`` with at least one open websocket whose page is not idle, on any app server."""
+    ids = list(dict.fromkeys(user_ids))
+    if not settings.REDIS_URL:
+        with _lock:
+            return {user_id for connection, user_id in _mine.items() if connection not in _idle} & set(ids)
+    if not ids:
+        return set()
+    now = time.time()
+    pipe = _client(settings.REDIS_URL).pipeline(transaction=False)
+    for user_id in ids:
+        pipe.zrangebyscore(_key(user_id), f"({now}", "+inf")
+        pipe.smembers(_idle_key(user_id))
+    try:
+        results = pipe.execute()
+    except redis.RedisError:
+        logger.exception("Could not read websocket connections from Redis")
+        return set()
+    live, idle = results[0::2], results[1::2]
+    return {user_id for user_id, open_, idle_ in zip(ids, live, idle, strict=True) if set(open_) - set(idle_)}
 
 
 def users_connected(user_ids: Iterable[int]) -> set[int]:
@@ -83,6 +139,10 @@ def _key(user_id: int) -> str:
     return f"{KEY_PREFIX}:{user_id}"
 
 
+def _idle_key(user_id: int) -> str:
+    return f"{IDLE_PREFIX}:{user_id}"
+
+
 @functools.cache
 def _client(url: str) -> redis.Redis:
     return redis.Redis.from_url(
@@ -92,9 +152,12 @@ def _client(url: str) -> redis.Redis:
 
 def _redis_stamp(connections: dict[str, int], *, only_existing: bool = False) -> dict[str, bool]:
     """Set the expiry of ``connections`` to ``CONNECTION_TTL`` from now; with ``only_existing`` only of
-    those still recorded. Returns, per connection, whether it is recorded now ({} when Redis failed)."""
+    those still recorded. Writes the idle ones into their agent's idle set again. Returns, per
+    connection, whether it is recorded now ({} when Redis failed)."""
     expires = time.time() + CONNECTION_TTL
     ordered = list(connections.items())
+    with _lock:
+        idle = [(connection, user_id) for connection, user_id in ordered if connection in _idle]
     try:
         pipe = _client(settings.REDIS_URL).pipeline(transaction=False)
         for connection, user_id in ordered:
@@ -102,6 +165,9 @@ def _redis_stamp(connections: dict[str, int], *, only_existing: bool = False) ->
         for user_id in {user_id for _, user_id in ordered}:
             pipe.zremrangebyscore(_key(user_id), "-inf", time.time())
             pipe.expire(_key(user_id), int(CONNECTION_TTL) * 2)
+        for connection, user_id in idle:
+            pipe.sadd(_idle_key(user_id), connection)
+            pipe.expire(_idle_key(user_id), int(CONNECTION_TTL) * 2)
         results = pipe.execute()
     except redis.RedisError:
         # The socket works without it; the agent only misses auto-assignment until the next refresh.

@@ -4,6 +4,7 @@ These functions do the change and nothing else: who may make it, the rules aroun
 name taken in another case) and what follows from it in the inbox (conversations handed back to the
 queue, open websockets told to reconnect) belong to the caller, ``inbox.services.staffing`` for the
 ``/manage/`` pages. Callers that read a row before changing it hold its lock. Nothing here publishes.
+An agent's own preferences (``preferences_update``) are theirs to write, from ``/me/preferences/``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from accounts.models import Team, TeamMembership, User
+from accounts.models import AgentPreferences, Team, TeamMembership, User
+from accounts.time_zones import time_zone_valid
 
 
 @transaction.atomic
@@ -62,6 +64,17 @@ def user_active_set(*, user: User, active: bool) -> User:
 def user_teams_set(*, user: User, team_ids: Iterable[int]) -> None:
     """Make ``user``'s team memberships exactly ``team_ids`` (memberships kept keep their ``joined_at``)."""
     _memberships_set(TeamMembership.objects.filter(user=user), "team_id", set(team_ids), user=user)
+
+
+def user_superuser_ensure(*, user: User) -> User:
+    """Make ``user`` a superuser of the Django admin site (``is_staff`` and ``is_superuser``) if they are not
+    one; nothing else changes. Locks the user's row."""
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        if not (locked.is_staff and locked.is_superuser):
+            locked.is_staff = locked.is_superuser = True
+            locked.save(update_fields=["is_staff", "is_superuser"])
+    return locked
 
 
 def user_django_admin_access_set(
@@ -115,20 +128,31 @@ def team_members_set(*, team: Team, user_ids: Iterable[int]) -> None:
     _memberships_set(team.memberships.all(), "user_id", set(user_ids), team=team)
 
 
-def presence_set(*, user: User, presence: str) -> User:
-    """Set ``user``'s own online/away/offline toggle and stamp ``presence_changed_at``.
+def presence_choice_set(*, user: User, choice: str) -> User:
+    """Set what ``user`` chose in the top bar: ``auto`` (online while the inbox is open and in use),
+    ``away`` or ``offline``, kept across sessions. Changes the user row only; publishes nothing
+    (``inbox.services.agent_status.agent_presence_choose`` works out and announces what follows).
+    Raises ``ValueError`` for another value."""
+    if choice not in User.PresenceChoice.values:
+        raise ValueError(f"Unknown presence {choice!r}; expected one of {User.PresenceChoice.values}.")
+    if user.presence_choice != choice:
+        user.presence_choice = choice
+        user.save(update_fields=["presence_choice"])
+    return user
 
-    Only ``online`` agents with an open websocket (``accounts.online``) get auto-assigned conversations;
-    the beat's ``inbox.auto_assign_all`` hands waiting ones to an agent who came back within a minute.
-    Changes the user row only; publishes nothing.
-    """
+
+def presence_record(*, user: User, presence: str) -> bool:
+    """Store ``presence`` as ``user``'s current state and stamp ``presence_changed_at``; return whether it
+    changed. The caller holds the row lock and announces the change. Raises ``ValueError`` for an
+    unknown state."""
     if presence not in User.Presence.values:
         raise ValueError(f"Unknown presence {presence!r}; expected one of {User.Presence.values}.")
-    if user.presence != presence:
-        user.presence = presence
-        user.presence_changed_at = timezone.now()
-        user.save(update_fields=["presence", "presence_changed_at"])
-    return user
+    if user.presence == presence:
+        return False
+    user.presence = presence
+    user.presence_changed_at = timezone.now()
+    user.save(update_fields=["presence", "presence_changed_at"])
+    return True
 
 
 def _memberships_set(rows: QuerySet[TeamMembership], key: str, wanted: set[int], **fields: Any) -> None:
@@ -136,3 +160,42 @@ def _memberships_set(rows: QuerySet[TeamMembership], key: str, wanted: set[int],
     have = set(rows.values_list(key, flat=True))
     rows.filter(**{f"{key}__in": have - wanted}).delete()
     TeamMembership.objects.bulk_create([TeamMembership(**fields, **{key: pk}) for pk in sorted(wanted - have)])
+
+
+def preferences_update(
+    *,
+    user: User,
+    time_zone: str,
+    desktop_notifications: bool,
+    sound: bool,
+    notify_mine: bool,
+    notify_unassigned: bool,
+    notify_teams: bool,
+) -> AgentPreferences:
+    """Store ``user``'s own preferences, creating their row on the first save.
+
+    ``time_zone`` is an IANA name (``zoneinfo``), or "" to follow the browser's; any other raises
+    ``ValueError`` and changes nothing. Upserts one row of ``user``'s (no lock: only its owner writes it);
+    publishes nothing: the next page the agent loads reads it.
+    """
+    time_zone = time_zone.strip()
+    if time_zone and not time_zone_valid(time_zone):
+        raise ValueError(f"Unknown time zone {time_zone!r}; use an IANA name such as Europe/Paris.")
+    preferences, _ = AgentPreferences.objects.update_or_create(
+        user=user,
+        defaults={
+            "time_zone": time_zone,
+            "desktop_notifications": desktop_notifications,
+            "sound": sound,
+            "notify_mine": notify_mine,
+            "notify_unassigned": notify_unassigned,
+            "notify_teams": notify_teams,
+        },
+    )
+    return preferences
+
+
+def preferences_sound_set(*, user: User, sound: bool) -> AgentPreferences:
+    """Turn the new-message sound on or off for ``user`` (the inbox's mute button); the rest stays as it is."""
+    preferences, _ = AgentPreferences.objects.update_or_create(user=user, defaults={"sound": sound})
+    return preferences

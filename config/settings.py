@@ -37,6 +37,8 @@ CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 TIME_ZONE = "UTC"
 USE_TZ = True
 LANGUAGE_CODE = "en-us"
+# Dates and times are written one way everywhere, 24-hour ("8 Dec 2026, 08:27"): config/formats/en/formats.py.
+FORMAT_MODULE_PATH = ["config.formats"]
 USE_I18N = True
 
 # APPS
@@ -64,6 +66,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.time_zones.TimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
@@ -86,6 +89,7 @@ TEMPLATES = [
                 "twitter_channel.connection.context_processors.x_account_alerts",
                 "inbox.context_processors.list_query",
                 "inbox.context_processors.unread_notifications",
+                "inbox.context_processors.presence",
             ],
         },
     },
@@ -189,6 +193,8 @@ CELERY_BEAT_SCHEDULE = {
     "wake-snoozed-conversations": {"task": "inbox.snoozes_wake", "schedule": 60.0},
     # Conversations waiting in auto-assigning inboxes, handed to agents who came online or freed capacity.
     "auto-assign-waiting-conversations": {"task": "inbox.auto_assign_all", "schedule": 60.0},
+    # Presence stored for agents whose pages' server died without closing their sockets.
+    "sweep-agent-presence": {"task": "inbox.agent_status_sweep", "schedule": 60.0},
 }
 
 # AUTHENTICATION
@@ -208,6 +214,21 @@ ACCOUNT_EMAIL_VERIFICATION = "none"
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"
 ACCOUNT_SESSION_REMEMBER = None
+# Login throttling (accounts/throttle.py), on allauth's rate limits: failed logins are counted per IP and
+# per account, and a browser that logged into the account before (a signed device cookie) is exempt from
+# both, counted on its own. A limit reached refuses logins for the rest of its window, saying how long.
+LOGIN_FAILURE_WINDOW = env.int("LOGIN_FAILURE_WINDOW", default=15 * 60)
+LOGIN_FAILURES_PER_ACCOUNT = env.int("LOGIN_FAILURES_PER_ACCOUNT", default=5)
+LOGIN_FAILURES_PER_IP = env.int("LOGIN_FAILURES_PER_IP", default=20)
+LOGIN_FAILURES_PER_DEVICE = env.int("LOGIN_FAILURES_PER_DEVICE", default=10)
+LOGIN_DEVICE_COOKIE_DAYS = env.int("LOGIN_DEVICE_COOKIE_DAYS", default=180)
+ACCOUNT_RATE_LIMITS = {
+    # allauth's own per-IP and per-email "login_failed" is replaced by the three below (accounts/adapters.py).
+    "login_failed": None,
+    "login_failed_ip": f"{LOGIN_FAILURES_PER_IP}/{LOGIN_FAILURE_WINDOW}s/ip",
+    "login_failed_account": f"{LOGIN_FAILURES_PER_ACCOUNT}/{LOGIN_FAILURE_WINDOW}s/key",
+    "login_failed_device": f"{LOGIN_FAILURES_PER_DEVICE}/{LOGIN_FAILURE_WINDOW}s/key",
+}
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -310,6 +331,10 @@ X_DM_LIMIT_MARGIN = env.str("X_DM_LIMIT_MARGIN", default="2")
 # Seconds a new reply waits before it is sent, during which its author can undo it (0: off). Tasks run
 # inline (unit tests) have no window: see inbox.selectors.replies.undo_seconds.
 X_REPLY_UNDO_SECONDS = env.int("X_REPLY_UNDO_SECONDS", default=5)
+
+# PRESENCE: an agent whose inbox pages saw no keyboard, mouse or focus for this many seconds is Away
+# (accounts/presence.py, static/js/inbox/idle.js); any activity makes them Online again.
+PRESENCE_AWAY_AFTER = env.int("PRESENCE_AWAY_AFTER", default=600)
 
 
 def _loopback_http(url: str) -> bool:

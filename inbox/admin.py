@@ -2,15 +2,18 @@
 
 Inboxes, contacts, conversations, messages and their activity are read-only here: they change in the app
 (the inbox, Manage, Settings → X accounts), through services that write the activity rows and tell open
-pages. Labels and canned responses have no page in the app yet, so they are kept here, and every change
-goes through ``inbox.services.labels`` and ``inbox.services.canned``.
+pages. Labels and canned responses are kept in the app (Settings → Canned responses, Labels); superusers
+may also change them here, and every change goes through ``inbox.services.labels`` and
+``inbox.services.canned``, whose checks the forms here run too.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.db.models import Model, QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest
@@ -30,8 +33,13 @@ from inbox.models import (
     Note,
     Participant,
 )
-from inbox.services.canned import canned_response_create, canned_response_delete, canned_response_update
-from inbox.services.labels import label_create, label_delete, label_update
+from inbox.services.canned import (
+    canned_response_check,
+    canned_response_create,
+    canned_response_delete,
+    canned_response_update,
+)
+from inbox.services.labels import label_check, label_create, label_delete, label_update
 
 
 class InboxMembershipInline(ReadOnlyInlineMixin, admin.TabularInline):
@@ -106,8 +114,35 @@ def _saved_as(obj: Model, saved: Model) -> None:
     obj._state.adding, obj._state.db = False, saved._state.db
 
 
+def _service_errors(form: ModelForm, check: Callable[[], None]) -> None:
+    """Put what a service's check refuses on the admin's form, as the app's pages do."""
+    try:
+        check()
+    except ValidationError as exc:
+        for field, errors in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+
+
+class LabelAdminForm(ModelForm):
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or self.cleaned_data
+        fields = {name: data[name] for name in ("name", "color") if name in data}
+        if len(fields) == 2:
+            _service_errors(self, lambda: label_check(Label(pk=self.instance.pk, **fields)))
+        return data
+
+
+class CannedResponseAdminForm(ModelForm):
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or self.cleaned_data
+        if "body" in data:
+            _service_errors(self, lambda: canned_response_check(CannedResponse(body=data["body"])))
+        return data
+
+
 @admin.register(Label)
 class LabelAdmin(admin.ModelAdmin):
+    form = LabelAdminForm
     list_display = ("name", "color", "description")
     search_fields = ("name",)
 
@@ -128,6 +163,7 @@ class LabelAdmin(admin.ModelAdmin):
 
 @admin.register(CannedResponse)
 class CannedResponseAdmin(admin.ModelAdmin):
+    form = CannedResponseAdminForm
     list_display = ("shortcut", "title", "inbox", "created_by")
     search_fields = ("shortcut", "title", "body")
     readonly_fields = ("created_by", "created_at")

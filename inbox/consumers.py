@@ -22,6 +22,11 @@ Close codes, which the page acts on (static/js/inbox/socket.js):
   ``LAYER_TIMEOUT`` seconds: the page reconnects with backoff.
 - ``1011``: an unexpected error on the server: the page reconnects with backoff.
 
+The agent's own presence (Online, Away, Offline: ``services/agent_status.py``) follows the socket: counted
+on connect, uncounted on close, and ``{"action": "activity", "idle": true|false}`` from the page's idle
+watch (``static/js/inbox/idle.js``) marks it idle or in use; each is followed by a refresh of the state.
+A socket opened with ``?status=1`` also gets the agent's own ``agent.status`` events (the top bar).
+
 A frame the consumer cannot use (binary, over ``MAX_FRAME_CHARS``, not JSON, nested too deep, NaN or
 Infinity, an unknown action) is answered with ``{"event": "error", "detail": ...}`` and the socket stays
 open.
@@ -48,7 +53,7 @@ from accounts.models import User
 from inbox import realtime
 from inbox.presence_live import SocketPresence, keeper, presence_disconnect
 from inbox.selectors import access as selectors
-from inbox.services import presence
+from inbox.services import agent_status, presence
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +61,7 @@ CLOSE_UNAUTHENTICATED = 4401
 CLOSE_RECONNECT = 4000  # what the agent may see changed: the page reconnects at once
 CLOSE_TRY_AGAIN_LATER = 1013  # the channel layer is unavailable: the page reconnects with backoff
 CLOSE_INTERNAL_ERROR = 1011
-KNOWN_ACTIONS = ("ping", "presence", "presence_query")
+KNOWN_ACTIONS = ("ping", "presence", "presence_query", "activity")
 # Actions are small JSON objects (under 200 characters); anything much larger is refused unread.
 MAX_FRAME_CHARS = 4096
 # Each channel-layer call on connect (joining the groups) and each cleanup step on close, at most.
@@ -79,10 +84,16 @@ def _is_active(user_id: int) -> bool:
 # Open sockets per agent, for auto-assignment's "online" (accounts/online.py): Redis, no database.
 _socket_opened = sync_to_async(online.agent_socket_opened, thread_sensitive=False)
 _socket_closed = sync_to_async(online.agent_socket_closed, thread_sensitive=False)
+_socket_idle = sync_to_async(online.agent_socket_idle, thread_sensitive=False)
+_status_refresh = database_sync_to_async(agent_status.agent_status_refresh)
 
 
 class FrameError(ValueError):
-    """A frame the consumer cannot use; the message is sent back as is."""
+    """The agent's own presence (Online, Away, Offline: ``services/agent_status.py``) follows the socket: counted
+    on connect, uncounted on close, and ``{"action": "activity", "idle": true|false}`` from the page's idle
+    watch (``static/js/inbox/idle.js``) marks it idle or in use; each is followed by a refresh of the state.
+
+    A frame the consumer cannot use; the message is sent back as is."""
 
 
 def decode_frame(text_data: str | None, bytes_data: bytes | None) -> Any:
@@ -115,6 +126,7 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
         self._gone = asyncio.Event()
         self._layer_lost = False
         self._cleaned = False
+        self._idle = False  # what the page last said (``activity``)
 
     async def __call__(self, scope: dict[str, Any], receive: Callable[[], Awaitable[Any]], send: Any) -> None:
         """Channels' ``AsyncConsumer.__call__``, plus: the cleanup runs on every way out, shielded from
@@ -174,6 +186,8 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
             return
         try:
             self.groups_joined = await _groups_of(user)
+            if _wants_status(self.scope):
+                self.groups_joined.append(realtime.status_group(user.pk))
             async with asyncio.timeout(LAYER_TIMEOUT):
                 await asyncio.gather(*(self.channel_layer.group_add(g, self.channel_name) for g in self.groups_joined))
         except Exception as exc:
@@ -193,6 +207,15 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
         if not done or self._counting.exception() is not None:
             # The socket works without it; accounts.online's refresher records it once Redis answers.
             logger.warning("Could not count websocket %s of user %s as open yet", self.channel_name, user.pk)
+        await self._refresh_status()
+
+    async def _refresh_status(self) -> None:
+        """The agent's presence after this socket opened, closed or went idle; a failure only leaves the
+        stored state behind (readers that must be right ask the sockets themselves)."""
+        try:
+            await _status_refresh(user_id=self.scope["user"].pk)
+        except Exception:
+            logger.exception("Could not refresh the presence of user %s", self.scope["user"].pk)
 
     async def accept(self, subprotocol: str | None = None, headers: Any = None) -> None:
         await super().accept(subprotocol, headers)
@@ -237,6 +260,7 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
         if self._counting is not None:
             await asyncio.wait({self._counting})
         await _socket_closed(user_id=self.scope["user"].pk, connection=self.channel_name)
+        await self._refresh_status()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
         if self.presence is None:
@@ -259,11 +283,26 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
                 self.presence.ask(_conversation_id(content), state=_state(content))
             elif action == "presence_query":
                 self.presence.ask(_conversation_id(content), query=True)
+            elif action == "activity":
+                await self._activity(_idle(content))
             else:
                 known = ", ".join(repr(name) for name in KNOWN_ACTIONS)
                 raise FrameError(f"Unknown action {presence.short_repr(action)}; known actions: {known}.")
         except (FrameError, presence.PresenceError) as exc:
             await self.send_json({"event": "error", "detail": str(exc)})
+
+    async def _activity(self, idle: bool) -> None:
+        """The page went idle or was used again: mark this socket so, then refresh the agent's presence."""
+        if idle == self._idle:
+            return
+        self._idle = idle
+        try:
+            await _socket_idle(user_id=self.scope["user"].pk, connection=self.channel_name, idle=idle)
+        except Exception:
+            logger.warning("Could not mark websocket %s idle=%s", self.channel_name, idle, exc_info=True)
+            self._idle = not idle  # the page's next report tries again
+            return
+        await self._refresh_status()
 
     async def inbox_events(self, message: dict[str, Any]) -> None:
         """Published events (``realtime``), several per channel-layer message: one frame each, in order."""
@@ -307,3 +346,14 @@ def _state(content: dict[str, Any]) -> str:
             f"Unknown state {presence.short_repr(state)}; expected 'viewing', 'replying' or 'left'."
         )
     return state
+
+
+def _idle(content: dict[str, Any]) -> bool:
+    value = content.get("idle")
+    if not isinstance(value, bool):
+        raise FrameError(f"'idle' must be true or false, not {presence.short_repr(value)}.")
+    return value
+
+
+def _wants_status(scope: dict[str, Any]) -> bool:
+    return "status=1" in scope.get("query_string", b"").decode("latin-1").split("&")

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.http import HttpRequest
 
 
@@ -19,3 +20,8 @@ def unread_notifications(request: HttpRequest) -> dict[str, int]:
     from inbox.models import Notification
 
     return {"unread_notifications": Notification.objects.filter(user=user, read_at__isnull=True).count()}
+
+
+def presence(request: HttpRequest) -> dict[str, int]:
+    """``presence_away_after``: seconds without activity before the page tells the server it is idle."""
+    return {"presence_away_after": settings.PRESENCE_AWAY_AFTER}

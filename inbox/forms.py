@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
 from accounts.models import Team, User
-from inbox.models import Inbox
+from inbox.models import ConversationEvent, Inbox
 from inbox.services.staffing import MAX_CAPACITY
 
 ROLE_HELP = (
@@ -124,3 +124,103 @@ class InboxAutoAssignForm(forms.Form):
         label="Auto-assign new conversations",
         help_text="Round robin to online agents of this inbox who have free capacity.",
     )
+
+
+# Settings: canned responses and labels ----------------------------------------------------------------
+
+
+class InboxOrAllField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Inbox) -> str:
+        return f"@{obj.handle}"
+
+
+class CannedResponseForm(forms.Form):
+    """A canned response's fields; ``inbox`` offers the inboxes ``user`` keeps canned responses for, and
+    "All inboxes" to admins only (``inbox.selectors.canned.canned_may_manage``)."""
+
+    shortcut = forms.SlugField(
+        max_length=50,
+        label="Shortcut",
+        help_text="Agents type / and this to insert it: letters, digits, - and _.",
+    )
+    title = forms.CharField(max_length=100, label="Title")
+    body = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 5}),
+        label="Text",
+        help_text="Placeholders: {{contact.name}}, {{contact.handle}}, {{agent.name}}, {{inbox.handle}}.",
+        strip=False,
+    )
+    inbox = InboxOrAllField(Inbox.objects.none(), required=False, label="Inbox", empty_label="All inboxes")
+
+    def __init__(self, *args: Any, user: User, inboxes: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = cast("InboxOrAllField", self.fields["inbox"])  # the declared field's copy
+        field.queryset = inboxes
+        if not user.is_admin:
+            field.required, field.empty_label = True, None
+            field.help_text = "Canned responses for every inbox are kept by admins."
+
+
+class LabelForm(forms.Form):
+    name = forms.CharField(max_length=50, label="Name")
+    color = forms.CharField(
+        max_length=7,
+        initial="#6b7280",
+        label="Colour",
+        widget=forms.TextInput(attrs={"type": "color"}),
+        help_text="Shown as the label's chip in the list and the thread.",
+    )
+    description = forms.CharField(max_length=200, required=False, label="Description")
+
+
+# The audit log's filters --------------------------------------------------------------------------------
+
+FIRST_YEAR, LAST_YEAR = 2000, 2999
+
+
+class AuditFilterForm(forms.Form):
+    """The audit log's GET filters; every refusal names the value and what is expected."""
+
+    person = forms.ChoiceField(required=False, label="Person")
+    kind = forms.ChoiceField(
+        required=False, label="Kind", choices=[("", "Every kind"), *ConversationEvent.Kind.choices]
+    )
+    since = forms.DateField(
+        required=False,
+        label="From",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"invalid": "“From” is a day written YYYY-MM-DD."},
+    )
+    until = forms.DateField(
+        required=False,
+        label="To",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"invalid": "“To” is a day written YYYY-MM-DD."},
+    )
+    page = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=10**6,
+        widget=forms.HiddenInput,
+        error_messages={"invalid": "The page is a whole number, 1 or more."},
+    )
+
+    def __init__(self, *args: Any, people: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = cast("forms.ChoiceField", self.fields["person"])
+        field.choices = [
+            ("", "Everyone"),
+            ("system", "Backchannel (automatic)"),
+            *[(str(user.pk), f"{user.display_name} ({user.email})") for user in people],
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or self.cleaned_data
+        for name in ("since", "until"):
+            day = data.get(name)
+            if day is not None and not FIRST_YEAR <= day.year <= LAST_YEAR:
+                self.add_error(name, f"{day:%Y-%m-%d} is out of range: days from {FIRST_YEAR} to {LAST_YEAR}.")
+        since, until = data.get("since"), data.get("until")
+        if since and until and since > until:
+            self.add_error("until", f"“To” ({until:%Y-%m-%d}) is before “From” ({since:%Y-%m-%d}).")
+        return data

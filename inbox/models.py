@@ -397,7 +397,11 @@ class ConversationEvent(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["conversation", "created_at"], name="event_conversation_time")]
+        indexes = [
+            models.Index(fields=["conversation", "created_at"], name="event_conversation_time"),
+            # The audit log: every inbox's activity newest first, a page at a time.
+            models.Index(fields=["-created_at", "-id"], name="event_newest_first"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} on {self.conversation_id}"

@@ -11,3 +11,14 @@ def may_write(user: User) -> bool:
 
 
 READ_ONLY = "Social managers can read conversations but not change them."
+
+
+def may_open_settings(user: User) -> bool:
+    """The Settings pages (canned responses, labels): admins, and leads for the canned responses of their
+    inboxes."""
+    return user.is_active and (user.is_admin or user.role == User.Role.LEAD)
+
+
+def may_manage_labels(user: User) -> bool:
+    """Labels are shared by every inbox, so only admins add, change and delete them."""
+    return user.is_active and user.is_admin

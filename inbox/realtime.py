@@ -294,3 +294,28 @@ def publish_handoff_batch_progress(
         event=HANDOFF_BATCH_PROGRESS_EVENT,
         data={"batch_id": batch_id, "processed": processed, "total": total, "status": status},
     )
+
+
+AGENT_STATUS_EVENT = "agent.status"
+
+
+def status_group(user_id: int) -> str:
+    """The pages of one agent that show their presence (sockets opened with ``?status=1``)."""
+    return f"status.{user_id}"
+
+
+def agent_status_data(*, user_id: int, presence: str, label: str, choice: str) -> dict[str, Any]:
+    """The data of ``agent.status``: an agent's presence (``online``, ``away``, ``offline``), its label and
+    what the agent chose (``auto``, ``away``, ``offline``)."""
+    return {"user_id": user_id, "presence": presence, "label": label, "choice": choice}
+
+
+def publish_agent_status(*, user_id: int, presence: str, label: str, choice: str) -> None:
+    """``agent.status`` to the agent's own pages that asked for it (the inbox page's top bar), once the
+    transaction that stored it commits. The leads' Reports and Manage pages read everyone's
+    (``views/agent_status.py``)."""
+    publish(
+        groups=[status_group(user_id)],
+        event=AGENT_STATUS_EVENT,
+        data=agent_status_data(user_id=user_id, presence=presence, label=label, choice=choice),
+    )

@@ -27,3 +27,11 @@ def auto_assign_all() -> int:
     from inbox.services.auto_assign import auto_assign_all as assign_all
 
     return assign_all()
+
+
+@shared_task(name="inbox.agent_status_sweep", ignore_result=True)
+def agent_status_sweep() -> int:
+    """Beat, every minute: correct the presence stored for agents whose server died with their pages open."""
+    from inbox.services.agent_status import agent_status_sweep as sweep
+
+    return sweep()

@@ -1,9 +1,22 @@
-"""The inbox's pages (namespace ``inbox``) and, under ``/manage/``, the admins' pages for agents, teams and inboxes
-(namespace ``manage``, included by ``config/urls.py``)."""
+"""The inbox's pages (namespace ``inbox``); under ``/manage/``, the admins' pages for agents, teams and inboxes
+(namespace ``manage``), and under ``/settings/`` canned responses and labels (namespace ``settings``), both
+included by ``config/urls.py``."""
 
 from django.urls import path
 
-from inbox.views import actions, audit, bulk, manage, media, notifications, pages, reports, thread
+from inbox.views import (
+    actions,
+    alerts,
+    audit,
+    bulk,
+    manage,
+    media,
+    notifications,
+    pages,
+    reports,
+    settings_pages,
+    thread,
+)
 
 app_name = "inbox"
 
@@ -12,6 +25,7 @@ urlpatterns = [
     path("list/", pages.list_fragment, name="list"),
     path("list/<int:conversation_id>/", pages.row_fragment, name="row"),
     path("counts/", pages.counts_fragment, name="counts"),
+    path("alerts/", alerts.alerts, name="alerts"),
     path("bulk/", bulk.bulk_apply, name="bulk"),
     path("c/<int:conversation_id>/", pages.inbox_page, name="conversation"),
     path("c/<int:conversation_id>/thread/", thread.thread_fragment, name="thread"),
@@ -55,4 +69,15 @@ manage_urlpatterns = [
     path("inboxes/<int:inbox_id>/members/", manage.inbox_members, name="inbox_members"),
     path("inboxes/<int:inbox_id>/teams/", manage.inbox_teams, name="inbox_teams"),
     path("inboxes/<int:inbox_id>/auto-assign/", manage.inbox_auto_assign, name="inbox_auto_assign"),
+]
+
+settings_urlpatterns = [
+    path("", settings_pages.settings_home, name="home"),
+    path("canned-responses/", settings_pages.canned_list, name="canned"),
+    path("canned-responses/preview/", settings_pages.canned_preview, name="canned_preview"),
+    path("canned-responses/<int:canned_id>/", settings_pages.canned_detail, name="canned_edit"),
+    path("canned-responses/<int:canned_id>/delete/", settings_pages.canned_delete, name="canned_delete"),
+    path("labels/", settings_pages.label_list, name="labels"),
+    path("labels/<int:label_id>/", settings_pages.label_detail, name="label_edit"),
+    path("labels/<int:label_id>/delete/", settings_pages.label_delete, name="label_delete"),
 ]

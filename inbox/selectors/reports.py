@@ -14,6 +14,7 @@ from django.db.models import Count, Min, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.presence import presences
 from inbox.models import Conversation, ConversationEvent, Inbox, Message
 from inbox.selectors import access as selectors
 
@@ -40,6 +41,12 @@ class InboxReport:
 @dataclass
 class AgentReport:
     agent: User
+    presence: str = User.Presence.OFFLINE  # now (accounts.presence), not the stored value
+
+    @property
+    def presence_label(self) -> str:
+        return User.Presence(self.presence).label
+
     open: int = 0
     replies: int = 0
     resolved: int = 0
@@ -105,15 +112,32 @@ def _period(conversations: QuerySet[Conversation], by_inbox: dict[int, InboxRepo
         report.first_response, report.resolution = _median(waits[pk]), _median(durations[pk])
 
 
-def _agents(conversations: QuerySet[Conversation], inbox_ids: list[int], since: datetime) -> list[AgentReport]:
-    agents = (
+def team_presence(user: User) -> dict[str, dict[str, str]]:
+    """Presence now (``accounts.presence``) by agent id: for admins every agent (the Manage page), for
+    leads those who work the inboxes they see (the Reports page)."""
+    if user.is_admin:
+        agents = list(User.objects.all())
+    else:
+        agents = list(_agents_working([inbox.pk for inbox in selectors.inboxes_visible_to(user)]))
+    return {
+        str(pk): {"presence": state, "label": User.Presence(state).label} for pk, state in presences(agents).items()
+    }
+
+
+def _agents_working(inbox_ids: list[int]) -> QuerySet[User]:
+    return (
         User.objects.filter(is_active=True)
         .exclude(role=User.Role.SOCIAL)
         .filter(Q(inbox_memberships__inbox_id__in=inbox_ids) | Q(team_memberships__team__inboxes__id__in=inbox_ids))
         .distinct()
         .order_by("name", "email")
     )
-    by_agent = {agent.pk: AgentReport(agent=agent) for agent in agents}
+
+
+def _agents(conversations: QuerySet[Conversation], inbox_ids: list[int], since: datetime) -> list[AgentReport]:
+    agents = list(_agents_working(inbox_ids))
+    now = presences(agents)
+    by_agent = {agent.pk: AgentReport(agent=agent, presence=now[agent.pk]) for agent in agents}
     open_counts = conversations.filter(status=Conversation.Status.OPEN, assignee__in=list(by_agent))
     for agent_id, n in open_counts.values("assignee_id").annotate(n=Count("pk")).values_list("assignee_id", "n"):
         by_agent[agent_id].open = n

@@ -1,7 +1,8 @@
 """Auto-assignment: round robin per inbox over online agents with free capacity.
 
 Opt-in per inbox (``Inbox.auto_assign``). Eligible: agents who work the inbox (``selectors.assignable_agents``),
-whose own toggle says ``online`` and who have at least one open websocket (``accounts.online``), with fewer
+who are online (``accounts.presence``: their choice is Auto and an inbox page of theirs is open and not
+idle, read from the sockets themselves, not from the stored ``User.presence``), with fewer
 conversations in ``CAPACITY_STATUSES`` assigned to them (in any inbox) than ``User.capacity``.
 
 Fairness: ``AutoAssignTurn`` keeps, per inbox and agent, when auto-assignment last gave that agent a
@@ -73,10 +74,12 @@ def eligible_agents(*, inbox_id: int) -> list[User]:
     Without locks; ``auto_assign_pending`` locks the rows before it trusts the counts.
     """
     candidates = list(
-        selectors.assignable_agents(inbox_id).filter(presence=User.Presence.ONLINE).values_list("pk", flat=True)
+        selectors.assignable_agents(inbox_id)
+        .filter(presence_choice=User.PresenceChoice.AUTO)
+        .values_list("pk", flat=True)
     )
-    connected = online.users_connected(candidates)
-    return list(_ranked(inbox_id, [pk for pk in candidates if pk in connected]))
+    active = online.users_active(candidates)
+    return list(_ranked(inbox_id, [pk for pk in candidates if pk in active]))
 
 
 def _ranked(inbox_id: int, user_ids: list[int]) -> list[User]:

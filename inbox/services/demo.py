@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.services import team_get_or_create, team_member_add, user_create
+from accounts.services import team_get_or_create, team_member_add, user_create, user_superuser_ensure
 from inbox.dm_events import DmEvent, DmEventType, DmMedia, XUserProfile
 from inbox.models import Conversation, Inbox, MessageAttachment
 from inbox.services import demo_media
@@ -172,10 +172,14 @@ def _script(now: datetime) -> list[tuple[DmEvent, bool]]:
 
 def _agent(email: str, name: str, role: str) -> User:
     """The demo user with this email; created with ``DEMO_PASSWORD`` if missing. One that exists is left as it
-    is: its password (changed or not) and its sessions stay, so restarting the quick start logs nobody out."""
+    is: its password (changed or not) and its sessions stay, so restarting the quick start logs nobody out.
+    The demo admin is also a superuser of the Django admin site (``/admin/``), made one if an older seed
+    left them staff only."""
     user = User.objects.filter(email=email).first()
     if user is None:
-        return user_create(email=email, password=DEMO_PASSWORD, name=name, role=role, is_staff=role == User.Role.ADMIN)
+        user = user_create(email=email, password=DEMO_PASSWORD, name=name, role=role)
+    if role == User.Role.ADMIN:
+        user = user_superuser_ensure(user=user)
     return user
 
 

@@ -40,6 +40,7 @@ from accounts.models import Team, TeamMembership, User
 from inbox import realtime
 from inbox.models import Conversation, Inbox, InboxMembership
 from inbox.selectors import access as inbox_selectors
+from inbox.services import agent_status
 from inbox.services.assignment import AssignmentConflict, auto_assign_enqueue, conversation_assign
 
 INVITATION_TEMPLATE = "account/email/invitation"
@@ -156,7 +157,7 @@ def agent_deactivate(*, user: User, actor: User) -> int:
     """Take an agent out at once and return how many of their conversations went back to the queue.
 
     Sets ``is_active=False`` (their session stops working: Django's ``ModelBackend`` loads no inactive
-    user, and the inbox websocket refuses them) and presence ``offline``, under the same locks and
+    user, and the inbox websocket refuses them) and presence ``offline`` (announced), under the same locks and
     guards as ``agent_update`` (nobody deactivates themselves or the last active admin). Then every
     conversation assigned to them that is not resolved is unassigned, keeping its team, with an
     activity row and a live event each, and auto-assignment runs for the inboxes that have it on
@@ -168,7 +169,7 @@ def agent_deactivate(*, user: User, actor: User) -> int:
         if locked.is_active:
             _guard_admin_leaving(locked, active_admin_ids=admin_ids, actor=actor, change="deactivate")
             accounts_services.user_active_set(user=locked, active=False)
-        accounts_services.presence_set(user=locked, presence=User.Presence.OFFLINE)
+        agent_status.agent_status_record(user=locked)  # offline, being inactive
         realtime.publish_access_changed(user_ids=[locked.pk])
     return _release_unworkable(user_ids=[locked.pk], actor=actor)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
@@ -118,18 +118,38 @@ def initials(name: str) -> str:
     return "".join(w[0] for w in words[:2]).upper() or "?"
 
 
+@register.filter
+def when(value: datetime | None, precision: str = "") -> str:
+    """An absolute time in the active (the agent's) zone: "08:27" today, "8 Dec 2026, 08:27" otherwise;
+    ``when:"seconds"`` adds the seconds. ``static/js/zone.js`` writes times the same way in the browser."""
+    if value is None:
+        return ""
+    local = timezone.localtime(value)
+    clock = f"{local:%H:%M:%S}" if precision == "seconds" else f"{local:%H:%M}"
+    if local.date() == timezone.localdate():
+        return clock
+    return f"{local.day} {local:%b} {local.year}, {clock}"
+
+
 @register.simple_tag
-def snooze_options() -> list[tuple[str, str]]:
-    """(label, ISO time) of the snooze choices, in the server's time zone: an hour, tomorrow, next Monday."""
-    now = timezone.localtime()
-    nine = now.replace(hour=9, minute=0, second=0, microsecond=0)
-    tomorrow = nine + timedelta(days=1)
-    monday = nine + timedelta(days=7 - now.weekday())
+def snooze_options(now: datetime | None = None) -> list[tuple[str, str]]:
+    """(label, ISO time) of the snooze choices in the agent's time zone (the request's active zone,
+    ``accounts.time_zones.TimeZoneMiddleware``): an hour from now, tomorrow 09:00, next Monday 09:00."""
+    now = timezone.localtime(now)
+    zone = now.tzinfo
+    today = now.date()
+    tomorrow = _at_nine(today + timedelta(days=1), zone)
+    monday = _at_nine(today + timedelta(days=7 - today.weekday()), zone)
     return [
         ("For 1 hour", (now + timedelta(hours=1)).replace(microsecond=0).isoformat()),
         (f"Until tomorrow {tomorrow:%H:%M}", tomorrow.isoformat()),
         (f"Until Monday {monday:%H:%M}", monday.isoformat()),
     ]
+
+
+def _at_nine(day: date, zone: tzinfo | None) -> datetime:
+    """09:00 on ``day`` in ``zone`` (its own UTC offset that day, so across a DST change too)."""
+    return datetime.combine(day, time(9, 0), tzinfo=zone)
 
 
 @register.simple_tag

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.decorators import admin_required
 from accounts.http import AuthenticatedHttpRequest
 from accounts.models import Team, User
+from accounts.presence import presences
 from inbox.forms import (
     AgentMembershipsForm,
     AgentProfileForm,
@@ -103,7 +104,12 @@ def _agent_page(request: AuthenticatedHttpRequest, agent: User, **forms_: forms.
 @admin_required
 @require_GET
 def agent_list(request: AuthenticatedHttpRequest) -> HttpResponse:
-    agents = [(agent, selectors.agent_team_inboxes(agent)) for agent in selectors.agent_list()]
+    listed = list(selectors.agent_list())
+    now = presences(listed)
+    agents = [
+        (agent, selectors.agent_team_inboxes(agent), now[agent.pk], User.Presence(now[agent.pk]).label)
+        for agent in listed
+    ]
     return render(request, "inbox/manage/agents.html", {"section": "agents", "agents": agents})
 
 

@@ -12,6 +12,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from accounts.http import AuthenticatedHttpRequest
+from accounts.selectors import preferences_of
 from inbox import permissions
 from inbox.models import Label
 from inbox.selectors import access as selectors
@@ -68,6 +69,7 @@ def inbox_page(request: AuthenticatedHttpRequest, conversation_id: int | None = 
         "ws_path": "/ws/inbox/",
         "debug": settings.DEBUG,
         "bulk": _bulk_choices(request.user),
+        "alert_preferences": preferences_of(request.user),
     }
     if conversation_id is not None:
         context.update(thread_context(request, visible_conversation(request, conversation_id)))

@@ -1,4 +1,4 @@
-"""An agent sets themselves online, away or offline from the top bar."""
+"""An agent chooses Auto (online while the inbox is open), Away or Offline from the top bar."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from tests.factories import make_agent
 pytestmark = pytest.mark.django_db
 
 
-def test_an_agent_goes_online_and_is_sent_back_where_they_were(client):
+def test_an_agent_chooses_and_is_sent_back_where_they_were(client):
     agent = make_agent()
     client.force_login(agent)
 
-    response = client.post(reverse("presence"), {"presence": "online", "next": "/?view=mine"})
+    response = client.post(reverse("presence"), {"presence": "auto", "next": "/?view=mine"})
     offsite = client.post(reverse("presence"), {"presence": "away", "next": "https://evil.example/"})
     bad = client.post(reverse("presence"), {"presence": "busy"})
 
@@ -22,5 +22,6 @@ def test_an_agent_goes_online_and_is_sent_back_where_they_were(client):
     assert offsite["Location"] == "/"
     assert bad.status_code == 400 and bad.content.decode().startswith("Unknown presence 'busy'")
     agent.refresh_from_db()
-    assert agent.presence == "away" and agent.presence_changed_at is not None
+    assert agent.presence_choice == "away"
+    assert agent.presence == "offline"  # no inbox page open: offline whatever the choice
     assert 'value="away" selected' in client.get(reverse("inbox:home")).content.decode()

@@ -19,7 +19,7 @@ from django.db import connection
 
 from accounts import online
 from accounts.models import User
-from accounts.services import presence_set
+from accounts.services import presence_choice_set, presence_record
 from config.asgi import application
 from inbox.models import AutoAssignTurn, Conversation, Inbox
 from inbox.services.assignment import AssignmentConflict, conversation_assign
@@ -46,10 +46,12 @@ def clean_online_state() -> Iterator[None]:
 
     def clear() -> None:
         online._mine.clear()
+        online._idle.clear()
         if settings.REDIS_URL:
             client = redis.Redis.from_url(settings.REDIS_URL)
-            for key in client.scan_iter(f"{online.KEY_PREFIX}:*"):
-                client.delete(key)
+            for prefix in (online.KEY_PREFIX, online.IDLE_PREFIX):
+                for key in client.scan_iter(f"{prefix}:*"):
+                    client.delete(key)
 
     clear()
     yield
@@ -57,7 +59,7 @@ def clean_online_state() -> Iterator[None]:
 
 
 def go_online(agent: User, *, sockets: int = 1) -> None:
-    presence_set(user=agent, presence=User.Presence.ONLINE)
+    presence_choice_set(user=agent, choice=User.PresenceChoice.AUTO)
     for n in range(sockets):
         online.agent_socket_opened(user_id=agent.pk, connection=f"test.{agent.pk}.{n}")
 
@@ -170,9 +172,9 @@ def test_only_online_agents_with_a_socket_get_conversations(published):
     inbox = auto_inbox([online_agent, away, no_socket, offline_toggle])
     go_online(online_agent, sockets=2)
     go_online(away)
-    presence_set(user=away, presence=User.Presence.AWAY)
-    presence_set(user=no_socket, presence=User.Presence.ONLINE)
-    online.agent_socket_opened(user_id=offline_toggle.pk, connection="test.offline")  # toggle left at offline
+    presence_choice_set(user=away, choice=User.PresenceChoice.AWAY)
+    presence_choice_set(user=offline_toggle, choice=User.PresenceChoice.OFFLINE)
+    online.agent_socket_opened(user_id=offline_toggle.pk, connection="test.offline")  # chose offline, page open
 
     assert [agent.pk for agent in eligible_agents(inbox_id=inbox.pk)] == [online_agent.pk]
     online.agent_socket_closed(user_id=online_agent.pk, connection=f"test.{online_agent.pk}.0")
@@ -315,14 +317,17 @@ def test_snoozing_frees_capacity_and_the_queue_moves(published):
     assert Conversation.objects.get(pk=second.pk).assignee_id == agent.pk
 
 
-def test_presence_set_validates_and_stamps():
+def test_presence_record_validates_and_stamps():
     agent = make_agent()
-    presence_set(user=agent, presence=User.Presence.AWAY)
+    assert presence_record(user=agent, presence=User.Presence.AWAY)
+    assert not presence_record(user=agent, presence=User.Presence.AWAY)
     agent.refresh_from_db()
     assert agent.presence == User.Presence.AWAY
     assert agent.presence_changed_at is not None
     with pytest.raises(ValueError, match="Unknown presence"):
-        presence_set(user=agent, presence="busy")
+        presence_record(user=agent, presence="busy")
+    with pytest.raises(ValueError, match="Unknown presence"):
+        presence_choice_set(user=agent, choice="online")
 
 
 def test_connections_without_redis_are_counted_in_this_process(settings):
@@ -344,8 +349,7 @@ def test_connections_of_a_dead_server_expire(monkeypatch):
 
 
 async def test_websocket_counts_the_agent_online_while_connected(published):
-    agent = await sync_to_async(make_agent)()
-    await sync_to_async(presence_set)(user=agent, presence=User.Presence.ONLINE)
+    agent = await sync_to_async(make_agent)()  # presence choice: auto, the default
     inbox = await sync_to_async(auto_inbox)([agent])
     cookie = await session_cookie_for(agent)
 

@@ -129,7 +129,7 @@ async def test_bad_client_messages_get_a_clear_error_and_the_socket_stays_open()
     await communicator.send_to(text_data="{not json")
     assert (await communicator.receive_json_from(timeout=30))["detail"].startswith("Not valid JSON")
     await communicator.send_json_to({"action": "launch"})
-    known = "'ping', 'presence', 'presence_query'"
+    known = "'ping', 'presence', 'presence_query', 'activity'"
     answer = await communicator.receive_json_from(timeout=30)
     assert answer["detail"] == f"Unknown action 'launch'; known actions: {known}."
     await communicator.send_to(bytes_data=b"\x00")

@@ -314,7 +314,7 @@ async def test_bad_input_gets_a_precise_error_and_the_socket_stays_open(redis_mo
     need_id = "'conversation_id' is required: the id of a conversation, an integer."
     not_int = "'conversation_id' must be an integer, not {}."
     states = "expected 'viewing', 'replying' or 'left'."
-    actions = "known actions: 'ping', 'presence', 'presence_query'."
+    actions = "known actions: 'ping', 'presence', 'presence_query', 'activity'."
 
     def viewing(conversation_id: Any) -> dict[str, Any]:
         return {"action": "presence", "conversation_id": conversation_id, "state": "viewing"}

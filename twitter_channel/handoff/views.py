@@ -23,6 +23,8 @@ from twitter_channel.handoff.links import (
 from twitter_channel.handoff.post_length import MAX_WEIGHTED_LENGTH, post_length
 from twitter_channel.models import HandoffLink, XAccount
 
+RECENT = 5
+
 
 class LinkForm(forms.Form):
     account: forms.ModelChoiceField[XAccount] = forms.ModelChoiceField(
@@ -71,11 +73,15 @@ def handoff_page(request: AuthenticatedHttpRequest) -> HttpResponse:
     return _page(request, form)
 
 
+def _recent_results(request: AuthenticatedHttpRequest) -> list[Any]:
+    """The "Recent links" list of the page: the newest five links of the accounts this person works."""
+    return selectors.link_results(list(selectors.handoff_links(request.user)[:RECENT]))
+
+
 def _page(request: AuthenticatedHttpRequest, form: LinkForm, status: int = 200, **extra: Any) -> HttpResponse:
-    recent = list(selectors.handoff_links(request.user)[:5])
     context = {
         "form": form,
-        "results": selectors.link_results(recent),
+        "results": _recent_results(request),
         "campaigns": selectors.handoff_campaigns(request.user),
         "max_length": MAX_WEIGHTED_LENGTH,
         **extra,
@@ -97,8 +103,9 @@ def link_create(request: AuthenticatedHttpRequest) -> HttpResponse:
             message = " ".join(str(error) for errors in form.errors.values() for error in errors)
             return HttpResponse(message, status=400, content_type="text/plain; charset=utf-8")
         return _page(request, form, status=400)
-    if _wants_fragment(request):
-        return render(request, "twitter_channel/handoff/_result.html", _link_context(link))
+    if _wants_fragment(request):  # the new link, and the "Recent links" list that now has it
+        context = _link_context(link) | {"results": _recent_results(request)}
+        return render(request, "twitter_channel/handoff/_created.html", context)
     return redirect("handoff:link", link_id=link.pk)
 
 

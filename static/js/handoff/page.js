@@ -1,5 +1,6 @@
 // The social managers' link page: the public reply counted live as X counts a post (the link counts 23),
-// the link made without leaving the page, and "Copy reply and link" by click or the c key.
+// the link made without leaving the page (and added to "Recent links" at once), and "Copy reply and link"
+// by click or the c key.
 
 import { postLength } from "./post_length.js";
 
@@ -49,6 +50,11 @@ async function create(form, output) {
     return;
   }
   output.innerHTML = text;
+  // The answer also carries "Recent links" with the new link in it: it replaces the list on the page.
+  const update = output.querySelector("template#recent-links-update");
+  const recent = document.getElementById("recent-links");
+  if (update && recent) recent.replaceChildren(update.content.cloneNode(true));
+  update?.remove();
   output.querySelector("#copy-reply")?.focus();
 }
 

@@ -179,7 +179,10 @@ export class Composer {
     const suggestion = this.suggestions[index];
     if (!suggestion) return;
     const caret = this.text.selectionStart;
-    const start = caret - this.typed;
+    // What is typed now, not when the list was asked for: "/ref" typed fast replaces all of "/ref",
+    // even while the list shown is still the answer for "/".
+    const typing = this.text.value.slice(0, caret).match(/(?:^|\s)(\/[\w-]*)$/);
+    const start = caret - (typing ? typing[1].length : this.typed);
     this.text.value = this.text.value.slice(0, start) + suggestion.text + this.text.value.slice(caret);
     const end = start + suggestion.text.length;
     this.text.setSelectionRange(end, end);

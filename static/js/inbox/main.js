@@ -2,9 +2,11 @@
 // Everything shown is rendered by the server; live events only say what changed, and the page fetches
 // the changed piece. After a lost connection it fetches the list, the counts and the thread again.
 
+import { Alerts } from "./alerts.js";
 import { BulkActions } from "./bulk.js";
 import { Composer } from "./composer.js";
 import { postForm } from "./http.js";
+import { watchIdle } from "./idle.js";
 import { bindShortcuts } from "./keys.js";
 import { ConversationList } from "./list.js";
 import { LiveSocket } from "./socket.js";
@@ -25,6 +27,7 @@ class InboxApp {
     this.thread = new Thread(this);
     this.composer = new Composer(this);
     this.bulk = new BulkActions(this);
+    this.alerts = new Alerts(this);
     this.socket = new LiveSocket(root.dataset.wsPath, {
       onEvent: (message) => this.received(message).catch((error) => console.warn(error)),
       onOpen: (reconnected) => this.connected(reconnected),
@@ -49,8 +52,10 @@ class InboxApp {
     });
     window.setInterval(() => this.announce(this.presenceState), HEARTBEAT_MS);
     window.setInterval(() => refreshTimes(this.root), 60000);
+    watchIdle(this);
     this.socket.connect();
     this.markRead();
+    this.alerts.start();
     this.root.dataset.ready = "true";
   }
 
@@ -92,6 +97,7 @@ class InboxApp {
       default:
         break;
     }
+    this.alerts.received(event, data); // after the open conversation was marked read
   }
 
   async connected(reconnected) {
@@ -102,6 +108,7 @@ class InboxApp {
       return;
     }
     this.list.refreshCounts();
+    this.alerts.refresh();
     await this.list.reload();
     if (this.conversationId) await this.thread.resync(this.conversationId);
     this.composer.sendUnsent();
@@ -167,6 +174,7 @@ class InboxApp {
     await postForm(`/c/${id}/read/`, new FormData());
     const row = document.getElementById(`row-${id}`);
     if (row?.classList.contains("unread")) await this.list.upsert(id);
+    this.alerts.refresh();
   }
 
   // Assign, status, retry and note forms: posted in place, the answer swapped in.

@@ -1,6 +1,7 @@
-// Relative times ("now", "5m", "3h", "2d", "Nov 3"), the same rules as the server's `ago` filter.
+// Relative times ("now", "5m", "3h", "2d", "Nov 3"), the same rules as the server's `ago` filter, and
+// absolute ones in the agent's time zone and the one format of zone.js.
 
-const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+import { agentTimeZone, formatAbsolute, monthName, partsIn } from "../zone.js";
 
 export function ago(date, now = new Date()) {
   const seconds = (now - date) / 1000;
@@ -8,19 +9,20 @@ export function ago(date, now = new Date()) {
   if (seconds < 3600) return `${Math.floor(seconds / 60)}m`;
   if (seconds < 86400) return `${Math.floor(seconds / 3600)}h`;
   if (seconds < 7 * 86400) return `${Math.floor(seconds / 86400)}d`;
-  const label = `${MONTHS[date.getMonth()]} ${date.getDate()}`;
-  return date.getFullYear() === now.getFullYear() ? label : `${label}, ${date.getFullYear()}`;
+  const zone = agentTimeZone();
+  const p = partsIn(date, zone);
+  const label = `${monthName(p.month)} ${p.day}`;
+  return p.year === partsIn(now, zone).year ? label : `${label}, ${p.year}`;
 }
 
-// Relative times count up; absolute ones (`data-absolute`, e.g. when a reply goes out) are shown in the
-// agent's own time zone.
+// Relative times count up; absolute ones (`data-absolute`, e.g. when a reply goes out) are written as
+// zone.js writes them ("08:27" today, "8 Dec 2026, 08:27" otherwise; `data-absolute="seconds"` with seconds).
 export function refreshTimes(root) {
   const now = new Date();
   for (const element of root.querySelectorAll("time[datetime]")) {
     const date = new Date(element.getAttribute("datetime"));
     if (Number.isNaN(date.getTime())) continue;
     if (!element.hasAttribute("data-absolute")) element.textContent = ago(date, now);
-    else if (date.toDateString() === now.toDateString()) element.textContent = date.toLocaleTimeString();
-    else element.textContent = date.toLocaleString();
+    else element.textContent = formatAbsolute(date, { seconds: element.dataset.absolute === "seconds", now });
   }
 }
