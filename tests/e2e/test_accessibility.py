@@ -53,7 +53,7 @@ def admin_page(browser: Browser, x_live: LiveX) -> Page:
     return x_live.login(browser.new_context(viewport={"width": 1280, "height": 800}), admin_of(x_live))
 
 
-def test_the_inbox_list_and_an_open_thread_have_no_serious_violation(admin_page: Page, x_live: LiveX):
+def test_the_inbox_list_and_an_open_thread_have_no_serious_violation(admin_page: Page, x_live: LiveX, screenshot):
     page = admin_page
     page.goto(x_live.url + "/")
     expect(page.locator("[data-inbox][data-connection=open]")).to_be_attached()
@@ -82,6 +82,7 @@ def test_the_inbox_list_and_an_open_thread_have_no_serious_violation(admin_page:
     page.get_by_role("button", name="Save labels").click()
     expect(page.locator("#thread-header .label-chip")).to_have_text("Refund")
     assert_accessible(page, "a conversation with a reply, a note and a label")
+    screenshot(page, "thread-axe-1280")
 
     page.keyboard.press("?")
     expect(page.get_by_role("dialog", name="Keyboard shortcuts")).to_be_visible()

@@ -51,17 +51,19 @@ function controlKey(element) {
   return [element.tagName, element.id, form?.dataset.action ?? "", form?.className ?? "", status].join("|");
 }
 
-export function replaceKeepingFocus(current, next) {
+// Call just before ``current`` is swapped for ``next`` (an element or a fragment) in the same task: if the focus
+// is in ``current``, it moves to the same control in ``next`` once the swap is done.
+export function focusFollows(current, next) {
   const active = document.activeElement;
-  if (!active || !current.contains(active)) {
-    current.replaceWith(next);
-    return;
-  }
-  const before = [...current.querySelectorAll(FOCUSABLE)];
-  const index = before.indexOf(active);
+  if (!current || !active || !current.contains(active)) return;
+  const index = [...current.querySelectorAll(FOCUSABLE)].indexOf(active);
   const key = controlKey(active);
-  const after = [...next.querySelectorAll(FOCUSABLE)].filter((element) => !element.disabled); // next may be a fragment
-  current.replaceWith(next);
+  const after = [...next.querySelectorAll(FOCUSABLE)].filter((element) => !element.disabled);
   const target = after.find((element) => controlKey(element) === key) ?? after[Math.min(index, after.length - 1)];
-  target?.focus({ preventScroll: true });
+  if (target) window.queueMicrotask(() => target.focus({ preventScroll: true }));
+}
+
+export function replaceKeepingFocus(current, next) {
+  focusFollows(current, next);
+  current.replaceWith(next);
 }

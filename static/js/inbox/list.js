@@ -1,6 +1,7 @@
 // The conversation list: rows rendered by the server, kept live by fetching one row when it changes.
 
 import { fragment, getFragment } from "./http.js";
+import { focusFollows } from "./keys.js";
 
 function activity(row) {
   return [Number(row.dataset.activity || 0), Number(row.dataset.conversationId)];
@@ -98,6 +99,7 @@ export class ConversationList {
       return;
     }
     const row = fragment(html).querySelector("li.row");
+    focusFollows(existing, row); // a keyboard user on this row stays on it
     existing?.remove();
     const rows = this.rows();
     const after = rows.find((other) => newer(row, other));
