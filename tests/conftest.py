@@ -49,6 +49,18 @@ def empty_test_redis() -> None:
         redis.Redis.from_url(settings.REDIS_URL).flushdb()
 
 
+@pytest.fixture(autouse=True)
+def media_in_a_temporary_folder(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Files a test stores (the demo's photo, copied media) go to a temporary folder, not the project's ``media/``.
+
+    Browser tests keep the configured folder: their server runs in another process and must see the same files.
+    """
+    if request.node.get_closest_marker("e2e"):
+        return
+    settings = request.getfixturevalue("settings")
+    settings.MEDIA_ROOT = str(tmp_path_factory.mktemp("media"))
+
+
 @dataclass
 class Published:
     """Everything ``inbox.realtime`` sent to the channel layer, in order."""

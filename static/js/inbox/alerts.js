@@ -141,6 +141,7 @@ export class Alerts {
     try {
       notification = new window.Notification(title, {
         body,
+        dir: "auto",
         tag: conversationId ? `conversation-${conversationId}` : "conversations",
       });
     } catch {

@@ -213,7 +213,7 @@ class InboxApp {
     }
     this.toast(data.text, "info");
     if ("Notification" in window && window.Notification.permission === "granted") {
-      new window.Notification("Backchannel", { body: data.text });
+      new window.Notification("Backchannel", { body: data.text, dir: "auto" });
     }
   }
 
