@@ -19,16 +19,30 @@
     }
   };
 
-  // The top bar's "Menu" button (shown on narrow screens only): opens and closes the account links; Escape
-  // or a click elsewhere closes it.
+  // The top bar's "Menu" button: below 960 px (app.css), or wherever the links do not fit on one line (many
+  // links for an admin, a long name), the bar keeps the bell and the button, which opens and closes the rest;
+  // Escape or a click elsewhere closes it.
   const menu = () => {
     const bar = document.querySelector(".topbar");
     const toggle = bar?.querySelector(".menu-toggle");
-    if (!toggle) return;
+    const nav = bar?.querySelector("nav");
+    if (!toggle || !nav) return;
     const setOpen = (open) => {
       bar.classList.toggle("open", open);
       toggle.setAttribute("aria-expanded", String(open));
     };
+    const narrow = window.matchMedia("(max-width: 960px)");
+    const fit = () => {
+      if (bar.classList.contains("open")) setOpen(false);
+      bar.classList.remove("collapsed");
+      if (narrow.matches) return;
+      bar.classList.add("measuring"); // one line, no wrapping: does it overflow?
+      const overflows = nav.scrollWidth > nav.clientWidth + 1 || bar.scrollWidth > bar.clientWidth + 1;
+      bar.classList.remove("measuring");
+      bar.classList.toggle("collapsed", overflows);
+    };
+    fit();
+    window.addEventListener("resize", fit);
     toggle.addEventListener("click", () => setOpen(!bar.classList.contains("open")));
     document.addEventListener("keydown", (event) => {
       if (event.key === "Escape" && bar.classList.contains("open")) {

@@ -53,6 +53,8 @@ PAGES: list[tuple[str, Callable[[Workspace], str], str | None, Callable[[Page], 
     ("bulk-generation", lambda w: "/handoff/batches/", "social", lambda page: None),
     ("bulk-batch", lambda w: f"/handoff/batches/{w.batch_id}/", "social", lambda page: None),
     ("notifications", lambda w: "/notifications/", "admin", lambda page: None),
+    ("settings-canned", lambda w: "/settings/canned-responses/", "admin", lambda page: None),
+    ("preferences", lambda w: "/me/preferences/", "agent", lambda page: None),
     ("login", lambda w: "/accounts/login/", None, lambda page: None),
 ]
 
@@ -92,3 +94,35 @@ def test_screenshots_of_each_main_page(browser: Browser, workspace: Workspace, v
         page.context.close()
 
     assert not too_wide, f"wider than {viewport['width']} px: {too_wide}"
+
+
+@pytest.mark.parametrize("viewport", [PHONE, TABLET], ids=["390", "768"])
+def test_the_top_bar_menu_reaches_every_link(browser: Browser, workspace: Workspace, viewport: dict, screenshot):
+    page = visit(browser, workspace, viewport, "reports")
+    menu = page.get_by_role("button", name="Menu")
+    expect(page.get_by_role("link", name="Manage")).to_be_hidden()
+    expect(page.locator("#bell")).to_be_visible()  # the bell stays in the bar
+
+    menu.click()
+
+    expect(menu).to_have_attribute("aria-expanded", "true")
+    for name in ("Reports", "DM links", "Manage", "Audit log", "X accounts"):
+        link = page.get_by_role("navigation", name="Account").get_by_role("link", name=name, exact=True)
+        expect(link).to_be_in_viewport(ratio=1)
+    expect(page.get_by_role("button", name="Log out")).to_be_in_viewport(ratio=1)
+    assert page_width(page) <= viewport["width"]
+    screenshot(page, f"topbar-menu-{viewport['width']}")
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("button", name="Log out")).to_be_hidden()
+    expect(menu).to_be_focused()
+
+
+def test_the_more_menu_fits_a_phone(browser: Browser, workspace: Workspace, screenshot):
+    page = visit(browser, workspace, PHONE, "inbox-thread")
+    page.locator("#thread-header summary", has_text="More").click()
+
+    for label in ("Assign to", "Team", "Priority"):
+        expect(page.get_by_label(label, exact=True)).to_be_in_viewport(ratio=1)
+    box = page.locator(".more-menu").bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+    screenshot(page, "more-menu-390")

@@ -10,6 +10,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from django.utils import timezone
 from playwright.sync_api import Browser, Page, Route, expect
 
@@ -96,6 +97,8 @@ def test_the_more_menu_works_by_keyboard(browser: Browser, workspace: Workspace)
     expect(menu).to_have_attribute("open", "")
     page.keyboard.press("Tab")
     expect(page.get_by_label("Priority", exact=True)).to_be_focused()
+    violations = Axe().run(page, context="#thread").response["violations"]  # the header, its menu open, the composer
+    assert [(v["id"], v["impact"]) for v in violations if v["impact"] in ("serious", "critical")] == []
     page.keyboard.press("ArrowDown")  # a select changes on the arrow keys; the header is posted and comes back
 
     expect(page.locator("#thread-header")).to_contain_text("Low priority")

@@ -159,7 +159,7 @@ def build_workspace(url: str, *, messages: int = 24, photos: int = 3, sized_phot
             campaign=f"Spring delays campaign number {n}",
             post=f"https://x.com/longhandle_1234/status/{1790000000000000001 + n}",
         )
-    posts = "\n".join(f"https://x.com/customer_handle_{n}/status/{1790000000000000100 + n}" for n in range(6))
+    posts = "\n".join(f"https://x.com/cust_{n}/status/{1790000000000000100 + n}" for n in range(6))
     batch = handoff_batch_create(
         account=account,
         created_by=social,
