@@ -55,9 +55,20 @@
     });
   };
 
+  // A table wider than the screen scrolls inside itself (app.css); the keyboard must reach it to scroll it.
+  const scrollableTables = () => {
+    for (const table of document.querySelectorAll("main table")) {
+      const scrolls = getComputedStyle(table).overflowX === "auto" && table.scrollWidth > table.clientWidth + 1;
+      if (scrolls && !table.hasAttribute("tabindex")) table.tabIndex = 0;
+      else if (!scrolls && table.tabIndex === 0 && !table.closest("[data-keep-tabindex]")) table.removeAttribute("tabindex");
+    }
+  };
+
   const start = () => {
     sweep();
     menu();
+    scrollableTables();
+    window.addEventListener("resize", scrollableTables);
   };
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();
