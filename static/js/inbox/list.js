@@ -98,6 +98,7 @@ export class ConversationList {
       return;
     }
     const row = fragment(html).querySelector("li.row");
+    const hadFocus = existing?.contains(document.activeElement); // a redrawn row keeps the keyboard focus
     existing?.remove();
     const rows = this.rows();
     const after = rows.find((other) => newer(row, other));
@@ -110,6 +111,7 @@ export class ConversationList {
     }
     this.element.querySelector(".list-empty")?.remove();
     this.highlight();
+    if (hadFocus) row.querySelector("a.row-link")?.focus({ preventScroll: true });
   }
 
   async reload() {
