@@ -256,7 +256,7 @@ export class Composer {
     button.disabled = true;
     try {
       const html = await postForm(this.form.action, data);
-      this.app.thread.merge(html);
+      this.app.thread.merge(html, { reveal: true }); // the agent's own reply: show it
       this.text.value = "";
       this.file.value = "";
       this.fileChosen();

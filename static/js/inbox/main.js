@@ -194,7 +194,7 @@ class InboxApp {
         this.list.refreshCounts();
         await this.list.upsert(this.conversationId);
       } else {
-        this.thread.merge(html);
+        this.thread.merge(html, { reveal: action === "note" });
         if (action === "note") form.reset();
       }
     } catch (failure) {
