@@ -119,7 +119,8 @@ def build_workspace(url: str, *, messages: int = 24, photos: int = 3, sized_phot
     from twitter_channel.handoff.links import handoff_link_create
 
     admin = make_agent(role=User.Role.ADMIN, name="Adelheid Administrator-Longname", email="ada@example.test")
-    lead = make_agent(role=User.Role.LEAD, name="Lena Lead", email="lena@example.test")
+    # A long address, as real ones are: the agents table must still fit a tablet.
+    lead = make_agent(role=User.Role.LEAD, name="Lena Lead", email="lena.lead@support.example-company.test")
     agent = make_agent(name="Alice Agent", email="alice@example.test")
     social = make_agent(role=User.Role.SOCIAL, name="Sofia Social", email="sofia@example.test")
     team = make_team(members=(agent, lead))
