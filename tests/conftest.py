@@ -61,6 +61,32 @@ def media_in_a_temporary_folder(request: pytest.FixtureRequest, tmp_path_factory
     settings.MEDIA_ROOT = str(tmp_path_factory.mktemp("media"))
 
 
+@pytest.fixture
+def clean_online_state() -> Iterator[None]:
+    """No agent counted online or idle before or after the test (``accounts.online``: this process and Redis).
+
+    User ids repeat between runs (a fresh database), so connections left in Redis must not leak in.
+    """
+    from django.conf import settings
+
+    from accounts import online
+
+    def clear() -> None:
+        online._mine.clear()
+        online._idle.clear()
+        if settings.REDIS_URL:
+            import redis
+
+            client = redis.Redis.from_url(settings.REDIS_URL)
+            for prefix in (online.KEY_PREFIX, online.IDLE_PREFIX):
+                for key in client.scan_iter(f"{prefix}:*"):
+                    client.delete(key)
+
+    clear()
+    yield
+    clear()
+
+
 @dataclass
 class Published:
     """Everything ``inbox.realtime`` sent to the channel layer, in order."""

@@ -5,15 +5,13 @@ last socket closes or when chosen; the choice is kept across sessions; coming on
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
-import redis
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.conf import settings
 
 from accounts import online
 from accounts.models import User
@@ -25,25 +23,12 @@ from inbox.services.ingest import dm_event_ingest
 from tests.factories import BASE_TIME, dm, make_agent, make_inbox
 from tests.helpers import session_cookie
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("redis_channel_layer")]
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("redis_channel_layer", "clean_online_state"),
+]
 
 ORIGIN = (b"origin", b"http://localhost")
-
-
-@pytest.fixture(autouse=True)
-def clean_online_state() -> Iterator[None]:
-    def clear() -> None:
-        online._mine.clear()
-        online._idle.clear()
-        if settings.REDIS_URL:
-            client = redis.Redis.from_url(settings.REDIS_URL)
-            for prefix in (online.KEY_PREFIX, online.IDLE_PREFIX):
-                for key in client.scan_iter(f"{prefix}:*"):
-                    client.delete(key)
-
-    clear()
-    yield
-    clear()
 
 
 async def open_page(agent: User) -> WebsocketCommunicator:

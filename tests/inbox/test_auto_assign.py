@@ -6,15 +6,13 @@ import asyncio
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
-import redis
 from asgiref.sync import sync_to_async
 from celery import current_app
 from channels.testing import WebsocketCommunicator
-from django.conf import settings
 from django.db import connection
 
 from accounts import online
@@ -29,7 +27,7 @@ from inbox.services.ingest import dm_event_ingest, dm_events_ingest
 from tests.factories import BASE_TIME, dm, make_agent, make_inbox
 from tests.inbox.test_consumers import session_cookie_for
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("clean_online_state")]
 
 Status = Conversation.Status
 
@@ -38,24 +36,6 @@ Status = Conversation.Status
 def postgres_only() -> None:
     if connection.vendor != "postgresql":
         pytest.fail("Auto-assignment tests need PostgreSQL row locks; set DATABASE_URL.")
-
-
-@pytest.fixture(autouse=True)
-def clean_online_state() -> Iterator[None]:
-    """User ids repeat between runs (a fresh database), so connections left in Redis must not leak in."""
-
-    def clear() -> None:
-        online._mine.clear()
-        online._idle.clear()
-        if settings.REDIS_URL:
-            client = redis.Redis.from_url(settings.REDIS_URL)
-            for prefix in (online.KEY_PREFIX, online.IDLE_PREFIX):
-                for key in client.scan_iter(f"{prefix}:*"):
-                    client.delete(key)
-
-    clear()
-    yield
-    clear()
 
 
 def go_online(agent: User, *, sockets: int = 1) -> None:
