@@ -40,6 +40,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import parse_qs
 
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
@@ -89,11 +90,7 @@ _status_refresh = database_sync_to_async(agent_status.agent_status_refresh)
 
 
 class FrameError(ValueError):
-    """The agent's own presence (Online, Away, Offline: ``services/agent_status.py``) follows the socket: counted
-    on connect, uncounted on close, and ``{"action": "activity", "idle": true|false}`` from the page's idle
-    watch (``static/js/inbox/idle.js``) marks it idle or in use; each is followed by a refresh of the state.
-
-    A frame the consumer cannot use; the message is sent back as is."""
+    """A frame the consumer cannot use; the message is sent back as is."""
 
 
 def decode_frame(text_data: str | None, bytes_data: bytes | None) -> Any:
@@ -356,4 +353,5 @@ def _idle(content: dict[str, Any]) -> bool:
 
 
 def _wants_status(scope: dict[str, Any]) -> bool:
-    return "status=1" in scope.get("query_string", b"").decode("latin-1").split("&")
+    """The page asked for the agent's own ``agent.status`` events (``?status=1``: the inbox page's top bar)."""
+    return parse_qs(scope.get("query_string", b"").decode("latin-1")).get("status") == ["1"]

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+from django import forms
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -50,3 +55,33 @@ def refused(request: HttpRequest, conversation_id: int, message: str, status: in
         return plain_error(message, status)
     messages.error(request, message)
     return redirect(conversation_url(conversation_id, request))
+
+
+# What to flash or where to go after a form's change: a value, or a function of what the service returned.
+OfResult = str | Callable[[Any], str]
+
+
+def form_submit(
+    request: HttpRequest,
+    form: forms.Form,
+    apply: Callable[[dict[str, Any]], Any],
+    *,
+    done: OfResult,
+    to: OfResult,
+    failed: Callable[[forms.Form], HttpResponse],
+) -> HttpResponse:
+    """Run ``apply`` (one service call) on a valid form, flash ``done`` and redirect to ``to``; otherwise
+    ``failed(form)`` with status 400. A ``ValidationError`` from the service goes on the form: on its
+    field when the error names one the form has, else above the fields."""
+    if form.is_valid():
+        try:
+            result = apply(form.cleaned_data)
+        except ValidationError as exc:
+            for field, errors in exc.update_error_dict({}).items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            messages.success(request, done(result) if callable(done) else done)
+            return redirect(to(result) if callable(to) else to)
+    response = failed(form)
+    response.status_code = 400
+    return response

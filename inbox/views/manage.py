@@ -13,6 +13,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -39,8 +40,7 @@ from inbox.models import Inbox
 from inbox.selectors import manage as selectors
 from inbox.services import staffing
 from inbox.services.staffing import InvitationNotSent, ManagementError
-
-OfResult = str | Callable[[Any], str]
+from inbox.views.common import OfResult, form_submit
 
 
 def _submit(
@@ -52,24 +52,22 @@ def _submit(
     to: OfResult,
     failed: Callable[[forms.Form], HttpResponse],
 ) -> HttpResponse:
-    """Run ``apply`` (one service call) on a valid form, flash ``done`` and redirect to ``to`` (either may
-    be a function of what ``apply`` returned); otherwise ``failed(form)`` with status 400 and the
-    refusal on the form. An invitation that could not be emailed still created the agent: their page
-    says so."""
-    if form.is_valid():
+    """``form_submit`` with the staffing services' refusals (``ManagementError``) on the form. An invitation
+    that could not be emailed still created the agent: their page says so."""
+
+    def applied(data: dict[str, Any]) -> Any:
         try:
-            result = apply(form.cleaned_data)
-        except InvitationNotSent as exc:
-            messages.error(request, f"{exc} Use “Resend invitation” once email works again.")
-            return redirect("manage:agent", exc.user.pk)
+            return apply(data)
+        except InvitationNotSent:
+            raise
         except ManagementError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, str(exc))
-        else:
-            messages.success(request, done(result) if callable(done) else done)
-            return redirect(to(result) if callable(to) else to)
-    response = failed(form)
-    response.status_code = 400
-    return response
+            raise ValidationError({exc.field or NON_FIELD_ERRORS: [str(exc)]}) from exc
+
+    try:
+        return form_submit(request, form, applied, done=done, to=to, failed=failed)
+    except InvitationNotSent as exc:
+        messages.error(request, f"{exc} Use “Resend invitation” once email works again.")
+        return redirect("manage:agent", exc.user.pk)
 
 
 # Agents ----------------------------------------------------------------------------------------

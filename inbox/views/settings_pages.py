@@ -7,13 +7,12 @@ placeholder) comes back on the form with status 400. A change redirects with a f
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -26,7 +25,7 @@ from inbox.permissions import may_manage_labels, may_open_settings
 from inbox.selectors import canned as canned_selectors
 from inbox.services import canned as canned_services
 from inbox.services import labels as label_services
-from inbox.views.common import plain_error
+from inbox.views.common import form_submit, plain_error
 
 
 def _settings_user(request: AuthenticatedHttpRequest, *, labels: bool = False) -> None:
@@ -34,31 +33,6 @@ def _settings_user(request: AuthenticatedHttpRequest, *, labels: bool = False) -
         raise PermissionDenied("Settings are for admins and team leads.")
     if labels and not may_manage_labels(request.user):
         raise PermissionDenied("Labels are shared by every inbox: only admins change them.")
-
-
-def _submit(
-    request: AuthenticatedHttpRequest,
-    form: forms.Form,
-    apply: Callable[[dict[str, Any]], Any],
-    *,
-    done: Callable[[Any], str],
-    to: str,
-    failed: Callable[[forms.Form], HttpResponse],
-) -> HttpResponse:
-    """``apply`` (one service call) on a valid form, then flash ``done(result)`` and redirect to ``to``; the
-    service's ``ValidationError`` goes on the form's fields, and the page comes back with status 400."""
-    if form.is_valid():
-        try:
-            result = apply(form.cleaned_data)
-        except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                form.add_error(field if field in form.fields else None, errors)
-        else:
-            messages.success(request, done(result))
-            return redirect(to)
-    response = failed(form)
-    response.status_code = 400
-    return response
 
 
 @require_GET
@@ -115,7 +89,7 @@ def canned_list(request: AuthenticatedHttpRequest) -> HttpResponse:
             actor=request.user,
         )
 
-    return _submit(
+    return form_submit(
         request,
         _canned_form(request, request.POST),
         apply,
@@ -161,7 +135,7 @@ def canned_detail(request: AuthenticatedHttpRequest, canned_id: int) -> HttpResp
             actor=request.user,
         )
 
-    return _submit(
+    return form_submit(
         request,
         _canned_form(request, request.POST),
         apply,
@@ -219,7 +193,7 @@ def label_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     _settings_user(request, labels=True)
     if request.method == "GET":
         return _labels_page(request, LabelForm())
-    return _submit(
+    return form_submit(
         request,
         LabelForm(request.POST),
         lambda data: label_services.label_create(**data, actor=request.user),
@@ -249,7 +223,7 @@ def label_detail(request: AuthenticatedHttpRequest, label_id: int) -> HttpRespon
     label = _label(label_id)
     if request.method == "GET":
         return _label_page(request, label)
-    return _submit(
+    return form_submit(
         request,
         LabelForm(request.POST),
         lambda data: label_services.label_update(label=label, **data, actor=request.user),
