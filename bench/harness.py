@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ BENCH_DATABASE_URL = os.environ.get(
 )
 BENCH_REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/3")
 CONSUMER_SECRET = "bench-consumer-secret"
+BUSINESS_ID = "1500000000000000001"  # the X user id of the inbox every webhook benchmark delivers to
 
 
 def bench_env(*, database_url: str = BENCH_DATABASE_URL, redis_url: str = BENCH_REDIS_URL) -> dict[str, str]:
@@ -81,28 +83,49 @@ def django_setup(env: dict[str, str] | None = None) -> None:
 class Stack:
     base_url: str
     processes: list[subprocess.Popen] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)  # one per process: the part of the stack it is
+
+    def pids(self) -> dict[str, int]:
+        """Each process's id by the part it is (``uvicorn``, ``celery``...), for ``bench/cpu.py``."""
+        return {name: process.pid for name, process in zip(self.names, self.processes, strict=True)}
 
 
 @contextmanager
 def running_stack(
     *, web_workers: int = 1, celery_concurrency: int = 2, log_dir: Path, env: dict[str, str] | None = None
-) -> Stack:
+) -> Iterator[Stack]:
     """uvicorn (HTTP + websockets) and a Celery worker on the bench database and Redis (or ``env``'s)."""
     port = free_port()
-    env = env or bench_env()
+    commands = {
+        "uvicorn": uvicorn_command("config.asgi:application", port, web_workers),
+        "celery": [sys.executable, "-m", "celery", "-A", "config", "worker", "-l", "WARNING", "-Q", "default,send",
+                   "--concurrency", str(celery_concurrency), "--without-gossip", "--without-mingle",
+                   "--without-heartbeat"],
+    }  # fmt: skip
+    with running_processes(commands, port=port, log_dir=log_dir, env=env or bench_env()) as stack:
+        yield stack
+
+
+def uvicorn_command(app: str, port: int, workers: int) -> list[str]:
+    """uvicorn as every benchmark runs it: the same loop, HTTP and websocket implementations for each app."""
+    return [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
+            "--workers", str(workers), "--log-level", "warning", "--no-access-log"]  # fmt: skip
+
+
+@contextmanager
+def running_processes(
+    commands: dict[str, list[str]], *, port: int, log_dir: Path, env: dict[str, str]
+) -> Iterator[Stack]:
+    """Start ``commands`` (by part name) from the project's folder, wait until ``/healthz`` on ``port``
+    answers 200, and stop them all on the way out. Each process logs to ``log_dir/<part>.log``."""
     log_dir.mkdir(parents=True, exist_ok=True)
-    commands = [
-        [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", str(web_workers), "--log-level", "warning", "--no-access-log"],
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "-l", "WARNING", "-Q", "default,send",
-         "--concurrency", str(celery_concurrency), "--without-gossip", "--without-mingle", "--without-heartbeat"],
-    ]  # fmt: skip
     stack = Stack(base_url=f"http://127.0.0.1:{port}")
     try:
-        for n, command in enumerate(commands):
-            log = (log_dir / f"process-{n}.log").open("wb")
+        for name, command in commands.items():
+            log = (log_dir / f"{name}.log").open("wb")
             stack.processes.append(subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
-        _wait_healthy(stack)
+            stack.names.append(name)
+        _wait_healthy(stack, log_dir)
         yield stack
     finally:
         for process in stack.processes:
@@ -114,7 +137,7 @@ def running_stack(
                 process.kill()
 
 
-def _wait_healthy(stack: Stack) -> None:
+def _wait_healthy(stack: Stack, log_dir: Path) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -125,7 +148,7 @@ def _wait_healthy(stack: Stack) -> None:
         if any(p.poll() is not None for p in stack.processes):
             break
         time.sleep(0.25)
-    raise SystemExit("The benchmark stack did not become healthy; see the logs under the log directory.")
+    raise SystemExit(f"The benchmark stack did not become healthy; see the logs in {log_dir}.")
 
 
 @dataclass
