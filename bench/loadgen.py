@@ -113,6 +113,8 @@ def message_ids(frame: bytes) -> list[str]:
     if b"message.created" not in frame:
         return []
     value = json.loads(frame)
+    if isinstance(value, dict) and value.get("event") == "message.created" and isinstance(value.get("data"), dict):
+        return [str(value["data"].get("x_event_id"))]  # the usual frame, without the walk below
     found: list[str] = []
     pending = [value]
     while pending:
