@@ -132,7 +132,7 @@ def postmaster_of(database_url: str) -> int | None:
 
     with psycopg.connect(database_url, autocommit=True) as conn:
         row = conn.execute("SELECT pg_backend_pid()").fetchone()
-    stat = read_stat(row[0]) if row else None
+        stat = read_stat(row[0]) if row else None  # while the backend lives: it ends with the connection
     return stat.ppid if stat else None
 
 

@@ -40,6 +40,8 @@ def cpu_parts(pids: dict[str, int], database_url: str) -> dict[str, cpu.Watch]:
     postmaster = cpu.postmaster_of(database_url)
     if postmaster is not None:
         parts["postgres"] = cpu.PostgresBackends(postmaster, urlsplit(database_url).path.lstrip("/"))
+    else:
+        print(f"PostgreSQL's backends are not counted: its server does not run on this machine ({database_url})")
     parts["load generator"] = cpu.ThisProcess()
     return parts
 
