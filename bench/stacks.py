@@ -76,6 +76,7 @@ def session_of(user: object) -> str:
     session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
     session[HASH_SESSION_KEY] = user.get_session_auth_hash()  # type: ignore[attr-defined]
     session.create()
+    assert session.session_key is not None
     return session.session_key
 
 

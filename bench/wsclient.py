@@ -39,7 +39,7 @@ class SocketClient(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # uvloop's is not an asyncio.Transport
-        transport.write(self._handshake)
+        transport.write(self._handshake)  # type: ignore[attr-defined]
 
     def data_received(self, data: bytes) -> None:
         at = time.perf_counter()
