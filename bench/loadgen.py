@@ -367,8 +367,8 @@ class Paced:
         lost = f"; {self.missing} never arrived" if self.missing else ""
         return (
             f"latency at {self.rate:.0f} events/s for {len(self.ids) / self.rate:.0f} s ({len(self.ids)} events): "
-            f"p50 {statistics.median(values):.1f} ms, p99 {percentile(values, 99):.1f} ms, "
-            f"max {max(values):.1f} ms; the webhook answered in p50 {statistics.median(self.answered_ms):.1f} ms, "
+            f"p50 {percentile(values, 50):.1f} ms, p99 {percentile(values, 99):.1f} ms, "
+            f"max {max(values):.1f} ms; the webhook answered in p50 {percentile(self.answered_ms, 50):.1f} ms, "
             f"p99 {percentile(self.answered_ms, 99):.1f} ms{lost}"
         )
 
