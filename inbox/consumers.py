@@ -7,6 +7,15 @@ inboxes on connect and the presence actions touch the database. Presence actions
 background, coalesced per conversation (``inbox/presence_live.py``), so a flood of frames never waits
 on the database or becomes a broadcast each.
 
+Events reach the socket through the process's broadcaster (``inbox/broadcast.py``): the socket's groups
+are joined by the process's one channel, and the socket reads its own bounded mailbox. A published
+batch arrives as the frame's text, serialised once by the publisher (``inbox/realtime.py``), and is sent
+as it is: one frame per batch (the event itself, or a JSON array of events), with no JSON work per
+socket. ``dispatch`` skips Channels' ``aclose_old_connections``, which Channels 4.3 awaits before every
+handler through the process's one shared sync thread: that hop per event and per socket saturated the
+process with 200 sockets. No handler here uses the ORM on the event loop; what touches the database
+goes through ``database_sync_to_async``, which closes stale connections in its own thread.
+
 Every way out runs the same cleanup (``_clean_up``): the client closing, the server closing the socket,
 a send to a client that already went (uvicorn raises ``ClientDisconnected``), an error in a handler, the
 channel layer failing under the socket, the task being cancelled (server shutdown). It removes the
@@ -19,7 +28,8 @@ Close codes, which the page acts on (static/js/inbox/socket.js):
   accepted first, so the browser sees the code (a socket closed before accepting shows as 1006).
 - ``4000``: what the agent may see changed: the page reconnects at once.
 - ``1013`` (try again later): the channel layer (Redis) is unavailable or did not answer within
-  ``LAYER_TIMEOUT`` seconds: the page reconnects with backoff.
+  ``LAYER_TIMEOUT`` seconds, or the socket fell ``broadcast.SOCKET_BACKLOG`` messages behind (a client
+  that does not read): the page reconnects with backoff and fetches what it missed.
 - ``1011``: an unexpected error on the server: the page reconnects with backoff.
 
 The agent's own presence (Online, Away, Offline: ``services/agent_status.py``) follows the socket: counted
@@ -43,6 +53,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from asgiref.sync import sync_to_async
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -51,7 +62,7 @@ from channels.utils import await_many_dispatch
 
 from accounts import online
 from accounts.models import User
-from inbox import realtime
+from inbox import broadcast, realtime
 from inbox.presence_live import SocketPresence, keeper, presence_disconnect
 from inbox.selectors import access as selectors
 from inbox.services import agent_status, presence
@@ -115,13 +126,14 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.groups_joined: list[str] = []
+        self.mailbox = broadcast.Mailbox()
+        self._broadcaster: broadcast.Broadcaster | None = None
         self.presence: SocketPresence | None = None
         self._counted = False  # counted as an open socket (presence keeper, accounts.online)
         self._counting: asyncio.Future[None] | None = None
         self._accepted = False
         self._closed = False  # a close was sent or the client went: nothing more is sent
         self._gone = asyncio.Event()
-        self._layer_lost = False
         self._cleaned = False
         self._idle = False  # what the page last said (``activity``)
 
@@ -131,10 +143,12 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
         channel layer that fails under the socket closes it with 1013 instead of killing it."""
         self.scope = scope
         self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        # The socket's name (presence and the open-socket count are keyed by it); events come through the
+        # process's broadcaster, not through this channel.
         self.channel_name = await self.channel_layer.new_channel()
         self.base_send = self._sender(send)
         try:
-            await await_many_dispatch([receive, self._channel_receive, self._until_gone], self.dispatch)
+            await await_many_dispatch([receive, self.mailbox.get, self._until_gone], self.dispatch)
         except StopConsumer:
             pass
         except Exception:
@@ -162,15 +176,12 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
 
         return send_while_open
 
-    async def _channel_receive(self) -> dict[str, Any]:
-        if self._layer_lost:
-            await asyncio.Event().wait()  # until the consumer ends and cancels this
-        try:
-            return await self.channel_layer.receive(self.channel_name)
-        except Exception:
-            logger.warning("The channel layer failed under websocket %s", self.channel_name, exc_info=True)
-            self._layer_lost = True
-            return {"type": "inbox.layer_lost"}
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Channels' ``AsyncConsumer.dispatch`` without ``aclose_old_connections`` (see the module docstring)."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def _until_gone(self) -> dict[str, Any]:
         await self._gone.wait()
@@ -185,13 +196,10 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
             self.groups_joined = await _groups_of(user)
             if _wants_status(self.scope):
                 self.groups_joined.append(realtime.status_group(user.pk))
-            async with asyncio.timeout(LAYER_TIMEOUT):
-                await asyncio.gather(*(self.channel_layer.group_add(g, self.channel_name) for g in self.groups_joined))
+            self._broadcaster = broadcast.broadcaster(self.channel_layer)
+            await self._broadcaster.subscribe(self.mailbox, self.groups_joined, timeout=LAYER_TIMEOUT)
         except Exception as exc:
             logger.warning("Refused a websocket of user %s: the channel layer is unavailable (%r)", user.pk, exc)
-            await self._refuse(CLOSE_TRY_AGAIN_LATER)
-            return
-        if self._layer_lost:
             await self._refuse(CLOSE_TRY_AGAIN_LATER)
             return
         await self.accept()
@@ -242,7 +250,9 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
         if self._counted:
             keeper.socket_closed(self.channel_name)
             steps.append(asyncio.shield(asyncio.ensure_future(self._uncount())))
-        steps += [self.channel_layer.group_discard(group, self.channel_name) for group in self.groups_joined]
+        if self._broadcaster is not None:
+            # The groups no other socket of this process needs; the process leaves them.
+            steps += self._broadcaster.unsubscribe(self.mailbox)
         results = await asyncio.gather(
             *(asyncio.wait_for(step, CLEANUP_TIMEOUT) for step in steps), return_exceptions=True
         )
@@ -302,18 +312,24 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
         await self._refresh_status()
 
     async def inbox_events(self, message: dict[str, Any]) -> None:
-        """Published events (``realtime``), several per channel-layer message: one frame each, in order."""
-        for event in message["events"]:
-            if event["event"] == realtime.ACCESS_CHANGED_EVENT:
-                await self._access_changed()
-                return
-            await self.send_json(event)
+        """Published events (``realtime.batch_message``): the frame's text, serialised once for every
+        socket, sent as it is. A batch with ``access.changed`` closes the socket instead: the page
+        reconnects and fetches everything again anyway."""
+        if message["access_changed"]:
+            await self._access_changed()
+            return
+        await self.send(text_data=message["text"])
 
     async def inbox_layer_lost(self, message: dict[str, Any]) -> None:
         """The channel layer failed under this socket: close it, so the page reconnects (with backoff) and
         catches up once Redis answers again. A socket not accepted yet is refused by ``connect``."""
         if self._accepted:
             await self.close(code=CLOSE_TRY_AGAIN_LATER)
+
+    async def inbox_overflow(self, message: dict[str, Any]) -> None:
+        """The socket fell ``broadcast.SOCKET_BACKLOG`` messages behind (a client that does not read):
+        close it rather than buffer without bound; the page reconnects and fetches what it missed."""
+        await self.close(code=CLOSE_TRY_AGAIN_LATER)
 
     async def inbox_client_gone(self, message: dict[str, Any]) -> None:
         raise StopConsumer

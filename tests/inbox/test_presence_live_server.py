@@ -110,7 +110,7 @@ async def publish_events(team: Team) -> None:
     n = 0
     while True:
         data = {"conversation_id": team.conversation.pk, "message_id": n}
-        await layer.group_send(group, realtime.batch_message([{"event": "message.created", "data": data}]))
+        await layer.group_send(group, realtime.batch_message(group, [{"event": "message.created", "data": data}]))
         n += 1
         await asyncio.sleep(1 / EVENTS_PER_SECOND)
 
