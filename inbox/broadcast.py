@@ -210,6 +210,19 @@ class Broadcaster:
         for task in self._tasks:
             if task is not asyncio.current_task():
                 task.cancel()
+        asyncio.ensure_future(self._drop_connections())
+
+    async def _drop_connections(self) -> None:
+        """Close this loop's pooled connections of the layer: after Redis restarts each idle one fails on its
+        first use, and the next broadcaster's first read would close its new sockets again. channels-redis
+        keeps them per event loop (``_layers``); its ``close_pools`` would close other loops' too."""
+        loop_layer = getattr(self.layer, "_layers", {}).get(asyncio.get_running_loop())
+        if loop_layer is None:
+            return
+        try:
+            await asyncio.wait_for(loop_layer.flush(), LEAVE_TIMEOUT)
+        except Exception as exc:
+            logger.warning("Could not close the channel layer's connections: %r", exc)
 
     async def _refresh_loop(self) -> None:
         """Add the groups again before channels-redis's ``group_expiry`` drops this channel from them."""

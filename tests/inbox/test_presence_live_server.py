@@ -99,9 +99,10 @@ async def close_during_a_burst(url: str, team: Team, cookies: dict[str, str]) ->
 
 async def watch(socket: ClientConnection, conversation_id: int, seen: dict[str, Any]) -> None:
     async for raw in socket:
-        event = json.loads(raw)
-        if event["event"] == realtime.PRESENCE_EVENT and event["data"]["conversation_id"] == conversation_id:
-            seen["agents"] = [agent["id"] for agent in event["data"]["agents"]]
+        frame = json.loads(raw)  # one event, or the list of events published together
+        for event in frame if isinstance(frame, list) else [frame]:
+            if event["event"] == realtime.PRESENCE_EVENT and event["data"]["conversation_id"] == conversation_id:
+                seen["agents"] = [agent["id"] for agent in event["data"]["agents"]]
 
 
 async def publish_events(team: Team) -> None:
