@@ -195,7 +195,7 @@ class Broadcaster:
                 logger.warning("The channel layer failed under %d websocket(s)", len(self._mailboxes), exc_info=True)
                 self._lose()
                 return
-            entry = self._groups.get(message.get("group"))  # type: ignore[arg-type]
+            entry = self._groups.get(message.get("group"))
             if entry is None:
                 continue  # a group this process just left, or a message that names none
             for mailbox in entry.members:

@@ -188,3 +188,18 @@ async def test_sockets_close_with_1013_when_redis_goes_and_work_again_once_it_is
     for socket in sockets:
         assert await numbers_received(socket, 4) == [0, 1, 2, 3]
         await socket.disconnect()
+
+
+async def test_the_process_stays_in_its_groups_past_the_layers_group_expiry(settings, agents_of_one_inbox):
+    """channels-redis drops a member not added again within ``group_expiry``; the broadcaster adds its
+    groups again every half of it. Here the expiry is 2 s, and the socket is still reached after 6."""
+    inbox, cookies = agents_of_one_inbox
+    settings.CHANNEL_LAYERS["default"]["CONFIG"]["group_expiry"] = 2
+    channel_layers.backends.clear()
+    socket = await inbox_socket(cookies[0])
+
+    await asyncio.sleep(6)  # three expiries
+    await asyncio.to_thread(publish_numbered, realtime.inbox_group(inbox.pk), range(2))
+
+    assert await numbers_received(socket, 2) == [0, 1]
+    await socket.disconnect()
