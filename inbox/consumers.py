@@ -11,9 +11,10 @@ Events reach the socket through the process's broadcaster (``inbox/broadcast.py`
 are joined by the process's one channel, and the socket reads its own bounded mailbox. A published
 batch arrives as the frame's text, serialised once by the publisher (``inbox/realtime.py``), and is sent
 as it is: one frame per batch (the event itself, or a JSON array of events), with no JSON work per
-socket. ``dispatch`` skips Channels' ``aclose_old_connections``, which Channels 4.3 awaits before every
-handler through the process's one shared sync thread: that hop per event and per socket saturated the
-process with 200 sockets. No handler here uses the ORM on the event loop; what touches the database
+socket, by a writer task of the socket's own (``_write_events``) that waits on the mailbox alone.
+``dispatch`` skips Channels' ``aclose_old_connections``, which Channels 4.3 awaits before every handler
+through the process's one shared sync thread: that hop per event and per socket saturated the process
+with 200 sockets. No handler here uses the ORM on the event loop; what touches the database
 goes through ``database_sync_to_async``, which closes stale connections in its own thread.
 
 Every way out runs the same cleanup (``_clean_up``): the client closing, the server closing the socket,
@@ -134,6 +135,9 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
         self._accepted = False
         self._closed = False  # a close was sent or the client went: nothing more is sent
         self._gone = asyncio.Event()
+        # What the writer hands back to the dispatch loop: a batch with access.changed, overflow, layer lost.
+        self._control: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._writer: asyncio.Task[None] | None = None
         self._cleaned = False
         self._idle = False  # what the page last said (``activity``)
 
@@ -148,7 +152,7 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
         self.channel_name = await self.channel_layer.new_channel()
         self.base_send = self._sender(send)
         try:
-            await await_many_dispatch([receive, self.mailbox.get, self._until_gone], self.dispatch)
+            await await_many_dispatch([receive, self._control.get, self._until_gone], self.dispatch)
         except StopConsumer:
             pass
         except Exception:
@@ -203,6 +207,7 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
             await self._refuse(CLOSE_TRY_AGAIN_LATER)
             return
         await self.accept()
+        self._writer = asyncio.ensure_future(self._write_events())
         self.presence = SocketPresence(user=user, connection=self.channel_name, answer=self.send_json)
         keeper.socket_opened()
         self._counted = True
@@ -239,6 +244,8 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
         if self._cleaned:
             return
         self._cleaned = True
+        if self._writer is not None:
+            self._writer.cancel()
         steps = []
         if self.presence is not None:
             conversations = await self.presence.close()
@@ -310,6 +317,26 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
             self._idle = not idle  # the page's next report tries again
             return
         await self._refresh_status()
+
+    async def _write_events(self) -> None:
+        """Send the mailbox's published batches as they come, in order: the hot path, in a task of its own
+        rather than through ``await_many_dispatch`` (which makes a task and an ``asyncio.wait`` per message).
+        Anything else (a batch with ``access.changed``, overflow, layer lost, an unknown message) goes to
+        the dispatch loop, and the writer stops: nothing is sent after it."""
+        try:
+            while True:
+                message = await self.mailbox.get()
+                if message["type"] != realtime.BATCH_TYPE or message.get("access_changed", True):
+                    self._control.put_nowait(message)
+                    return
+                await self.send(text_data=message["text"])
+        except StopConsumer:
+            return  # the client went: the dispatch loop ends through _until_gone
+        except Exception as exc:
+            self._control.put_nowait({"type": "inbox.writer_failed", "error": exc})
+
+    async def inbox_writer_failed(self, message: dict[str, Any]) -> None:
+        raise message["error"]
 
     async def inbox_events(self, message: dict[str, Any]) -> None:
         """Published events (``realtime.batch_message``): the frame's text, serialised once for every

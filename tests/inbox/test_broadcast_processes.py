@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from channels.layers import channel_layers
 from django.db import connection, transaction
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -113,9 +114,13 @@ def test_every_socket_of_every_process_gets_each_event_once_and_in_order(tmp_pat
         assert "Traceback" not in server.log(), server.log()
 
 
-def test_a_client_that_stops_reading_holds_nobody_up_and_is_closed_with_1013(tmp_path: Path):
+def test_a_client_that_stops_reading_holds_nobody_up_and_is_closed_with_1013(tmp_path: Path, settings):
     """Without the broadcaster's bounded mailboxes a client that never reads would make the process buffer
     for it forever; with a shared loop that waited for each socket, it would stall everyone."""
+    # The sender enforces the channel's capacity: production's (config/settings.py), not channels-redis's 100,
+    # which 150 events of 64 KB published at once can exceed while the server reads them.
+    settings.CHANNEL_LAYERS["default"]["CONFIG"]["capacity"] = 20000
+    channel_layers.backends.clear()
     agent = make_agent()
     inbox = make_inbox(members=(agent,))
     headers = {"Cookie": session_cookie(agent).decode(), "Origin": "http://127.0.0.1"}
