@@ -7,6 +7,16 @@ inboxes on connect and the presence actions touch the database. Presence actions
 background, coalesced per conversation (``inbox/presence_live.py``), so a flood of frames never waits
 on the database or becomes a broadcast each.
 
+Events reach the socket through the process's broadcaster (``inbox/broadcast.py``): the socket's groups
+are joined by the process's one channel, and the socket reads its own bounded mailbox. A published
+batch arrives as the frame's text, serialised once by the publisher (``inbox/realtime.py``), and is sent
+as it is: one frame per batch (the event itself, or a JSON array of events), with no JSON work per
+socket, by a writer task of the socket's own (``_write_events``) that waits on the mailbox alone.
+``dispatch`` skips Channels' ``aclose_old_connections``, which Channels 4.3 awaits before every handler
+through the process's one shared sync thread: that hop per event and per socket saturated the process
+with 200 sockets. No handler here uses the ORM on the event loop; what touches the database
+goes through ``database_sync_to_async``, which closes stale connections in its own thread.
+
 Every way out runs the same cleanup (``_clean_up``): the client closing, the server closing the socket,
 a send to a client that already went (uvicorn raises ``ClientDisconnected``), an error in a handler, the
 channel layer failing under the socket, the task being cancelled (server shutdown). It removes the
@@ -19,7 +29,8 @@ Close codes, which the page acts on (static/js/inbox/socket.js):
   accepted first, so the browser sees the code (a socket closed before accepting shows as 1006).
 - ``4000``: what the agent may see changed: the page reconnects at once.
 - ``1013`` (try again later): the channel layer (Redis) is unavailable or did not answer within
-  ``LAYER_TIMEOUT`` seconds: the page reconnects with backoff.
+  ``LAYER_TIMEOUT`` seconds, or the socket fell ``broadcast.SOCKET_BACKLOG`` messages behind (a client
+  that does not read): the page reconnects with backoff and fetches what it missed.
 - ``1011``: an unexpected error on the server: the page reconnects with backoff.
 
 The agent's own presence (Online, Away, Offline: ``services/agent_status.py``) follows the socket: counted
@@ -43,6 +54,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from asgiref.sync import sync_to_async
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -51,7 +63,7 @@ from channels.utils import await_many_dispatch
 
 from accounts import online
 from accounts.models import User
-from inbox import realtime
+from inbox import broadcast, realtime
 from inbox.presence_live import SocketPresence, keeper, presence_disconnect
 from inbox.selectors import access as selectors
 from inbox.services import agent_status, presence
@@ -115,13 +127,17 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.groups_joined: list[str] = []
+        self.mailbox = broadcast.Mailbox()
+        self._broadcaster: broadcast.Broadcaster | None = None
         self.presence: SocketPresence | None = None
         self._counted = False  # counted as an open socket (presence keeper, accounts.online)
         self._counting: asyncio.Future[None] | None = None
         self._accepted = False
         self._closed = False  # a close was sent or the client went: nothing more is sent
         self._gone = asyncio.Event()
-        self._layer_lost = False
+        # What the writer hands back to the dispatch loop: a batch with access.changed, overflow, layer lost.
+        self._control: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._writer: asyncio.Task[None] | None = None
         self._cleaned = False
         self._idle = False  # what the page last said (``activity``)
 
@@ -131,10 +147,12 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
         channel layer that fails under the socket closes it with 1013 instead of killing it."""
         self.scope = scope
         self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        # The socket's name (presence and the open-socket count are keyed by it); events come through the
+        # process's broadcaster, not through this channel.
         self.channel_name = await self.channel_layer.new_channel()
         self.base_send = self._sender(send)
         try:
-            await await_many_dispatch([receive, self._channel_receive, self._until_gone], self.dispatch)
+            await await_many_dispatch([receive, self._control.get, self._until_gone], self.dispatch)
         except StopConsumer:
             pass
         except Exception:
@@ -162,15 +180,12 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
 
         return send_while_open
 
-    async def _channel_receive(self) -> dict[str, Any]:
-        if self._layer_lost:
-            await asyncio.Event().wait()  # until the consumer ends and cancels this
-        try:
-            return await self.channel_layer.receive(self.channel_name)
-        except Exception:
-            logger.warning("The channel layer failed under websocket %s", self.channel_name, exc_info=True)
-            self._layer_lost = True
-            return {"type": "inbox.layer_lost"}
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Channels' ``AsyncConsumer.dispatch`` without ``aclose_old_connections`` (see the module docstring)."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def _until_gone(self) -> dict[str, Any]:
         await self._gone.wait()
@@ -185,16 +200,14 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
             self.groups_joined = await _groups_of(user)
             if _wants_status(self.scope):
                 self.groups_joined.append(realtime.status_group(user.pk))
-            async with asyncio.timeout(LAYER_TIMEOUT):
-                await asyncio.gather(*(self.channel_layer.group_add(g, self.channel_name) for g in self.groups_joined))
+            self._broadcaster = broadcast.broadcaster(self.channel_layer)
+            await self._broadcaster.subscribe(self.mailbox, self.groups_joined, timeout=LAYER_TIMEOUT)
         except Exception as exc:
             logger.warning("Refused a websocket of user %s: the channel layer is unavailable (%r)", user.pk, exc)
             await self._refuse(CLOSE_TRY_AGAIN_LATER)
             return
-        if self._layer_lost:
-            await self._refuse(CLOSE_TRY_AGAIN_LATER)
-            return
         await self.accept()
+        self._writer = asyncio.ensure_future(self._write_events())
         self.presence = SocketPresence(user=user, connection=self.channel_name, answer=self.send_json)
         keeper.socket_opened()
         self._counted = True
@@ -231,6 +244,8 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
         if self._cleaned:
             return
         self._cleaned = True
+        if self._writer is not None:
+            self._writer.cancel()
         steps = []
         if self.presence is not None:
             conversations = await self.presence.close()
@@ -242,7 +257,9 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
         if self._counted:
             keeper.socket_closed(self.channel_name)
             steps.append(asyncio.shield(asyncio.ensure_future(self._uncount())))
-        steps += [self.channel_layer.group_discard(group, self.channel_name) for group in self.groups_joined]
+        if self._broadcaster is not None:
+            # The groups no other socket of this process needs; the process leaves them.
+            steps += self._broadcaster.unsubscribe(self.mailbox)
         results = await asyncio.gather(
             *(asyncio.wait_for(step, CLEANUP_TIMEOUT) for step in steps), return_exceptions=True
         )
@@ -301,19 +318,45 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
             return
         await self._refresh_status()
 
+    async def _write_events(self) -> None:
+        """Send the mailbox's published batches as they come, in order: the hot path, in a task of its own
+        rather than through ``await_many_dispatch`` (which makes a task and an ``asyncio.wait`` per message).
+        Anything else (a batch with ``access.changed``, overflow, layer lost, an unknown message) goes to
+        the dispatch loop, and the writer stops: nothing is sent after it."""
+        try:
+            while True:
+                message = await self.mailbox.get()
+                if message["type"] != realtime.BATCH_TYPE or message.get("access_changed", True):
+                    self._control.put_nowait(message)
+                    return
+                await self.send(text_data=message["text"])
+        except StopConsumer:
+            return  # the client went: the dispatch loop ends through _until_gone
+        except Exception as exc:
+            self._control.put_nowait({"type": "inbox.writer_failed", "error": exc})
+
+    async def inbox_writer_failed(self, message: dict[str, Any]) -> None:
+        raise message["error"]
+
     async def inbox_events(self, message: dict[str, Any]) -> None:
-        """Published events (``realtime``), several per channel-layer message: one frame each, in order."""
-        for event in message["events"]:
-            if event["event"] == realtime.ACCESS_CHANGED_EVENT:
-                await self._access_changed()
-                return
-            await self.send_json(event)
+        """Published events (``realtime.batch_message``): the frame's text, serialised once for every
+        socket, sent as it is. A batch with ``access.changed`` closes the socket instead: the page
+        reconnects and fetches everything again anyway."""
+        if message["access_changed"]:
+            await self._access_changed()
+            return
+        await self.send(text_data=message["text"])
 
     async def inbox_layer_lost(self, message: dict[str, Any]) -> None:
         """The channel layer failed under this socket: close it, so the page reconnects (with backoff) and
         catches up once Redis answers again. A socket not accepted yet is refused by ``connect``."""
         if self._accepted:
             await self.close(code=CLOSE_TRY_AGAIN_LATER)
+
+    async def inbox_overflow(self, message: dict[str, Any]) -> None:
+        """The socket fell ``broadcast.SOCKET_BACKLOG`` messages behind (a client that does not read):
+        close it rather than buffer without bound; the page reconnects and fetches what it missed."""
+        await self.close(code=CLOSE_TRY_AGAIN_LATER)
 
     async def inbox_client_gone(self, message: dict[str, Any]) -> None:
         raise StopConsumer

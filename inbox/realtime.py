@@ -2,8 +2,11 @@
 
 An event is a flat dict ``{"event": "<name>", "data": {...ids and small fields...}}`` sent to Channels
 groups after the surrounding transaction commits; the events committed together travel in one
-channel-layer message per group, ``{"type": "inbox.events", "events": [...]}``, and the websocket
-forwards each as a frame of its own. Clients fetch anything bigger through views. Group names:
+channel-layer message per group (``batch_message``), serialised to the websocket frame's text once, here,
+and the websockets forward that text as it is: one frame per channel-layer message, the event itself
+when it is alone, a JSON array of events in order when several were committed together
+(``static/js/inbox/socket.js`` unpacks both; ``inbox/broadcast.py`` explains the fan-out). Clients fetch
+anything bigger through views. Group names:
 
 - ``inbox.<id>``: everyone who may see that inbox's conversations;
 - ``agent.<id>``: one agent's own notifications.
@@ -75,15 +78,38 @@ def _group_send(groups: tuple[str, ...], message: dict[str, Any]) -> None:
         return
     try:
         for group in groups:
-            async_to_sync(layer.group_send)(group, batch_message([message]))
+            async_to_sync(layer.group_send)(group, batch_message(group, [message]))
     except Exception:
         # A push that fails must not lose the committed change; clients catch up on reconnect.
         logger.exception("Could not publish %s to %s", message["event"], ", ".join(groups))
 
 
-def batch_message(messages: list[dict[str, Any]]) -> dict[str, Any]:
-    """The channel-layer message that carries ``messages`` (events as ``publish`` builds them), in order."""
-    return {"type": BATCH_TYPE, "events": [{"event": m["event"], "data": m["data"]} for m in messages]}
+def batch_message(group: str, messages: list[dict[str, Any]]) -> dict[str, Any]:
+    """The channel-layer message that carries ``messages`` (events as ``publish`` builds them) to ``group``.
+
+    ``text`` is the websocket frame, serialised once for every socket of the group: the event alone, or
+    a JSON array of the events in order. ``group`` tells a process's broadcaster whose sockets get it
+    (a group message does not say which group it came through); ``access_changed`` spares it decoding
+    the text to find ``access.changed``.
+    """
+    events = [{"event": m["event"], "data": m["data"]} for m in messages]
+    return {
+        "type": BATCH_TYPE,
+        "group": group,
+        "text": frame_text(events),
+        "access_changed": any(e["event"] == ACCESS_CHANGED_EVENT for e in events),
+    }
+
+
+def frame_text(events: list[dict[str, Any]]) -> str:
+    """The text of the websocket frame carrying ``events``: the event itself if alone, else their list."""
+    return json.dumps(events[0] if len(events) == 1 else events, separators=(",", ":"))
+
+
+def frame_events(text: str) -> list[dict[str, Any]]:
+    """The events of a frame's ``text`` in order (the inverse of ``frame_text``): for tests and tools."""
+    value = json.loads(text)
+    return value if isinstance(value, list) else [value]
 
 
 BATCH_TYPE = "inbox.events"
@@ -100,7 +126,8 @@ class _Publisher:
     for it, in the order they were published. A webhook drain commits a batch of a hundred DMs and
     publishes two events for each; one ``group_send`` per event cost more than the ingest itself (four
     Redis round trips each, measured with bench/ingest.py). Order is kept within a group, not across
-    groups.
+    groups. Each group's message is serialised to its frame's text here, once, however many sockets
+    receive it.
 
     ``async_to_sync`` would start a new event loop for each call, and channels-redis keeps its Redis
     connections per event loop, so each publish would open fresh connections. The loop is made lazily,
@@ -156,7 +183,7 @@ class _Publisher:
                     by_group.setdefault((layer, group), []).append(message)
             for (layer, group), messages in by_group.items():
                 try:
-                    await asyncio.wait_for(layer.group_send(group, batch_message(messages)), PUBLISH_TIMEOUT)
+                    await asyncio.wait_for(layer.group_send(group, batch_message(group, messages)), PUBLISH_TIMEOUT)
                 except Exception:
                     # A push that fails must not lose the committed change; clients catch up on reconnect.
                     names = sorted({m["event"] for m in messages})

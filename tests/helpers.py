@@ -3,8 +3,10 @@ its next event."""
 
 from __future__ import annotations
 
+import collections
 import os
 import time
+import weakref
 from typing import Any
 
 import pytest
@@ -45,9 +47,25 @@ async def next_event(communicator: WebsocketCommunicator, name: str, seconds: fl
     while True:
         left = deadline - time.monotonic()
         assert left > 0, f"no {name} event within {seconds} s"
-        event = await communicator.receive_json_from(timeout=left)
+        event = await receive_event(communicator, timeout=left)
         if event["event"] == name:
             return event["data"]
+
+
+# Events of a frame read but not yet returned, per communicator: a frame carries one event, or the list
+# of events published together (inbox/realtime.py), and tests read them one by one.
+_unread: weakref.WeakKeyDictionary[WebsocketCommunicator, collections.deque[dict[str, Any]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def receive_event(communicator: WebsocketCommunicator, timeout: float = 30) -> dict[str, Any]:
+    """The next event (or answer: ``pong``, ``error``) the socket got, whether its frame held one or several."""
+    unread = _unread.setdefault(communicator, collections.deque())
+    if not unread:
+        frame = await communicator.receive_json_from(timeout=timeout)
+        unread.extend(frame if isinstance(frame, list) else [frame])
+    return unread.popleft()
 
 
 def session_cookie(user: Any) -> bytes:

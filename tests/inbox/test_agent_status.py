@@ -21,7 +21,7 @@ from inbox.models import Conversation, Inbox
 from inbox.services.agent_status import agent_presence_choose
 from inbox.services.ingest import dm_event_ingest
 from tests.factories import BASE_TIME, dm, make_agent, make_inbox
-from tests.helpers import session_cookie
+from tests.helpers import receive_event, session_cookie
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -42,7 +42,7 @@ async def open_page(agent: User) -> WebsocketCommunicator:
 async def next_status(communicator: WebsocketCommunicator) -> dict[str, Any]:
     """The next ``agent.status`` the page gets (other frames skipped)."""
     for _ in range(20):
-        frame = await communicator.receive_json_from(timeout=5)
+        frame = await receive_event(communicator, timeout=5)
         if frame.get("event") == "agent.status":
             return frame["data"]
     raise AssertionError("no agent.status")
@@ -138,7 +138,7 @@ async def test_an_activity_frame_without_a_boolean_is_answered_with_an_error():
     await next_status(page)
 
     await page.send_json_to({"action": "activity", "idle": "yes"})
-    frame = await page.receive_json_from(timeout=5)
+    frame = await receive_event(page, timeout=5)
 
     assert frame == {"event": "error", "detail": "'idle' must be true or false, not 'yes'."}
     await page.disconnect()

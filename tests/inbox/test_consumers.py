@@ -18,7 +18,7 @@ from inbox.consumers import CLOSE_UNAUTHENTICATED
 from inbox.services.demo import DEMO_INBOX
 from inbox.services.ingest import dm_event_ingest
 from tests.factories import dm, make_agent, make_inbox, make_team
-from tests.helpers import REDIS_URL, session_cookie
+from tests.helpers import REDIS_URL, receive_event, session_cookie
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("redis_channel_layer")]
 
@@ -55,8 +55,8 @@ async def test_agent_receives_message_created_from_ingest_in_another_thread():
     await asyncio.to_thread(ingest_in_other_thread, inbox, event)
 
     # then
-    first = await communicator.receive_json_from(timeout=5)
-    second = await communicator.receive_json_from(timeout=5)
+    first = await receive_event(communicator, timeout=5)
+    second = await receive_event(communicator, timeout=5)
     assert first["event"] == "conversation.created"
     assert second["event"] == "message.created"
     assert second["data"]["x_event_id"] == event.x_event_id
@@ -93,7 +93,7 @@ async def test_agent_receives_events_published_by_another_process(tmp_path: Path
     )
 
     # then the pushes crossed processes through Redis
-    received = [await communicator.receive_json_from(timeout=5) for _ in range(2)]
+    received = [await receive_event(communicator, timeout=5) for _ in range(2)]
     assert [r["event"] for r in received] == ["conversation.created", "message.created"]
     await communicator.disconnect()
 

@@ -22,7 +22,7 @@ from accounts import online
 from accounts.models import User
 from inbox.models import Conversation
 from inbox.services import presence, presence_store
-from tests.helpers import inbox_socket, session_cookie
+from tests.helpers import inbox_socket, receive_event, session_cookie
 from tests.inbox.presence_world import REDIS_URL, Team, local_mode, make_team_and_conversation, redis_mode
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -46,7 +46,7 @@ async def announce(communicator: WebsocketCommunicator, conversation: Conversati
 
 
 async def presence_event(communicator: WebsocketCommunicator, timeout: float = 5) -> dict[str, Any]:
-    received = await communicator.receive_json_from(timeout=timeout)
+    received = await receive_event(communicator, timeout=timeout)
     assert received["event"] == "agent.presence", received
     return received["data"]
 
@@ -302,7 +302,7 @@ async def test_a_flood_of_presence_frames_is_coalesced_into_a_few_broadcasts(red
     while told[-1] != listed(team, (team.alice, "replying")) or not await bob.receive_nothing(timeout=2):
         told.append(await presence_event(bob, timeout=30))
     assert len(told) < frames / 10, f"{len(told)} broadcasts for {frames} frames"
-    received = [await alice.receive_json_from(timeout=30) for _ in range(len(told) + 1)]
+    received = [await receive_event(alice) for _ in range(len(told) + 1)]
     assert {"event": "pong"} in received
     await alice.disconnect()
     await bob.disconnect()

@@ -99,9 +99,10 @@ async def close_during_a_burst(url: str, team: Team, cookies: dict[str, str]) ->
 
 async def watch(socket: ClientConnection, conversation_id: int, seen: dict[str, Any]) -> None:
     async for raw in socket:
-        event = json.loads(raw)
-        if event["event"] == realtime.PRESENCE_EVENT and event["data"]["conversation_id"] == conversation_id:
-            seen["agents"] = [agent["id"] for agent in event["data"]["agents"]]
+        frame = json.loads(raw)  # one event, or the list of events published together
+        for event in frame if isinstance(frame, list) else [frame]:
+            if event["event"] == realtime.PRESENCE_EVENT and event["data"]["conversation_id"] == conversation_id:
+                seen["agents"] = [agent["id"] for agent in event["data"]["agents"]]
 
 
 async def publish_events(team: Team) -> None:
@@ -110,7 +111,7 @@ async def publish_events(team: Team) -> None:
     n = 0
     while True:
         data = {"conversation_id": team.conversation.pk, "message_id": n}
-        await layer.group_send(group, realtime.batch_message([{"event": "message.created", "data": data}]))
+        await layer.group_send(group, realtime.batch_message(group, [{"event": "message.created", "data": data}]))
         n += 1
         await asyncio.sleep(1 / EVENTS_PER_SECOND)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
@@ -30,11 +31,15 @@ def layer_messages(channel: str, *, events: int) -> list[dict]:
     async def collect() -> list[dict]:
         layer = get_channel_layer()
         received: list[dict] = []
-        while sum(len(m["events"]) for m in received) < events:
+        while sum(len(events_of(m)) for m in received) < events:
             received.append(await asyncio.wait_for(layer.receive(channel), 5))
         return received
 
     return async_to_sync(collect)()
+
+
+def events_of(message: dict) -> list[dict]:
+    return realtime.frame_events(message["text"])
 
 
 def test_a_transactions_events_reach_a_group_in_few_layer_messages_and_in_order():
@@ -52,9 +57,9 @@ def test_a_transactions_events_reach_a_group_in_few_layer_messages_and_in_order(
     # then they arrive in order, several to a message, each group only its own
     messages = layer_messages(channel, events=60)
     assert all(m["type"] == realtime.BATCH_TYPE for m in messages)
-    assert [e["data"]["n"] for m in messages for e in m["events"]] == list(range(60))
+    assert [e["data"]["n"] for m in messages for e in events_of(m)] == list(range(60))
     assert len(messages) < 10
-    assert [e["data"] for m in layer_messages(other_channel, events=1) for e in m["events"]] == [{"n": "other"}]
+    assert [e["data"] for m in layer_messages(other_channel, events=1) for e in events_of(m)] == [{"n": "other"}]
 
 
 def test_outside_a_transaction_publish_returns_once_the_event_is_in_the_layer():
@@ -64,7 +69,7 @@ def test_outside_a_transaction_publish_returns_once_the_event_is_in_the_layer():
     realtime.publish(groups=[realtime.inbox_group(inbox.pk)], event="agent.presence", data={"n": 1})
 
     assert realtime.flush(timeout=0)  # nothing of it still waits to be handed over
-    assert layer_messages(channel, events=1)[0]["events"] == [{"event": "agent.presence", "data": {"n": 1}}]
+    assert events_of(layer_messages(channel, events=1)[0]) == [{"event": "agent.presence", "data": {"n": 1}}]
 
 
 def test_nothing_of_a_rolled_back_transaction_is_published():
@@ -75,7 +80,7 @@ def test_nothing_of_a_rolled_back_transaction_is_published():
         raise RuntimeError("rolled back")
     realtime.publish(groups=[realtime.inbox_group(inbox.pk)], event="note.created", data={"n": "kept"})
 
-    assert [e["data"] for m in layer_messages(channel, events=1) for e in m["events"]] == [{"n": "kept"}]
+    assert [e["data"] for m in layer_messages(channel, events=1) for e in events_of(m)] == [{"n": "kept"}]
 
 
 def test_flush_waits_until_the_layer_has_every_event():
@@ -95,7 +100,7 @@ def test_flush_waits_until_the_layer_has_every_event():
                 message = await asyncio.wait_for(layer.receive(channel), 0.2)
             except TimeoutError:
                 return count
-            count += len(message["events"])
+            count += len(events_of(message))
 
     assert async_to_sync(waiting)() == 200
 
@@ -108,7 +113,7 @@ def _ingest_batch(inbox, events) -> None:
         connection.close()
 
 
-async def test_an_agent_gets_one_frame_per_event_of_a_batch_in_xs_order():
+async def test_an_agent_gets_a_batch_as_one_frame_with_its_events_in_xs_order():
     # given an agent's open websocket
     agent = await sync_to_async(make_agent)()
     inbox = await sync_to_async(make_inbox)(members=(agent,))
@@ -118,10 +123,26 @@ async def test_an_agent_gets_one_frame_per_event_of_a_batch_in_xs_order():
     events = [dm(inbox, str(3_100_000_000 + n % 3), text=f"message {n}", at=BASE_TIME + minutes(n)) for n in range(12)]
     await asyncio.to_thread(_ingest_batch, inbox, events)
 
-    # then every event is a frame of its own, the messages in X's order
-    frames = [await communicator.receive_json_from(timeout=5) for _ in range(15)]
-    assert [f["event"] for f in frames].count("conversation.created") == 3
-    created = [f["data"]["x_event_id"] for f in frames if f["event"] == "message.created"]
+    # then the batch's 15 events come in few frames (one per channel-layer message), the messages in X's order
+    frames = []
+    while sum(len(f) for f in frames) < 15:
+        frame = await communicator.receive_json_from(timeout=5)
+        frames.append(frame if isinstance(frame, list) else [frame])
+    received = [event for frame in frames for event in frame]
+    assert len(frames) < 10
+    assert [f["event"] for f in received].count("conversation.created") == 3
+    created = [f["data"]["x_event_id"] for f in received if f["event"] == "message.created"]
     assert created == [e.x_event_id for e in events]
     assert await communicator.receive_nothing(timeout=0.3)
     await communicator.disconnect()
+
+
+def test_a_frame_is_the_event_alone_or_the_list_of_events():
+    one = [{"event": "note.created", "data": {"n": 1}}]
+    two = one + [{"event": "note.created", "data": {"n": 2}}]
+
+    assert json.loads(realtime.batch_message("inbox.1", one)["text"]) == one[0]
+    assert json.loads(realtime.batch_message("inbox.1", two)["text"]) == two
+    assert realtime.frame_events(realtime.batch_message("inbox.1", two)["text"]) == two
+    assert realtime.batch_message("agent.1", [{"event": "access.changed", "data": {}}])["access_changed"]
+    assert not realtime.batch_message("inbox.1", two)["access_changed"]

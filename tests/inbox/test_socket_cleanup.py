@@ -25,7 +25,7 @@ from config.asgi import application
 from inbox import realtime
 from inbox.consumers import CLOSE_INTERNAL_ERROR
 from inbox.services import presence, presence_store
-from tests.helpers import inbox_socket, next_event, session_cookie
+from tests.helpers import inbox_socket, next_event, receive_event, session_cookie
 from tests.inbox.test_presence import Team, listed, make_team_and_conversation
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("redis_channel_layer")]
@@ -90,7 +90,10 @@ async def test_a_client_gone_while_an_event_is_sent_to_it_is_cleaned_up(team):
     client.go()
     await get_channel_layer().group_send(
         realtime.inbox_group(team.conversation.inbox_id),
-        realtime.batch_message([{"event": "message.created", "data": {"conversation_id": team.conversation.pk}}]),
+        realtime.batch_message(
+            realtime.inbox_group(team.conversation.inbox_id),
+            [{"event": "message.created", "data": {"conversation_id": team.conversation.pk}}],
+        ),
     )
 
     # then her consumer ends without an error, and Bob is told she left
@@ -104,7 +107,8 @@ async def test_an_error_in_a_handler_closes_the_socket_with_1011_and_cleans_up(t
     alice = await alice_viewing(team, bob)
 
     # when a message her consumer has no handler for reaches it
-    await get_channel_layer().group_send(realtime.agent_group(team.alice.pk), {"type": "inbox.no_such_handler"})
+    group = realtime.agent_group(team.alice.pk)
+    await get_channel_layer().group_send(group, {"type": "inbox.no_such_handler", "group": group})
 
     assert await closing(alice) == {"type": "websocket.close", "code": CLOSE_INTERNAL_ERROR}
     await assert_alice_is_gone(team, bob)
@@ -142,7 +146,7 @@ async def test_a_socket_closed_right_after_announcing_leaves_no_entry(team):
     # and the last list Bob was told, if any announcement got through, has nobody
     told = []
     while await bob.receive_nothing(timeout=2) is False:
-        told.append((await bob.receive_json_from(timeout=30))["data"]["agents"])
+        told.append((await receive_event(bob))["data"]["agents"])
     assert told == [] or told[-1] == []
     await bob.disconnect()
 

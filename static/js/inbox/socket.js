@@ -1,5 +1,6 @@
-// The agent's websocket: JSON events in, actions out. Reconnects with jittered exponential backoff and
-// tells the page when it is back, so the page can fetch whatever it missed meanwhile.
+// The agent's websocket: JSON events in (a frame holds one, or a list), actions out. Reconnects with
+// jittered exponential backoff and tells the page when it is back, so the page can fetch whatever it
+// missed meanwhile.
 //
 // Close codes (inbox/consumers.py): 4401 no valid session (logged out, deactivated, a restart that lost
 // the session): reload, and the server sends the login page; 4000 what you may see changed: reconnect
@@ -33,14 +34,15 @@ export class LiveSocket {
       this.onStatus("open");
       this.onOpen(reconnected);
     });
+    // A frame is one event, or the list of events published together, in order (inbox/realtime.py).
     ws.addEventListener("message", (event) => {
-      let message;
+      let frame;
       try {
-        message = JSON.parse(event.data);
+        frame = JSON.parse(event.data);
       } catch {
         return;
       }
-      this.onEvent(message);
+      for (const message of Array.isArray(frame) ? frame : [frame]) this.onEvent(message);
     });
     ws.addEventListener("close", (event) => {
       if (this.ws !== ws) return;
