@@ -56,6 +56,7 @@ def dm_events_ingest(
     inbox: Inbox,
     events: Iterable[DmEvent],
     on_error: Callable[[DmEvent, Exception], None] | None = None,
+    savepoints: bool = True,
 ) -> list[IngestResult]:
     """Ingest ``events`` oldest first, with the outcome of ``dm_event_ingest`` applied to each in turn.
 
@@ -69,6 +70,9 @@ def dm_events_ingest(
     ``on_error`` it is raised). Database failures that roll back the whole transaction
     (``OperationalError``: connection lost, deadlock) are always raised. Returns one result per event
     stored or found, oldest first.
+
+    ``savepoints=False`` (the caller rolls back and tries again with savepoints if anything fails): messages
+    alone, even one, go together without a savepoint, and whatever fails is raised.
     """
     ordered = sorted(events, key=lambda e: (e.created_at, x_sequence_of(e.x_event_id) or 0))
     storable = []
@@ -80,7 +84,10 @@ def dm_events_ingest(
             raise UnstorableEvent(event, problem)
         else:
             on_error(event, UnstorableEvent(event, problem))
-    if len(storable) > 1 and all(event.event_type == DmEventType.MESSAGE_CREATE for event in storable):
+    only_messages = all(event.event_type == DmEventType.MESSAGE_CREATE for event in storable)
+    if not savepoints and only_messages:
+        return _messages_ingest_together(inbox, storable) if storable else []
+    if len(storable) > 1 and only_messages:
         try:
             with transaction.atomic():
                 return _messages_ingest_together(inbox, storable)
