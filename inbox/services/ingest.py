@@ -23,6 +23,7 @@ from inbox.dm_events import DmEvent, DmEventType, DmMedia, XUserProfile
 from inbox.models import Contact, Conversation, Inbox, Message, MessageAttachment, Participant
 from inbox.services.assignment import auto_assign_enqueue
 from inbox.services.contacts import contacts_upsert, contacts_upsert_many
+from inbox.services.rows import rows_update
 from inbox.services.storable import columns_problem
 from inbox.services.summaries import conversation_summaries_recompute
 
@@ -253,10 +254,10 @@ def _conversations_save(by_pk: dict[int, Conversation], changed: dict[int, set[s
     to_save = [by_pk[pk] for pk, fields in changed.items() if fields]
     if not to_save:
         return
-    now = timezone.now()  # bulk_update does not apply auto_now
+    now = timezone.now()  # rows_update does not apply auto_now
     for conversation in to_save:
         conversation.updated_at = now
-    Conversation.objects.bulk_update(to_save, sorted(set().union(*changed.values()) | {"updated_at"}))
+    rows_update(to_save, sorted(set().union(*changed.values()) | {"updated_at"}))
 
 
 def dm_event_ingest(*, inbox: Inbox, event: DmEvent) -> IngestResult:
