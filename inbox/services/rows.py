@@ -9,9 +9,10 @@ with the values prepared by each field as the ORM would; elsewhere (SQLite) it i
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from django.db import connection
-from django.db.models import Model
+from django.db.models import Field, Model
 
 
 def rows_update(objects: Sequence[Model], field_names: Sequence[str]) -> None:
@@ -23,21 +24,25 @@ def rows_update(objects: Sequence[Model], field_names: Sequence[str]) -> None:
         model._default_manager.bulk_update(objects, list(field_names))
         return
     meta = model._meta
-    fields = [meta.get_field(name) for name in field_names]
-    pk = meta.pk
-    assert pk is not None
+    fields = [_concrete(meta.get_field(name)) for name in field_names]
+    pk = _concrete(meta.pk)
     qn = connection.ops.quote_name
     columns = [pk, *fields]
-    row = "(" + ", ".join(f"%s::{field.db_type(connection)}" for field in columns) + ")"  # type: ignore[union-attr]
-    params: list[object] = []
+    row = "(" + ", ".join(f"%s::{field.db_type(connection)}" for field in columns) + ")"
+    params: list[Any] = []
     for obj in objects:
         params.append(pk.get_db_prep_save(obj.pk, connection))
-        params.extend(field.get_db_prep_save(getattr(obj, field.attname), connection) for field in fields)  # type: ignore[union-attr]
-    names = ", ".join(qn(field.column) for field in columns)  # type: ignore[union-attr]
-    sets = ", ".join(f"{qn(field.column)} = v.{qn(field.column)}" for field in fields)  # type: ignore[union-attr]
+        params.extend(field.get_db_prep_save(getattr(obj, field.attname), connection) for field in fields)
+    names = ", ".join(qn(field.column) for field in columns)
+    sets = ", ".join(f"{qn(field.column)} = v.{qn(field.column)}" for field in fields)
     sql = (
         f"UPDATE {qn(meta.db_table)} AS t SET {sets} FROM (VALUES {', '.join([row] * len(objects))}) AS v ({names}) "
         f"WHERE t.{qn(pk.column)} = v.{qn(pk.column)}"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+
+
+def _concrete(field: object) -> Field:
+    assert isinstance(field, Field) and field.column, f"{field} is not a column"
+    return field

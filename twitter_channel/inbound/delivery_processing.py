@@ -132,7 +132,8 @@ def _conversations(work: _Work) -> set[str]:
     if work.account is None or work.parsed is None:
         return set()
     ids = {event.x_conversation_id for event in work.events}
-    ids.update(event.x_conversation_id for event in (*work.parsed.typing, *work.parsed.reads))
+    ids.update(event.x_conversation_id for event in work.parsed.typing)
+    ids.update(event.x_conversation_id for event in work.parsed.reads)
     return {f"{work.account.pk}:{x_id}" for x_id in ids}
 
 
