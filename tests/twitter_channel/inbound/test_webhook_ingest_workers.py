@@ -22,8 +22,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(autouse=True)
-def not_inline(settings) -> None:
-    """This process stores and announces, as the web process does; it drains nothing itself."""
+def not_inline(workers: Workers, settings) -> None:
+    """This process stores and announces, as the web process does; it drains nothing itself. After
+    ``workers``, which puts Celery's own setting back as it found it (read through these settings)."""
     settings.CELERY_TASK_ALWAYS_EAGER = False
 
 
