@@ -310,9 +310,9 @@ X_SEND_VISIBILITY_MARGIN = env.float("X_SEND_VISIBILITY_MARGIN", default=45.0)
 X_TOKEN_REFRESH_MARGIN = env.int("X_TOKEN_REFRESH_MARGIN", default=300)
 # Webhook deliveries larger than this are refused with 413 (X's are a few kilobytes).
 X_WEBHOOK_MAX_BYTES = env.int("X_WEBHOOK_MAX_BYTES", default=1024 * 1024)
-# Seconds a webhook drain task waits for the next delivery once it has processed everything, so a steady
-# stream of DMs does not cost a Celery task each (twitter_channel/inbound/deliveries.py). 0: return at once.
-X_WEBHOOK_DRAIN_LINGER = env.float("X_WEBHOOK_DRAIN_LINGER", default=2.0)
+# Whether this worker's processes ingest webhook deliveries, each with a thread that LISTENs for them and
+# drains (twitter_channel/inbound/listener.py); 0 on workers that should only send replies, say.
+X_WEBHOOK_INGEST = env.bool("X_WEBHOOK_INGEST", default=True)
 # Seconds between polls of GET /2/dm_events per connected account; the poll also waits out X's rate limit.
 X_POLL_INTERVAL = env.int("X_POLL_INTERVAL", default=120)
 # Our webhook's public URL, as X must call it; empty: this site's /twitter/webhook/ as the request saw it.

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import TypedDict
 
 from celery import shared_task
-from celery.signals import worker_ready
+from celery.signals import worker_process_init, worker_ready
 from django.db import OperationalError
 
 from twitter_channel.inbound import sync
@@ -70,34 +70,34 @@ def dm_backfill(self, account_id: int, days: int = sync.BACKFILL_DAYS) -> dict[s
 def webhook_deliveries_drain(self) -> int:  # noqa: ANN001
     """Process every stored webhook delivery still waiting (``deliveries.deliveries_drain``); return how many.
 
-    In a worker it lingers ``X_WEBHOOK_DRAIN_LINGER`` seconds for more (at most ``DRAIN_MAX_SECONDS``);
-    run inline (unit tests) it returns once nothing is left. Safe to run twice and beside itself (one
-    drain works at a time). A database that is unreachable or a deadlock (the batch rolled back whole) is
-    retried by ``DATABASE_UNAVAILABLE``.
+    Workers drain through their ingest listeners (``inbound.listener``); this task runs the drain where no
+    listener hears the webhook (tasks inline, as in unit tests). Safe to run twice and beside any drain. A
+    database that is unreachable or a deadlock (the batch rolled back whole) is retried by
+    ``DATABASE_UNAVAILABLE``.
     """
-    from django.conf import settings
-
     from twitter_channel.inbound.deliveries import deliveries_drain
 
-    linger = 0 if self.request.is_eager else settings.X_WEBHOOK_DRAIN_LINGER
-    return deliveries_drain(linger=linger).deliveries
+    return deliveries_drain().deliveries
+
+
+@worker_process_init.connect
+def ingest_listener_in_pool_process(**kwargs: object) -> None:
+    """Each process of a prefork pool listens for webhook deliveries and drains them (``inbound.listener``)."""
+    from twitter_channel.inbound.listener import listener_start
+
+    listener_start()
 
 
 @worker_ready.connect
-def drain_on_worker_start(**kwargs: object) -> None:
-    """A worker that starts drains what waits, whatever a drain key in Redis says.
+def ingest_listener_in_worker(sender: object = None, **kwargs: object) -> None:
+    """A worker without a prefork pool (``--pool solo`` or threads) listens in its own process. A prefork
+    worker's main process does not: it must open no database connection its pool's processes would inherit."""
+    from celery.concurrency.prefork import TaskPool
 
-    A worker stopped in the middle of a drain (Ctrl-C, a deploy, kill -9) leaves its key behind, and until it
-    expires the POSTs that arrive only nudge a drain that is gone; deliveries stored while no worker ran
-    would wait for the sweep. Enqueueing a drain here (Redis only: this runs in the worker's main process,
-    which must not open database connections its pool children would inherit) settles both at once.
-    """
-    from twitter_channel.inbound.deliveries import drain_request
+    from twitter_channel.inbound.listener import listener_start
 
-    try:
-        drain_request(force=True)
-    except Exception:
-        log.exception("Could not enqueue a webhook drain as the worker started; the sweep will")
+    if not isinstance(getattr(sender, "pool", None), TaskPool):
+        listener_start()
 
 
 @shared_task(name="twitter_channel.webhook_deliveries_sweep")

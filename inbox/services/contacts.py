@@ -10,6 +10,7 @@ from django.db import models
 
 from inbox.dm_events import XUserProfile
 from inbox.models import Contact
+from inbox.services.rows import rows_update
 
 # Profile fields and contact columns share their names.
 _PROFILE_FIELDS = tuple(f.name for f in fields(XUserProfile) if f.name != "x_user_id")
@@ -48,7 +49,7 @@ def contacts_upsert_many(*, sightings: Mapping[str, tuple[XUserProfile | None, d
             refreshed.append(contacts[x_user_id])
             fields_changed.update(changed)
     if refreshed:
-        Contact.objects.bulk_update(refreshed, sorted(fields_changed))
+        rows_update(refreshed, sorted(fields_changed))
     return contacts
 
 

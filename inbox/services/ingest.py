@@ -23,6 +23,7 @@ from inbox.dm_events import DmEvent, DmEventType, DmMedia, XUserProfile
 from inbox.models import Contact, Conversation, Inbox, Message, MessageAttachment, Participant
 from inbox.services.assignment import auto_assign_enqueue
 from inbox.services.contacts import contacts_upsert, contacts_upsert_many
+from inbox.services.rows import rows_update
 from inbox.services.storable import columns_problem
 from inbox.services.summaries import conversation_summaries_recompute
 
@@ -56,6 +57,7 @@ def dm_events_ingest(
     inbox: Inbox,
     events: Iterable[DmEvent],
     on_error: Callable[[DmEvent, Exception], None] | None = None,
+    savepoints: bool = True,
 ) -> list[IngestResult]:
     """Ingest ``events`` oldest first, with the outcome of ``dm_event_ingest`` applied to each in turn.
 
@@ -69,6 +71,9 @@ def dm_events_ingest(
     ``on_error`` it is raised). Database failures that roll back the whole transaction
     (``OperationalError``: connection lost, deadlock) are always raised. Returns one result per event
     stored or found, oldest first.
+
+    ``savepoints=False`` (the caller rolls back and tries again with savepoints if anything fails): messages
+    alone, even one, go together without a savepoint, and whatever fails is raised.
     """
     ordered = sorted(events, key=lambda e: (e.created_at, x_sequence_of(e.x_event_id) or 0))
     storable = []
@@ -80,7 +85,10 @@ def dm_events_ingest(
             raise UnstorableEvent(event, problem)
         else:
             on_error(event, UnstorableEvent(event, problem))
-    if len(storable) > 1 and all(event.event_type == DmEventType.MESSAGE_CREATE for event in storable):
+    only_messages = all(event.event_type == DmEventType.MESSAGE_CREATE for event in storable)
+    if not savepoints and only_messages:
+        return _messages_ingest_together(inbox, storable) if storable else []
+    if len(storable) > 1 and only_messages:
         try:
             with transaction.atomic():
                 return _messages_ingest_together(inbox, storable)
@@ -246,10 +254,10 @@ def _conversations_save(by_pk: dict[int, Conversation], changed: dict[int, set[s
     to_save = [by_pk[pk] for pk, fields in changed.items() if fields]
     if not to_save:
         return
-    now = timezone.now()  # bulk_update does not apply auto_now
+    now = timezone.now()  # rows_update does not apply auto_now
     for conversation in to_save:
         conversation.updated_at = now
-    Conversation.objects.bulk_update(to_save, sorted(set().union(*changed.values()) | {"updated_at"}))
+    rows_update(to_save, sorted(set().union(*changed.values()) | {"updated_at"}))
 
 
 def dm_event_ingest(*, inbox: Inbox, event: DmEvent) -> IngestResult:

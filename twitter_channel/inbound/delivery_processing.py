@@ -11,6 +11,13 @@ Three steps for a batch:
 3. each delivery's typing and read events become ``customer.typing`` / ``customer.seen``, and its
    outcome is saved on it: processed (with counts), ignored or failed, with the reasons in ``detail``.
 
+Before step 2 the batch takes the conversations it touches (``locks``, the drain's per-conversation
+advisory locks); a delivery with a conversation another drain holds is left out, unchanged, for later.
+
+A batch is first processed without savepoints (``careful=False``): a DM then costs a dozen statements in
+the batch's one transaction. Anything failing in it raises ``NeedsCare``, and the drain rolls the batch
+back and processes it again carefully, each step in a savepoint of its own, as described below.
+
 Nothing a delivery holds can stop the others, nor the batches after it (a delivery left ``received`` would
 head every later batch). Each step catches what one delivery or one event raises, of any kind, and names
 it on that delivery; the body is read as strictly as the webhook read it (``webhooks.delivery_json``) and
@@ -30,8 +37,10 @@ What a delivery's outcome means (``WebhookDelivery.status``; the reasons are in 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import defaultdict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -39,7 +48,7 @@ from django.db import OperationalError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from inbox.dm_events import DmEvent
+from inbox.dm_events import DmEvent, DmEventType
 from inbox.services.customer_signals import customer_read_record, customer_typing_signal
 from inbox.services.ingest import UnstorableEvent
 from twitter_channel.connection.services import account_access_revoked
@@ -53,6 +62,22 @@ log = logging.getLogger(__name__)
 
 # A delivery's ``detail`` is cut here: a body naming thousands of unknown keys must not become a huge row.
 MAX_DETAIL_LENGTH = 10_000
+
+
+class NeedsCare(Exception):
+    """A batch processed without savepoints (``careful=False``) failed somewhere: its transaction may be
+    aborted or hold half of a step, so the drain rolls it back and processes it again with ``careful=True``.
+    The error is its ``__cause__``."""
+
+
+@dataclass
+class Processed:
+    """What ``deliveries_process`` did: the X accounts heard from (newest ``received_at`` each), and the
+    deliveries left ``received`` because another drain held one of their conversations (named)."""
+
+    heard: dict[int, datetime]
+    deferred: list[WebhookDelivery]
+    deferred_locks: list[str]
 
 
 @dataclass
@@ -75,32 +100,85 @@ class _Work:
     not_stored: list[str] = field(default_factory=list)
 
 
-def deliveries_process(deliveries: list[WebhookDelivery]) -> dict[int, datetime]:
+def deliveries_process(
+    deliveries: list[WebhookDelivery],
+    *,
+    careful: bool = True,
+    locks: Callable[[set[str]], set[str]] | None = None,
+) -> Processed:
     """Process locked deliveries (see the module docstring) and save each one's outcome on it.
 
-    Returns, per X account heard from, the newest ``received_at`` (for the channel health page). Raises
-    only ``OperationalError`` (connection lost, deadlock), which must roll the whole run back.
+    ``locks`` takes the conversations named (``<account id>:<X conversation id>``) and returns those this
+    transaction now holds; the deliveries with a conversation not held are left out (``Processed.deferred``).
+    Raises ``OperationalError`` (connection lost, deadlock), which must roll the whole run back, and, when
+    not ``careful``, ``NeedsCare`` for any other failure.
     """
     accounts: dict[str, XAccount | None] = {}
-    works = [_read_safely(delivery, accounts) for delivery in deliveries]
-    _ingest_per_account(works)
+    works = [_read_safely(delivery, accounts, careful) for delivery in deliveries]
+    works, deferred, waits = _conversations_taken(works, locks)
+    _ingest_per_account(works, careful)
     heard: dict[int, datetime] = {}
     for work in works:
-        _signals_safely(work)
+        _signals_safely(work, careful)
         delivery = work.delivery
         if delivery.account_id is not None:
             heard[delivery.account_id] = max(delivery.received_at, heard.get(delivery.account_id, delivery.received_at))
-    _outcomes_save(works)
-    return heard
+    _outcomes_save(works, careful)
+    return Processed(heard=heard, deferred=deferred, deferred_locks=waits)
 
 
-def _read_safely(delivery: WebhookDelivery, accounts: dict[str, XAccount | None]) -> _Work:
-    """``_read``, with whatever it raises turned into a failed outcome (its writes are in savepoints)."""
+def _conversations(work: _Work) -> set[str]:
+    """The conversations a delivery writes to (for the drains' locks): its DMs', typing's and read receipts'."""
+    if work.account is None or work.parsed is None:
+        return set()
+    ids = {event.x_conversation_id for event in work.events}
+    ids.update(event.x_conversation_id for event in work.parsed.typing)
+    ids.update(event.x_conversation_id for event in work.parsed.reads)
+    return {f"{work.account.pk}:{x_id}" for x_id in ids}
+
+
+def _conversations_taken(
+    works: list[_Work], locks: Callable[[set[str]], set[str]] | None
+) -> tuple[list[_Work], list[WebhookDelivery], list[str]]:
+    if locks is None:
+        return works, [], []
+    wanted = {id(work): _conversations(work) for work in works}
+    taken = locks(set().union(*wanted.values()))
+    kept, deferred, waits = [], [], []
+    for work in works:
+        missing = wanted[id(work)] - taken
+        if missing:
+            deferred.append(work.delivery)
+            waits.append(min(missing))
+        else:
+            kept.append(work)
+    return kept, deferred, waits
+
+
+@contextlib.contextmanager
+def _step(careful: bool) -> Iterator[None]:
+    """A step that writes: in a savepoint of its own when ``careful``; else any failure is ``NeedsCare``."""
+    if careful:
+        with transaction.atomic():
+            yield
+        return
     try:
-        return _read(delivery, accounts)
+        yield
     except OperationalError:
         raise
     except Exception as exc:
+        raise NeedsCare(str(exc)) from exc
+
+
+def _read_safely(delivery: WebhookDelivery, accounts: dict[str, XAccount | None], careful: bool = True) -> _Work:
+    """``_read``, with whatever it raises turned into a failed outcome (its writes are in savepoints)."""
+    try:
+        return _read(delivery, accounts, careful)
+    except (OperationalError, NeedsCare):
+        raise
+    except Exception as exc:
+        if not careful:
+            raise NeedsCare(str(exc)) from exc
         log.exception("Could not process webhook delivery %s", delivery.pk)
         return _Work(delivery, _Outcome(status=WebhookDelivery.Status.FAILED, notes=[_stopped(exc)]))
 
@@ -113,7 +191,7 @@ def _error(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _read(delivery: WebhookDelivery, accounts: dict[str, XAccount | None]) -> _Work:
+def _read(delivery: WebhookDelivery, accounts: dict[str, XAccount | None], careful: bool = True) -> _Work:
     """Parse and route one delivery and apply its revokes; ``accounts`` caches the routing within a batch."""
     try:
         parsed = parse_webhook_payload(webhooks.delivery_json(delivery.body))
@@ -130,14 +208,14 @@ def _read(delivery: WebhookDelivery, accounts: dict[str, XAccount | None]) -> _W
     if parsed.rejected:
         notes.append("Rejected as malformed and left out: " + "; ".join(parsed.rejected) + ".")
     for revocation in parsed.revocations:
-        with transaction.atomic():
+        with _step(careful):
             notes.append(_revocation_apply(revocation))
     if parsed.for_user_id is None:
         if not parsed.revocations:
             _ignored(work, "The delivery names no subscribed account (no for_user_id).")
         return work
     if parsed.for_user_id not in accounts:
-        with transaction.atomic():
+        with _step(careful):
             accounts[parsed.for_user_id] = (
                 XAccount.objects.select_related("inbox").filter(inbox__x_user_id=parsed.for_user_id).first()
             )
@@ -184,7 +262,7 @@ def _involves(event: DmEvent, own_id: str) -> bool:
     return event.is_group or own_id in event.x_conversation_id.split("-")
 
 
-def _ingest_per_account(works: list[_Work]) -> None:
+def _ingest_per_account(works: list[_Work], careful: bool = True) -> None:
     by_account: dict[int, list[_Work]] = defaultdict(list)
     for work in works:
         if work.account is not None and work.events:
@@ -204,10 +282,12 @@ def _ingest_per_account(works: list[_Work]) -> None:
         events = [event for work in group for event in work.events]
         account = group[0].account
         assert account is not None  # only works with an account were grouped
+        if not careful and any(event.event_type != DmEventType.MESSAGE_CREATE for event in events):
+            raise NeedsCare("joins and leaves are ingested one at a time, each in a savepoint")
         try:
-            with transaction.atomic():
-                results = account_events_ingest(account=account, events=events, on_error=refused)
-        except OperationalError:
+            with _step(careful):
+                results = account_events_ingest(account=account, events=events, on_error=refused, savepoints=careful)
+        except (OperationalError, NeedsCare):
             raise
         except Exception as exc:
             log.exception("Could not ingest the DMs of %d webhook deliveries", len(group))
@@ -219,14 +299,14 @@ def _ingest_per_account(works: list[_Work]) -> None:
             owner[id(result.event)].outcome.created += result.created
 
 
-def _signals_safely(work: _Work) -> None:
+def _signals_safely(work: _Work, careful: bool = True) -> None:
     """The delivery's typing and read events, in a savepoint of their own when it has any."""
     if work.account is None or work.parsed is None or not (work.parsed.typing or work.parsed.reads):
         return
     try:
-        with transaction.atomic():
+        with _step(careful):
             _signals(work.account, work.parsed, work.outcome)
-    except OperationalError:
+    except (OperationalError, NeedsCare):
         raise
     except Exception as exc:
         log.exception("Could not process the typing and read events of webhook delivery %s", work.delivery.pk)
@@ -234,7 +314,7 @@ def _signals_safely(work: _Work) -> None:
         work.outcome.notes.append(_stopped(exc))
 
 
-def _outcomes_save(works: list[_Work]) -> None:
+def _outcomes_save(works: list[_Work], careful: bool = True) -> None:
     """Each delivery's outcome on its row: one UPDATE per distinct outcome (a busy batch has one or two).
 
     In a savepoint: if they cannot be saved together, each is saved on its own, and one that cannot be saved
@@ -249,11 +329,11 @@ def _outcomes_save(works: list[_Work]) -> None:
         work.delivery.attempts += 1
         work.delivery.processed_at = now
     try:
-        with transaction.atomic():
+        with _step(careful):
             for fields, group in alike.items():
                 _outcome_update([work.delivery.pk for work in group], fields, now)
         return
-    except OperationalError:
+    except (OperationalError, NeedsCare):
         raise
     except Exception:
         log.exception(

@@ -19,12 +19,13 @@ def account_events_ingest(
     account: XAccount,
     events: Iterable[DmEvent],
     on_error: Callable[[DmEvent, Exception], None] | None = None,
+    savepoints: bool = True,
 ) -> list[IngestResult]:
     """Ingest ``events`` into the account's inbox, oldest first, each idempotently on X's event id.
 
     ``on_error`` is ``dm_events_ingest``'s: given, an event that cannot be stored (found so before the
     batch writes, or failing when written) is handed to it and the others are stored; without it, that
-    event's error is raised.
+    event's error is raised. ``savepoints`` is ``dm_events_ingest``'s too.
 
     Then attributes new customer DMs to the "Send a private message" links that started them
     (``handoff.handoff_attribute``), and, after commit, enqueues ``twitter_channel.attachment_download``
@@ -33,7 +34,7 @@ def account_events_ingest(
     """
     events = list(events)
     with_media = {event.x_event_id for event in events if event.attachments}
-    results = dm_events_ingest(inbox=account.inbox, events=events, on_error=on_error)
+    results = dm_events_ingest(inbox=account.inbox, events=events, on_error=on_error, savepoints=savepoints)
     handoff_attribute(account=account, results=results)
     created = [r.message.pk for r in results if r.created and r.message.x_event_id in with_media]
     if created:

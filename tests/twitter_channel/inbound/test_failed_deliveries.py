@@ -27,14 +27,15 @@ def failed_once(monkeypatch: pytest.MonkeyPatch) -> WebhookDelivery:
     account_for()
     delivery = stored(0)
     real = delivery_processing._read
-    failures = iter([RuntimeError("the database refused the batch")])
+    # twice: the batch without savepoints, then the same batch again, carefully (deliveries._drain_batch)
+    failures = iter([RuntimeError("the database refused the batch")] * 2)
 
-    def read(work_delivery, accounts):
+    def read(work_delivery, accounts, careful=True):
         if work_delivery.pk == delivery.pk:
             failure = next(failures, None)
             if failure is not None:
                 raise failure
-        return real(work_delivery, accounts)
+        return real(work_delivery, accounts, careful)
 
     monkeypatch.setattr(delivery_processing, "_read", read)
     deliveries_drain()

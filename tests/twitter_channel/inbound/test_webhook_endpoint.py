@@ -10,13 +10,13 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import psycopg
 import pytest
 import requests
 from asgiref.sync import async_to_sync
-from django.core.cache import cache
 from django.core.handlers.asgi import ASGIRequest
 from django.core.handlers.wsgi import WSGIRequest
-from django.db import DatabaseError
+from django.db import DatabaseError, connection, transaction
 from django.test import Client, RequestFactory
 
 from config.asgi import application
@@ -190,52 +190,45 @@ def call_view(request: Any) -> Any:
 
 
 @pytest.fixture
-def no_drain_queued(settings) -> Iterator[None]:
-    """Tasks go to a broker; no drain is marked queued before the test, and none is left marked after it."""
+def listening(settings) -> Iterator[psycopg.Connection]:
+    """A session LISTENing on the deliveries' channel, as the workers' ingest listeners do; tasks not inline."""
+    if connection.vendor != "postgresql":
+        pytest.fail("Deliveries are announced with PostgreSQL's NOTIFY; run with DATABASE_URL set.")
     settings.CELERY_TASK_ALWAYS_EAGER = False
-    cache.delete(deliveries.DRAIN_QUEUED_KEY)
-    yield
-    cache.delete(deliveries.DRAIN_QUEUED_KEY)
+    db = connection.settings_dict
+    with psycopg.connect(
+        dbname=db["NAME"], user=db["USER"], password=db["PASSWORD"] or None, host=db["HOST"] or None,
+        port=db["PORT"] or None, autocommit=True,
+    ) as listener:  # fmt: skip
+        listener.execute(f"LISTEN {deliveries.NOTIFY_CHANNEL}")
+        yield listener
 
 
-def test_a_good_delivery_enqueues_a_drain_after_commit_and_a_burst_enqueues_one(
-    client: Client, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks, no_drain_queued
+@pytest.mark.django_db(transaction=True)
+def test_a_good_delivery_is_announced_to_the_listeners_when_it_commits_and_not_before(
+    client: Client, listening: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
 ):
-    # given a broker that records what is sent to it, and no drain queued
-    enqueued: list[str] = []
+    # given no broker at all: whatever enqueued a task here would fail the test
+    def no_broker() -> None:
+        raise AssertionError("a webhook POST must not need a Celery task")
 
-    class Broker:
-        @staticmethod
-        def delay() -> None:
-            enqueued.append("drain")
+    monkeypatch.setattr(task(WEBHOOK_DELIVERIES_DRAIN), "delay", no_broker)
 
-    monkeypatch.setattr(task(WEBHOOK_DELIVERIES_DRAIN), "delay", Broker.delay)
+    # when a delivery is stored inside a transaction that has not committed yet
+    with transaction.atomic():
+        stored = deliveries.deliveries_receive(bodies=[GOOD_BODY.decode()])
+        # then nobody has heard of it yet
+        assert list(listening.notifies(timeout=0.2)) == []
 
-    # when a delivery is received
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        post(client, GOOD_BODY)
-        assert enqueued == []  # not before the commit
-    for callback in callbacks:
-        callback()
-    assert deliveries.drain_wake_flush()  # the wake-up goes through on a thread of its own
+    # and at commit, the listeners are told
+    heard = list(listening.notifies(timeout=10, stop_after=1))
+    assert [n.channel for n in heard] == [deliveries.NOTIFY_CHANNEL]
+    assert WebhookDelivery.objects.get(pk=stored[0].pk).status == WebhookDelivery.Status.RECEIVED
 
-    # then the commit enqueued a drain
-    assert enqueued == ["drain"]
+    # and a POST through the endpoint is announced the same way
+    assert post(client, GOOD_BODY).status_code == 200
+    assert [n.channel for n in listening.notifies(timeout=10, stop_after=1)] == [deliveries.NOTIFY_CHANNEL]
     assert webhook_deliveries_drain.name == "twitter_channel.webhook_deliveries_drain"
-
-    # when three more arrive before that drain starts, they enqueue nothing more: the queued drain takes them
-    with django_capture_on_commit_callbacks(execute=True):
-        for _ in range(3):
-            post(client, GOOD_BODY)
-    assert deliveries.drain_wake_flush()
-    assert enqueued == ["drain"]
-
-    # and once a drain has started, the next delivery enqueues a new one
-    deliveries.deliveries_drain()
-    with django_capture_on_commit_callbacks(execute=True):
-        post(client, GOOD_BODY)
-    assert deliveries.drain_wake_flush()
-    assert enqueued == ["drain", "drain"]
 
 
 def test_a_body_of_exactly_the_limit_is_accepted_and_one_byte_more_is_not(client: Client, settings):
