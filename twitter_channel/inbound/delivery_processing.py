@@ -44,13 +44,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import OperationalError, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from inbox.dm_events import DmEvent, DmEventType
+from inbox.models import Inbox
 from inbox.services.customer_signals import customer_read_record, customer_typing_signal
 from inbox.services.ingest import UnstorableEvent
+from inbox.services.rows import rows_columns, rows_instance
 from twitter_channel.connection.services import account_access_revoked
 from twitter_channel.inbound import webhook_checks as webhooks
 from twitter_channel.inbound.ingesting import account_events_ingest
@@ -216,9 +218,7 @@ def _read(delivery: WebhookDelivery, accounts: dict[str, XAccount | None], caref
         return work
     if parsed.for_user_id not in accounts:
         with _step(careful):
-            accounts[parsed.for_user_id] = (
-                XAccount.objects.select_related("inbox").filter(inbox__x_user_id=parsed.for_user_id).first()
-            )
+            accounts[parsed.for_user_id] = _account_routed(parsed.for_user_id)
     account = accounts[parsed.for_user_id]
     if account is None:
         return _ignored(work, f"No X account with user id {parsed.for_user_id} is connected to Backchannel.")
@@ -239,6 +239,24 @@ def _read(delivery: WebhookDelivery, accounts: dict[str, XAccount | None], caref
                 f"event {event.x_event_id}: conversation {event.x_conversation_id} is not @{handle}'s"
             )
     return work
+
+
+def _account_routed(x_user_id: str) -> XAccount | None:
+    """The X account whose inbox has ``x_user_id``, with its inbox. Raw SQL (``rows_instance``): the ORM's
+    compiling of this join was a tenth of a one-DM drain's CPU."""
+    sql = (
+        f"SELECT {rows_columns(XAccount, 'a')}, {rows_columns(Inbox, 'i')} FROM {XAccount._meta.db_table} a "
+        f"JOIN {Inbox._meta.db_table} i ON i.id = a.inbox_id WHERE i.x_user_id = %s ORDER BY a.id LIMIT 1"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [x_user_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    width = len(XAccount._meta.concrete_fields)
+    account = rows_instance(XAccount, row[:width])
+    account.inbox = rows_instance(Inbox, row[width:])  # type: ignore[attr-defined]
+    return account  # type: ignore[return-value]
 
 
 def _revocation_apply(revocation: AppRevocation) -> str:
