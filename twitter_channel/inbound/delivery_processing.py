@@ -52,7 +52,7 @@ from inbox.dm_events import DmEvent, DmEventType
 from inbox.models import Inbox
 from inbox.services.customer_signals import customer_read_record, customer_typing_signal
 from inbox.services.ingest import UnstorableEvent
-from inbox.services.rows import rows_columns, rows_instance
+from inbox.services.rows import in_list, rows_columns, rows_instance
 from twitter_channel.connection.services import account_access_revoked
 from twitter_channel.inbound import webhook_checks as webhooks
 from twitter_channel.inbound.ingesting import account_events_ingest
@@ -391,7 +391,17 @@ def _outcome_fields(work: _Work) -> tuple[tuple[str, object], ...]:
 
 
 def _outcome_update(pks: list[int], fields: tuple[tuple[str, object], ...], now: datetime) -> None:
-    WebhookDelivery.objects.filter(pk__in=pks).update(**dict(fields), attempts=F("attempts") + 1, processed_at=now)
+    """One UPDATE for the deliveries ``pks``. Raw SQL, values prepared by their fields: the ORM's compiling of
+    this UPDATE was a tenth of a one-DM drain's CPU."""
+    meta, qn = WebhookDelivery._meta, connection.ops.quote_name
+    columns = [(meta.get_field(name), value) for name, value in (*fields, ("processed_at", now))]
+    sets = ", ".join(f"{qn(field.column)} = %s" for field, _ in columns)  # type: ignore[union-attr]
+    params = [field.get_db_prep_save(value, connection) for field, value in columns]  # type: ignore[union-attr]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {qn(meta.db_table)} SET {sets}, attempts = attempts + 1 WHERE id IN {in_list(pks)}",
+            [*params, *pks],
+        )
 
 
 def _outcome_unsaved(work: _Work, exc: Exception, now: datetime) -> None:
