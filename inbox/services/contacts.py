@@ -60,7 +60,7 @@ def _contacts_locked(x_user_ids: list[str]) -> dict[str, Contact]:
     found = rows_select(
         Contact, f"t.x_user_id IN {in_list(x_user_ids)}", x_user_ids, tail=f"ORDER BY t.x_user_id {for_update()}"
     )
-    return {contact.x_user_id: contact for contact in found}  # type: ignore[attr-defined]
+    return {contact.x_user_id: contact for contact in found}
 
 
 def _refresh(contact: Contact, profile: XUserProfile, seen_at: datetime) -> list[str]:

@@ -191,10 +191,10 @@ def _conversations_locked(inbox: Inbox, x_conversation_ids: list[str]) -> dict[s
         [inbox.pk, *x_conversation_ids],
         tail=f"ORDER BY t.id {for_update()}",
     )
-    return {c.x_conversation_id: c for c in found}  # type: ignore[attr-defined]
+    return {c.x_conversation_id: c for c in found}
 
 
-def _messages_stored(conversation_ids: list[int], x_event_ids: list[str]) -> dict[tuple[int, str], Message]:
+def _messages_stored(conversation_ids: list[int], x_event_ids: list[str]) -> dict[tuple[int, str | None], Message]:
     """The messages already stored with one of ``x_event_ids`` in one of the conversations, by both."""
     if not conversation_ids:
         return {}
@@ -203,7 +203,7 @@ def _messages_stored(conversation_ids: list[int], x_event_ids: list[str]) -> dic
         f"t.conversation_id IN {in_list(conversation_ids)} AND t.x_event_id IN {in_list(x_event_ids)}",
         [*conversation_ids, *x_event_ids],
     )
-    return {(m.conversation_id, m.x_event_id): m for m in found}  # type: ignore[attr-defined]
+    return {(m.conversation_id, m.x_event_id): m for m in found}
 
 
 def _contacts_upsert_together(inbox: Inbox, events: list[DmEvent]) -> dict[str, Contact]:

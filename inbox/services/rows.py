@@ -9,7 +9,7 @@ with the values prepared by each field as the ORM would; elsewhere (SQLite) it i
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -54,12 +54,13 @@ def _concrete(field: object) -> Field:
 # contacts, conversations, stored messages) cost about 1.5 ms of Python to compile, a third of the drain's
 # CPU; the SQL here is a string built once per model, and the rows become instances through ``Model.from_db``
 # with the same converters the ORM applies, so callers get the objects the ORM would have given them.
+M = TypeVar("M", bound=Model)
 _Converters = list[tuple[int, list[Any], Any]]
 _Loader = tuple[list[str], list[str], _Converters]  # quoted column names, attribute names, converters
 _loaders: dict[tuple[type[Model], str], _Loader] = {}
 
 
-def rows_select(model: type[Model], where: str, params: Sequence[Any], *, tail: str = "") -> list[Model]:
+def rows_select(model: type[M], where: str, params: Sequence[Any], *, tail: str = "") -> list[M]:
     """Instances of ``model`` from ``SELECT <every column> FROM <its table> t WHERE <where> <tail>``.
 
     ``where`` and ``tail`` are SQL (``t`` is the table's alias; ``%s`` placeholders, ``in_list`` for lists);
@@ -80,7 +81,7 @@ def rows_columns(model: type[Model], alias: str) -> str:
     return ", ".join(f"{alias}.{column}" for column in _loader(model, connection)[0])
 
 
-def rows_instance(model: type[Model], row: Sequence[Any]) -> Model:
+def rows_instance(model: type[M], row: Sequence[Any]) -> M:
     """An instance of ``model`` from a row read with ``rows_columns``' SELECT list."""
     connection = _db()
     _, attnames, converters = _loader(model, connection)
@@ -148,7 +149,7 @@ def rows_insert(objects: Sequence[Model], *, ignore_conflicts: bool = False) -> 
         # One array per column, as Django's bulk_create does: the statement stays short and alike whatever
         # the number of rows, so psycopg converts it once (``VALUES`` with a placeholder per value had psycopg
         # parse a new, long statement per batch: a quarter of a batch's CPU).
-        types = ", ".join(f"%s::{field.db_type(connection).split('(')[0]}[]" for field in fields)
+        types = ", ".join(f"%s::{str(field.db_type(connection)).split('(')[0]}[]" for field in fields)
         sql += f"SELECT * FROM unnest({types})"
         params: list[Any] = [list(column) for column in zip(*rows, strict=True)]
     else:
@@ -171,7 +172,7 @@ def _unnestable(fields: list[Field], connection: BaseDatabaseWrapper) -> bool:
     """Whether each column's values can go in one array (Django's own test for its ``UNNEST`` inserts)."""
     return not any(
         hasattr(field, "get_placeholder")
-        or (field.target_field if field.is_relation else field).get_internal_type() not in connection.data_types
+        or getattr(field, "target_field", field).get_internal_type() not in connection.data_types
         for field in fields
     )
 
