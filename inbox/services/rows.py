@@ -30,15 +30,24 @@ def rows_update(objects: Sequence[Model], field_names: Sequence[str]) -> None:
     pk = _concrete(meta.pk)
     qn = connection.ops.quote_name
     columns = [pk, *fields]
-    row = "(" + ", ".join(f"%s::{field.db_type(connection)}" for field in columns) + ")"
-    params: list[Any] = []
-    for obj in objects:
-        params.append(pk.get_db_prep_save(obj.pk, connection))
-        params.extend(field.get_db_prep_save(getattr(obj, field.attname), connection) for field in fields)
+    rows = [
+        [pk.get_db_prep_save(obj.pk, connection)]
+        + [field.get_db_prep_save(getattr(obj, field.attname), connection) for field in fields]
+        for obj in objects
+    ]
     names = ", ".join(qn(field.column) for field in columns)
     sets = ", ".join(f"{qn(field.column)} = v.{qn(field.column)}" for field in fields)
+    if len(rows) > 1 and _unnestable(columns, connection):
+        # One array per column (see ``rows_insert``): a short statement alike for any number of rows.
+        types = ", ".join(f"%s::{str(field.db_type(connection)).split('(')[0]}[]" for field in columns)
+        source = f"unnest({types})"
+        params: list[Any] = [list(column) for column in zip(*rows, strict=True)]
+    else:
+        row = "(" + ", ".join(f"%s::{field.db_type(connection)}" for field in columns) + ")"
+        source = f"(VALUES {', '.join([row] * len(rows))})"
+        params = [value for values in rows for value in values]
     sql = (
-        f"UPDATE {qn(meta.db_table)} AS t SET {sets} FROM (VALUES {', '.join([row] * len(objects))}) AS v ({names}) "
+        f"UPDATE {qn(meta.db_table)} AS t SET {sets} FROM {source} AS v ({names}) "
         f"WHERE t.{qn(pk.column)} = v.{qn(pk.column)}"
     )
     with connection.cursor() as cursor:
