@@ -181,16 +181,11 @@ def _messages_ingest_together(inbox: Inbox, events: list[DmEvent]) -> list[Inges
     return results
 
 
-# The two reads below are raw SQL (``rows_select``): compiling them with the ORM cost a fifth of a one-DM
-# ingest's CPU.
 def _conversations_locked(inbox: Inbox, x_conversation_ids: list[str]) -> dict[str, Conversation]:
-    """The inbox's conversations of ``x_conversation_ids`` that exist, locked in id order."""
-    found = rows_select(
-        Conversation,
-        f"t.inbox_id = %s AND t.x_conversation_id IN {in_list(x_conversation_ids)}",
-        [inbox.pk, *x_conversation_ids],
-        tail=f"ORDER BY t.id {for_update()}",
-    )
+    """The inbox's conversations of ``x_conversation_ids`` that exist, locked in id order. This read and the next
+    are raw SQL (``rows_select``): compiling them with the ORM cost a fifth of a one-DM ingest's CPU."""
+    where = f"t.inbox_id = %s AND t.x_conversation_id IN {in_list(x_conversation_ids)}"
+    found = rows_select(Conversation, where, [inbox.pk, *x_conversation_ids], tail=f"ORDER BY t.id {for_update()}")
     return {c.x_conversation_id: c for c in found}
 
 
