@@ -7,9 +7,8 @@ from collections.abc import Callable, Iterable
 from django.db import transaction
 
 from inbox.dm_events import DmEvent
-from inbox.models import Message, MessageAttachment
+from inbox.models import MessageAttachment
 from inbox.services.ingest import IngestResult, dm_events_ingest
-from twitter_channel.handoff.deeplinks import ref_codes_in
 from twitter_channel.handoff.links import handoff_attribute
 from twitter_channel.models import XAccount
 from twitter_channel.task_names import ATTACHMENT_DOWNLOAD, task
@@ -36,25 +35,11 @@ def account_events_ingest(
     events = list(events)
     with_media = {event.x_event_id for event in events if event.attachments}
     results = dm_events_ingest(inbox=account.inbox, events=events, on_error=on_error, savepoints=savepoints)
-    attributable = [result for result in results if _may_start_handoff(result)]
-    if attributable:
-        handoff_attribute(account=account, results=attributable)
+    handoff_attribute(account=account, results=results)
     created = [r.message.pk for r in results if r.created and r.message.x_event_id in with_media]
     if created:
         attachments_download_enqueue(message_ids=created)
     return results
-
-
-def _may_start_handoff(result: IngestResult) -> bool:
-    """Whether ``handoff_attribute`` could attribute this DM to a link: a new customer DM carrying a reference
-    code, the post it was started from or a welcome message (what ``handoff.links`` matches on). Most carry
-    none, and building the link lookups for them was a tenth of a one-DM drain's CPU."""
-    message = result.message
-    return (
-        result.created
-        and message.direction == Message.Direction.INBOUND
-        and bool(message.initiated_via_post_id or message.welcome_message_id or ref_codes_in(message.text or ""))
-    )
 
 
 def attachments_download_enqueue(*, message_ids: list[int]) -> list[int]:
