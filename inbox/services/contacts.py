@@ -10,7 +10,7 @@ from django.db import models
 
 from inbox.dm_events import XUserProfile
 from inbox.models import Contact
-from inbox.services.rows import rows_update
+from inbox.services.rows import for_update, in_list, rows_select, rows_update
 
 # Profile fields and contact columns share their names.
 _PROFILE_FIELDS = tuple(f.name for f in fields(XUserProfile) if f.name != "x_user_id")
@@ -34,12 +34,11 @@ def contacts_upsert_many(*, sightings: Mapping[str, tuple[XUserProfile | None, d
     concurrent ingests take them in the same order); reads, creates and updates them in bulk.
     """
     ids = sorted(sightings)
-    locked = Contact.objects.select_for_update().order_by("x_user_id")
-    contacts = {contact.x_user_id: contact for contact in locked.filter(x_user_id__in=ids)}
+    contacts = _contacts_locked(ids)
     missing = [x_user_id for x_user_id in ids if x_user_id not in contacts]
     if missing:
         Contact.objects.bulk_create([Contact(x_user_id=x_user_id) for x_user_id in missing], ignore_conflicts=True)
-        contacts.update((contact.x_user_id, contact) for contact in locked.filter(x_user_id__in=missing))
+        contacts.update(_contacts_locked(missing))
     refreshed: list[Contact] = []
     fields_changed: set[str] = set()
     for x_user_id in ids:
@@ -51,6 +50,17 @@ def contacts_upsert_many(*, sightings: Mapping[str, tuple[XUserProfile | None, d
     if refreshed:
         rows_update(refreshed, sorted(fields_changed))
     return contacts
+
+
+def _contacts_locked(x_user_ids: list[str]) -> dict[str, Contact]:
+    """The contacts of ``x_user_ids`` that exist, locked in X user id order. Raw SQL (``rows_select``): the
+    ORM's compiling of this SELECT was a tenth of a one-DM ingest's CPU."""
+    if not x_user_ids:
+        return {}
+    found = rows_select(
+        Contact, f"t.x_user_id IN {in_list(x_user_ids)}", x_user_ids, tail=f"ORDER BY t.x_user_id {for_update()}"
+    )
+    return {contact.x_user_id: contact for contact in found}
 
 
 def _refresh(contact: Contact, profile: XUserProfile, seen_at: datetime) -> list[str]:

@@ -23,7 +23,7 @@ from inbox.dm_events import DmEvent, DmEventType, DmMedia, XUserProfile
 from inbox.models import Contact, Conversation, Inbox, Message, MessageAttachment, Participant
 from inbox.services.assignment import auto_assign_enqueue
 from inbox.services.contacts import contacts_upsert, contacts_upsert_many
-from inbox.services.rows import rows_update
+from inbox.services.rows import for_update, in_list, rows_insert, rows_select, rows_update
 from inbox.services.storable import columns_problem
 from inbox.services.summaries import conversation_summaries_recompute
 
@@ -135,19 +135,11 @@ def _messages_ingest_together(inbox: Inbox, events: list[DmEvent]) -> list[Inges
     Locks the contacts, then the conversations in id order (new ones are created one by one, as there).
     """
     contacts = _contacts_upsert_together(inbox, events)
-    conversations = {
-        c.x_conversation_id: c
-        for c in Conversation.objects.select_for_update()
-        .filter(inbox=inbox, x_conversation_id__in={event.x_conversation_id for event in events})
-        .order_by("pk")
-    }
+    conversations = _conversations_locked(inbox, sorted({event.x_conversation_id for event in events}))
     created_conversations = _conversations_create_together(inbox, events, conversations, contacts)
     by_pk = {conversation.pk: conversation for conversation in conversations.values()}
 
-    stored = {
-        (m.conversation_id, m.x_event_id): m
-        for m in Message.objects.filter(conversation__in=list(by_pk), x_event_id__in={e.x_event_id for e in events})
-    }
+    stored = _messages_stored(list(by_pk), sorted({e.x_event_id for e in events}))
     results: list[IngestResult] = []
     new: list[tuple[Message, DmEvent]] = []
     changed: dict[int, set[str]] = {pk: set() for pk in by_pk}
@@ -167,10 +159,10 @@ def _messages_ingest_together(inbox: Inbox, events: list[DmEvent]) -> list[Inges
         changed[conversation.pk] |= _customer_message_apply(conversation, message)
         results.append(IngestResult(message=message, created=True, event=event))
 
-    Message.objects.bulk_create([message for message, _ in new])
-    MessageAttachment.objects.bulk_create(
-        _attachment(message, media) for message, event in new for media in event.attachments
-    )
+    rows_insert([message for message, _ in new])
+    attachments = [_attachment(message, media) for message, event in new for media in event.attachments]
+    if attachments:
+        MessageAttachment.objects.bulk_create(attachments)
     with_new_messages = {message.conversation_id for message, _ in new if message.event_type == _MESSAGE}
     summaries = conversation_summaries_recompute(conversations=[by_pk[pk] for pk in sorted(with_new_messages)])
     for pk, summary_fields in summaries.items():
@@ -179,7 +171,7 @@ def _messages_ingest_together(inbox: Inbox, events: list[DmEvent]) -> list[Inges
     members = {
         (message.conversation_id, contacts[x_id].pk) for message, event in new for x_id in _user_ids(inbox, event)
     }
-    Participant.objects.bulk_create(
+    rows_insert(
         [Participant(conversation_id=c, contact_id=contact) for c, contact in sorted(members)], ignore_conflicts=True
     )
 
@@ -187,6 +179,26 @@ def _messages_ingest_together(inbox: Inbox, events: list[DmEvent]) -> list[Inges
         auto_assign_enqueue(inbox_id=inbox.pk)
     _publish_together(conversations, created_conversations, changed, [message for message, _ in new])
     return results
+
+
+def _conversations_locked(inbox: Inbox, x_conversation_ids: list[str]) -> dict[str, Conversation]:
+    """The inbox's conversations of ``x_conversation_ids`` that exist, locked in id order. This read and the next
+    are raw SQL (``rows_select``): compiling them with the ORM cost a fifth of a one-DM ingest's CPU."""
+    where = f"t.inbox_id = %s AND t.x_conversation_id IN {in_list(x_conversation_ids)}"
+    found = rows_select(Conversation, where, [inbox.pk, *x_conversation_ids], tail=f"ORDER BY t.id {for_update()}")
+    return {c.x_conversation_id: c for c in found}
+
+
+def _messages_stored(conversation_ids: list[int], x_event_ids: list[str]) -> dict[tuple[int, str | None], Message]:
+    """The messages already stored with one of ``x_event_ids`` in one of the conversations, by both."""
+    if not conversation_ids:
+        return {}
+    found = rows_select(
+        Message,
+        f"t.conversation_id IN {in_list(conversation_ids)} AND t.x_event_id IN {in_list(x_event_ids)}",
+        [*conversation_ids, *x_event_ids],
+    )
+    return {(m.conversation_id, m.x_event_id): m for m in found}
 
 
 def _contacts_upsert_together(inbox: Inbox, events: list[DmEvent]) -> dict[str, Contact]:

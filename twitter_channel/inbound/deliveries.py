@@ -32,6 +32,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Min, Q, QuerySet
 from django.utils import timezone
 
+from inbox.services.rows import for_update, rows_select
 from twitter_channel.inbound import delivery_processing
 from twitter_channel.models import WebhookDelivery, XAccount
 from twitter_channel.task_names import WEBHOOK_DELIVERIES_DRAIN, task
@@ -144,7 +145,16 @@ def _drain_batch(batch_size: int) -> _Batch:
 
 
 def _claim(batch_size: int) -> list[WebhookDelivery]:
-    return list(_waiting().select_for_update(skip_locked=True).order_by("pk")[:batch_size])
+    """The oldest ``batch_size`` deliveries still waiting that no other drain holds, locked.
+
+    Raw SQL (``rows_select``): the ORM's compiling of this SELECT was a tenth of a one-DM drain's CPU.
+    """
+    return rows_select(
+        WebhookDelivery,
+        "t.status = %s",
+        [WebhookDelivery.Status.RECEIVED, batch_size],
+        tail=f"ORDER BY t.id LIMIT %s {for_update(skip_locked=True)}",
+    )
 
 
 def _batch_process(batch: list[WebhookDelivery], *, careful: bool) -> _Batch:

@@ -44,13 +44,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import OperationalError, transaction
-from django.db.models import F
+from django.db import OperationalError, connection, transaction
+from django.db.models import F, Field
 from django.utils import timezone
 
 from inbox.dm_events import DmEvent, DmEventType
+from inbox.models import Inbox
 from inbox.services.customer_signals import customer_read_record, customer_typing_signal
 from inbox.services.ingest import UnstorableEvent
+from inbox.services.rows import in_list, rows_columns, rows_instance
 from twitter_channel.connection.services import account_access_revoked
 from twitter_channel.inbound import webhook_checks as webhooks
 from twitter_channel.inbound.ingesting import account_events_ingest
@@ -216,9 +218,7 @@ def _read(delivery: WebhookDelivery, accounts: dict[str, XAccount | None], caref
         return work
     if parsed.for_user_id not in accounts:
         with _step(careful):
-            accounts[parsed.for_user_id] = (
-                XAccount.objects.select_related("inbox").filter(inbox__x_user_id=parsed.for_user_id).first()
-            )
+            accounts[parsed.for_user_id] = _account_routed(parsed.for_user_id)
     account = accounts[parsed.for_user_id]
     if account is None:
         return _ignored(work, f"No X account with user id {parsed.for_user_id} is connected to Backchannel.")
@@ -239,6 +239,24 @@ def _read(delivery: WebhookDelivery, accounts: dict[str, XAccount | None], caref
                 f"event {event.x_event_id}: conversation {event.x_conversation_id} is not @{handle}'s"
             )
     return work
+
+
+def _account_routed(x_user_id: str) -> XAccount | None:
+    """The X account whose inbox has ``x_user_id``, with its inbox. Raw SQL (``rows_instance``): the ORM's
+    compiling of this join was a tenth of a one-DM drain's CPU."""
+    sql = (
+        f"SELECT {rows_columns(XAccount, 'a')}, {rows_columns(Inbox, 'i')} FROM {XAccount._meta.db_table} a "
+        f"JOIN {Inbox._meta.db_table} i ON i.id = a.inbox_id WHERE i.x_user_id = %s ORDER BY a.id LIMIT 1"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [x_user_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    width = len(XAccount._meta.concrete_fields)
+    account = rows_instance(XAccount, row[:width])
+    account.inbox = rows_instance(Inbox, row[width:])
+    return account
 
 
 def _revocation_apply(revocation: AppRevocation) -> str:
@@ -373,7 +391,23 @@ def _outcome_fields(work: _Work) -> tuple[tuple[str, object], ...]:
 
 
 def _outcome_update(pks: list[int], fields: tuple[tuple[str, object], ...], now: datetime) -> None:
-    WebhookDelivery.objects.filter(pk__in=pks).update(**dict(fields), attempts=F("attempts") + 1, processed_at=now)
+    """One UPDATE for the deliveries ``pks``. Raw SQL, values prepared by their fields: the ORM's compiling of
+    this UPDATE was a tenth of a one-DM drain's CPU."""
+    meta, qn = WebhookDelivery._meta, connection.ops.quote_name
+    columns = [(_column(name), value) for name, value in (*fields, ("processed_at", now))]
+    sets = ", ".join(f"{qn(str(field.column))} = %s" for field, _ in columns)
+    params = [field.get_db_prep_save(value, connection) for field, value in columns]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {qn(meta.db_table)} SET {sets}, attempts = attempts + 1 WHERE id IN {in_list(pks)}",
+            [*params, *pks],
+        )
+
+
+def _column(name: str) -> Field:
+    field = WebhookDelivery._meta.get_field(name)
+    assert isinstance(field, Field)
+    return field
 
 
 def _outcome_unsaved(work: _Work, exc: Exception, now: datetime) -> None:

@@ -31,6 +31,7 @@ from django.conf import settings
 from django.db import OperationalError, close_old_connections, connection
 
 from twitter_channel.inbound.deliveries import NOTIFY_CHANNEL, deliveries_drain
+from twitter_channel.models import WebhookDelivery
 
 log = logging.getLogger(__name__)
 
@@ -96,10 +97,26 @@ def _drain_whenever_told(listening: psycopg.Connection) -> None:
     """LISTEN first, then drain: a delivery committed between the two is both waiting and notified."""
     listening.execute(f"LISTEN {NOTIFY_CHANNEL}")
     while True:
-        _drain()
+        if _claimable(listening):
+            _drain()
         if not list(listening.notifies(timeout=LOOK_EVERY_SECONDS, stop_after=1)):
             continue  # nothing said: look anyway
         list(listening.notifies(timeout=0))  # what else arrived meanwhile: the drain takes it all at once
+
+
+def _claimable(listening: psycopg.Connection) -> bool:
+    """Whether a delivery waits that no drain holds, asked on the listener's own connection.
+
+    Every listener wakes on every ``NOTIFY``, and all but one find the delivery already taken: this one
+    statement (``SKIP LOCKED``, in autocommit, so its lock ends with it) spares each of them a drain's
+    transaction. A drain that meanwhile skips the row this look locked for an instant loses nothing: the
+    look found it, so this listener drains it.
+    """
+    row = listening.execute(
+        f"SELECT 1 FROM {WebhookDelivery._meta.db_table} WHERE status = %s LIMIT 1 FOR UPDATE SKIP LOCKED",
+        [WebhookDelivery.Status.RECEIVED.value],
+    ).fetchone()
+    return row is not None
 
 
 def _drain() -> None:
