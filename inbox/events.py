@@ -9,6 +9,7 @@ from datetime import datetime
 
 from accounts.models import Team, User
 from inbox.models import Conversation, ConversationEvent
+from inbox.services.rows import rows_insert
 
 Kind = ConversationEvent.Kind
 
@@ -25,9 +26,11 @@ def conversation_created_event(*, conversation: Conversation, x_event_id: str | 
 
 def conversations_created_events(*, created: list[tuple[Conversation, str | None]]) -> None:
     """``conversation_created_event`` for many (conversation, first X event id) pairs, in one INSERT."""
-    ConversationEvent.objects.bulk_create(
-        ConversationEvent(conversation=conversation, kind=Kind.CREATED, parameters={"x_event_id": x_event_id})
-        for conversation, x_event_id in created
+    rows_insert(
+        [
+            ConversationEvent(conversation=conversation, kind=Kind.CREATED, parameters={"x_event_id": x_event_id})
+            for conversation, x_event_id in created
+        ]
     )
 
 

@@ -10,7 +10,7 @@ from django.db import models
 
 from inbox.dm_events import XUserProfile
 from inbox.models import Contact
-from inbox.services.rows import for_update, in_list, rows_select, rows_update
+from inbox.services.rows import for_update, in_list, rows_insert, rows_select, rows_update
 
 # Profile fields and contact columns share their names.
 _PROFILE_FIELDS = tuple(f.name for f in fields(XUserProfile) if f.name != "x_user_id")
@@ -31,17 +31,23 @@ def contacts_upsert_many(*, sightings: Mapping[str, tuple[XUserProfile | None, d
     A profile only overwrites what a newer payload has not already written: fields are updated when the
     time it was seen is not older than the contact's ``profile_refreshed_at``, so replaying an old delivery
     never rolls a profile back. Locks the contacts (``SELECT ... FOR UPDATE``, in X user id order, so
-    concurrent ingests take them in the same order); reads, creates and updates them in bulk.
+    concurrent ingests take them in the same order); reads, creates and updates them in bulk. A new contact
+    is inserted with its profile already applied (one INSERT, no UPDATE); one another transaction created
+    meanwhile is read, locked and refreshed as any existing one.
     """
     ids = sorted(sightings)
     contacts = _contacts_locked(ids)
+    new = [_new(x_user_id, *sightings[x_user_id]) for x_user_id in ids if x_user_id not in contacts]
+    created = {contact.x_user_id for contact in rows_insert(new, ignore_conflicts=True, unique_field="x_user_id")}
+    contacts.update((contact.x_user_id, contact) for contact in new if contact.x_user_id in created)
     missing = [x_user_id for x_user_id in ids if x_user_id not in contacts]
     if missing:
-        Contact.objects.bulk_create([Contact(x_user_id=x_user_id) for x_user_id in missing], ignore_conflicts=True)
         contacts.update(_contacts_locked(missing))
     refreshed: list[Contact] = []
     fields_changed: set[str] = set()
     for x_user_id in ids:
+        if x_user_id in created:
+            continue
         profile, seen_at = sightings[x_user_id]
         changed = _refresh(contacts[x_user_id], profile, seen_at) if profile is not None else []
         if changed:
@@ -50,6 +56,13 @@ def contacts_upsert_many(*, sightings: Mapping[str, tuple[XUserProfile | None, d
     if refreshed:
         rows_update(refreshed, sorted(fields_changed))
     return contacts
+
+
+def _new(x_user_id: str, profile: XUserProfile | None, seen_at: datetime) -> Contact:
+    contact = Contact(x_user_id=x_user_id)
+    if profile is not None:
+        _refresh(contact, profile, seen_at)
+    return contact
 
 
 def _contacts_locked(x_user_ids: list[str]) -> dict[str, Contact]:

@@ -25,7 +25,7 @@ from inbox.services.assignment import auto_assign_enqueue
 from inbox.services.contacts import contacts_upsert, contacts_upsert_many
 from inbox.services.rows import for_update, in_list, rows_insert, rows_select, rows_update
 from inbox.services.storable import columns_problem
-from inbox.services.summaries import conversation_summaries_recompute
+from inbox.services.summaries import conversation_summaries_after_ingest, conversation_summaries_recompute
 
 log = logging.getLogger(__name__)
 
@@ -163,8 +163,14 @@ def _messages_ingest_together(inbox: Inbox, events: list[DmEvent]) -> list[Inges
     attachments = [_attachment(message, media) for message, event in new for media in event.attachments]
     if attachments:
         MessageAttachment.objects.bulk_create(attachments)
-    with_new_messages = {message.conversation_id for message, _ in new if message.event_type == _MESSAGE}
-    summaries = conversation_summaries_recompute(conversations=[by_pk[pk] for pk in sorted(with_new_messages)])
+    new_messages: dict[int, list[Message]] = {}
+    for message, _ in new:
+        if message.event_type == _MESSAGE:
+            new_messages.setdefault(message.conversation_id, []).append(message)
+    media_types = {message.pk: event.attachments[0].media_type for message, event in new if event.attachments}
+    summaries = conversation_summaries_after_ingest(
+        conversations=[by_pk[pk] for pk in sorted(new_messages)], new_messages=new_messages, media_types=media_types
+    )
     for pk, summary_fields in summaries.items():
         changed[pk] |= summary_fields
     _conversations_save(by_pk, changed)
@@ -243,7 +249,7 @@ def _conversations_create_together(
         return set()
     now = timezone.now()
     new = [_conversation_new(inbox, event, contacts, now) for event in first_events.values()]
-    Conversation.objects.bulk_create(new)
+    rows_insert(new)
     activity.conversations_created_events(
         created=[(c, e.x_event_id) for c, e in zip(new, first_events.values(), strict=True)]
     )

@@ -135,20 +135,25 @@ def _loader(model: type[Model], connection: BaseDatabaseWrapper) -> _Loader:
     return loader
 
 
-def rows_insert(objects: Sequence[Model], *, ignore_conflicts: bool = False) -> None:
-    """``bulk_create`` for the ingest's hot INSERTs (messages, participants), with the SQL built once per model.
+def rows_insert(
+    objects: Sequence[M], *, ignore_conflicts: bool = False, unique_field: str | None = None
+) -> list[M]:
+    """``bulk_create`` for the ingest's hot INSERTs (deliveries, contacts, conversations, messages,
+    participants), with the SQL built once per model; returns the objects inserted, their ids set.
 
     Each value is prepared by its field as the ORM would (``pre_save`` with ``auto_now_add``, then
-    ``get_db_prep_save``); the new ids are set on ``objects`` unless ``ignore_conflicts`` (``ON CONFLICT DO
-    NOTHING``: rows refused do not say which). Elsewhere than PostgreSQL it is ``bulk_create``.
+    ``get_db_prep_save``). With ``ignore_conflicts`` (``ON CONFLICT DO NOTHING``) rows refused are left
+    out: named by ``unique_field`` (a unique column the objects differ in), those inserted are returned
+    with their ids; without it, none is (rows refused do not say which). Elsewhere than PostgreSQL it is
+    ``bulk_create``, and with ``ignore_conflicts`` returns none.
     """
     connection = _db()
     if not objects:
-        return
+        return []
     model = type(objects[0])
     if connection.vendor != "postgresql":
         model._default_manager.bulk_create(list(objects), ignore_conflicts=ignore_conflicts)
-        return
+        return [] if ignore_conflicts else list(objects)
     meta = model._meta
     fields = [_concrete(field) for field in meta.concrete_fields if not field.primary_key]
     qn = connection.ops.quote_name
@@ -165,16 +170,24 @@ def rows_insert(objects: Sequence[Model], *, ignore_conflicts: bool = False) -> 
         row = "(" + ", ".join(["%s"] * len(fields)) + ")"
         sql += f"VALUES {', '.join([row] * len(rows))}"
         params = [value for values in rows for value in values]
+    pk_column = qn(_concrete(meta.pk).column)
     with connection.cursor() as cursor:
-        if ignore_conflicts:
+        if not ignore_conflicts:
+            cursor.execute(f"{sql} RETURNING {pk_column}", params)
+            inserted = list(zip(objects, [pk for (pk,) in cursor.fetchall()], strict=True))
+        elif unique_field is None:
             cursor.execute(sql + " ON CONFLICT DO NOTHING", params)
-            return
-        cursor.execute(f"{sql} RETURNING {qn(_concrete(meta.pk).column)}", params)
-        ids = [pk for (pk,) in cursor.fetchall()]
-    for obj, pk in zip(objects, ids, strict=True):
+            return []
+        else:
+            key = _concrete(meta.get_field(unique_field))
+            cursor.execute(f"{sql} ON CONFLICT DO NOTHING RETURNING {pk_column}, {qn(key.column)}", params)
+            by_key = {getattr(obj, key.attname): obj for obj in objects}
+            inserted = [(by_key[value], pk) for pk, value in cursor.fetchall()]
+    for obj, pk in inserted:
         obj.pk = pk
         obj._state.adding = False
         obj._state.db = connection.alias
+    return [obj for obj, _ in inserted]
 
 
 def _unnestable(fields: list[Field], connection: BaseDatabaseWrapper) -> bool:

@@ -16,11 +16,14 @@ our id. Only messages count, not joins and leaves:
 
 ``conversation_summaries_recompute`` does it for any number of conversations in one query (an ingest batch
 pays one, however many conversations it touched); ``conversation_summary_refresh`` does it for one and saves.
+``conversation_summaries_after_ingest`` spares the query in the common case of an ingest: a conversation whose
+new messages are all the customer's and all strictly later than its newest stored message (so neither a tie
+on X's time nor a late arrival), whose summary follows from the stored one and those messages alone.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -62,15 +65,74 @@ def conversation_summaries_recompute(*, conversations: Iterable[Conversation]) -
     """
     by_pk = {conversation.pk: conversation for conversation in conversations}
     summaries = _summaries(by_pk)
+    return {
+        pk: _applied(conversation, summaries.get(pk) or Summary(None, "", False, None, None))
+        for pk, conversation in by_pk.items()
+    }
+
+
+def conversation_summaries_after_ingest(
+    *,
+    conversations: Iterable[Conversation],
+    new_messages: Mapping[int, Sequence[Message]],
+    media_types: Mapping[int, str],
+) -> dict[int, set[str]]:
+    """``conversation_summaries_recompute`` after an ingest stored ``new_messages`` (per conversation id, the
+    messages just inserted, ids set); ``media_types`` holds the first attachment's type of those with media.
+
+    A conversation whose new messages are all the customer's and all later than its ``last_message_at`` is
+    summed up from its stored summary and them (the newest of them is the thread's newest, so its last
+    message and last inbound; it needs a reply; its first response stays, as no reply of the business
+    follows them). Every other conversation is recomputed from its messages, all in one query.
+    """
     changed: dict[int, set[str]] = {}
-    for pk, conversation in by_pk.items():
-        summary = summaries.get(pk) or Summary(None, "", False, None, None)
-        changed[pk] = set()
-        for name in SUMMARY_FIELDS:
-            value = getattr(summary, name)
-            if getattr(conversation, name) != value:
-                setattr(conversation, name, value)
-                changed[pk].add(name)
+    recompute: list[Conversation] = []
+    for conversation in conversations:
+        summary = _appended(conversation, new_messages.get(conversation.pk, ()), media_types)
+        if summary is None:
+            recompute.append(conversation)
+        else:
+            changed[conversation.pk] = _applied(conversation, summary)
+    changed.update(conversation_summaries_recompute(conversations=recompute))
+    return changed
+
+
+def _appended(
+    conversation: Conversation, messages: Sequence[Message], media_types: Mapping[int, str]
+) -> Summary | None:
+    """The summary after ``messages`` when they are the customer's and later than the thread's newest, else None."""
+    inbound, message = Message.Direction.INBOUND, Message.EventType.MESSAGE_CREATE
+    if not messages or any(m.direction != inbound or m.event_type != message for m in messages):
+        return None
+    last = conversation.last_message_at
+    if last is not None and min(m.occurred_at for m in messages) <= last:
+        return None
+    newest = max(messages, key=_thread_position)
+    return Summary(
+        last_message_at=newest.occurred_at,
+        last_message_preview=message_preview(text=newest.text, media_type=media_types.get(newest.pk, "")),
+        needs_reply=True,
+        last_inbound_at=newest.occurred_at,
+        first_response_at=conversation.first_response_at,
+    )
+
+
+def _thread_position(message: Message) -> tuple[datetime, int, int]:
+    """A message's place in the thread (see the module docstring): X's time, X's sequence (unnumbered last), id."""
+    return (message.occurred_at, message.x_sequence if message.x_sequence is not None else _UNNUMBERED, message.pk)
+
+
+_UNNUMBERED = 9223372036854775807
+
+
+def _applied(conversation: Conversation, summary: Summary) -> set[str]:
+    """Set ``summary`` on ``conversation`` in memory; return the fields that changed."""
+    changed = set()
+    for name in SUMMARY_FIELDS:
+        value = getattr(summary, name)
+        if getattr(conversation, name) != value:
+            setattr(conversation, name, value)
+            changed.add(name)
     return changed
 
 

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
+from hypothesis import HealthCheck, example, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
+from inbox.dm_events import DmMedia
 from inbox.models import Conversation
 from inbox.services.ingest import dm_event_ingest, dm_events_ingest
 from inbox.services.replies import reply_mark_sending, reply_mark_sent
+from inbox.services.summaries import conversation_summaries_recompute
 from tests.factories import BASE_TIME, dm, make_inbox
 from tests.inbox.reply_helpers import CUSTOMER, create
 
@@ -87,3 +94,47 @@ def test_a_reply_moved_to_x_time_before_a_customer_message_leaves_the_customer_w
         asked + timedelta(minutes=2),
         asked + timedelta(minutes=1),
     )
+
+
+# Messages of one conversation as (seconds after BASE_TIME, from the business, with a photo and no text):
+# few distinct seconds, so ties on X's time are common; X's event id follows the list's order.
+THREADS = st.lists(st.tuples(st.integers(0, 4), st.booleans(), st.booleans()), min_size=1, max_size=8)
+
+
+@given(thread=THREADS, arrival=st.permutations(range(8)), batch_ends=st.sets(st.integers(1, 7)))
+@example(thread=[(1, False, False), (1, False, False)], arrival=[1, 0, 2, 3, 4, 5, 6, 7], batch_ends={1})
+@hypothesis_settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_after_every_ingest_the_summary_is_what_the_stored_thread_says(thread, arrival, batch_ends):
+    # given a conversation's messages, in X's order, with ties on X's time, replies and photos
+    inbox = make_inbox()
+    events = [
+        replace(
+            dm(inbox, CUSTOMER, text="" if photo else f"m{n}", at=BASE_TIME + timedelta(seconds=second),
+               event_id=str(ID + n), from_business=from_business),
+            attachments=(DmMedia(media_type="photo"),) if photo else (),
+        )
+        for n, (second, from_business, photo) in enumerate(thread)
+    ]  # fmt: skip
+
+    # when they arrive in any order, in batches of any size, as a webhook drain ingests them (the summary
+    # then taken on from the new messages or worked out again from the thread)
+    events = [events[n] for n in arrival if n < len(events)]
+    ends = sorted({end for end in batch_ends if end < len(events)} | {len(events)})
+    start = 0
+    for end in ends:
+        with transaction.atomic():
+            results = dm_events_ingest(inbox=inbox, events=events[start:end], savepoints=False)
+        conversation = results[0].message.conversation
+        start = end
+
+        # then after each batch the stored summary is the one the stored thread gives
+        stored = summary(conversation)
+        conversation_summaries_recompute(conversations=[conversation])
+        assert stored == (
+            conversation.last_message_at,
+            conversation.last_message_preview,
+            conversation.needs_reply,
+            conversation.last_inbound_at,
+            conversation.first_response_at,
+        )
+    Conversation.objects.all().delete()

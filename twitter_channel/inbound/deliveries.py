@@ -32,7 +32,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Min, Q, QuerySet
 from django.utils import timezone
 
-from inbox.services.rows import for_update, rows_select
+from inbox.services.rows import for_update, rows_insert, rows_select
 from twitter_channel.inbound import delivery_processing
 from twitter_channel.models import WebhookDelivery, XAccount
 from twitter_channel.task_names import WEBHOOK_DELIVERIES_DRAIN, task
@@ -66,7 +66,7 @@ def deliveries_receive(*, bodies: list[str]) -> list[WebhookDelivery]:
     """
     now = timezone.now()
     with transaction.atomic():
-        stored = WebhookDelivery.objects.bulk_create([WebhookDelivery(received_at=now, body=body) for body in bodies])
+        stored = rows_insert([WebhookDelivery(received_at=now, body=body) for body in bodies])
         _announce()
     return stored
 

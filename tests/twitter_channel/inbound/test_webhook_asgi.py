@@ -20,6 +20,7 @@ from django.test.utils import CaptureQueriesContext
 
 from config.asgi import application
 from tests.asgi_http import AsgiClient
+from twitter_channel.inbound import deliveries
 from twitter_channel.inbound.webhook_asgi import WebhookFastPath
 from twitter_channel.models import WebhookDelivery
 
@@ -152,7 +153,7 @@ def test_a_client_that_goes_away_mid_body_is_not_answered_and_nothing_is_stored(
 def test_a_failed_commit_answers_503_to_its_posts_and_the_next_ones_are_stored(
     monkeypatch: pytest.MonkeyPatch, failure: Exception
 ):
-    real = WebhookDelivery.objects.bulk_create
+    real = deliveries.rows_insert
     failures = iter([True])
 
     def fails_once(*args: Any, **kwargs: Any) -> Any:
@@ -160,7 +161,7 @@ def test_a_failed_commit_answers_503_to_its_posts_and_the_next_ones_are_stored(
             raise failure
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(WebhookDelivery.objects, "bulk_create", fails_once)
+    monkeypatch.setattr(deliveries, "rows_insert", fails_once)  # the INSERT of the deliveries
     first, second = body_of(1), body_of(2)
 
     refused = async_to_sync(call)(scope_for(first), [first])

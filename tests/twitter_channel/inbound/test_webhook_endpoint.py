@@ -407,6 +407,6 @@ def test_a_database_that_cannot_store_the_delivery_answers_503_not_500(client: C
     def fail(*args: Any, **kwargs: Any) -> None:
         raise DatabaseError("the database is down")
 
-    monkeypatch.setattr(WebhookDelivery.objects, "bulk_create", fail)
+    monkeypatch.setattr(deliveries, "rows_insert", fail)  # the INSERT of the delivery
 
     assert_refused(post(client, GOOD_BODY), 503, "send it again")
