@@ -106,6 +106,9 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASE_POOL_MAX_SIZE = env.int("DATABASE_POOL_MAX_SIZE", default=10)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DATABASE_POOL_MAX_SIZE > 0:
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {"min_size": 1, "max_size": DATABASE_POOL_MAX_SIZE}
+# The ingest's hot statements are prepared on each connection once they repeat (inbox/services/rows.py,
+# hot_cursor). 0 when connections go through a pooler that does not keep prepared statements.
+DATABASE_PREPARED_STATEMENTS = env.bool("DATABASE_PREPARED_STATEMENTS", default=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # REDIS: channel layer, cache and Celery broker. Unset: in-memory layer and tasks inline (unit tests only).

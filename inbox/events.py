@@ -5,11 +5,11 @@ Only services call these, inside the transaction that makes the change.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from accounts.models import Team, User
 from inbox.models import Conversation, ConversationEvent
-from inbox.services.rows import rows_insert
 
 Kind = ConversationEvent.Kind
 
@@ -24,14 +24,13 @@ def conversation_created_event(*, conversation: Conversation, x_event_id: str | 
     return _event(conversation, Kind.CREATED, x_event_id=x_event_id)
 
 
-def conversations_created_events(*, created: list[tuple[Conversation, str | None]]) -> None:
-    """``conversation_created_event`` for many (conversation, first X event id) pairs, in one INSERT."""
-    rows_insert(
-        [
-            ConversationEvent(conversation=conversation, kind=Kind.CREATED, parameters={"x_event_id": x_event_id})
-            for conversation, x_event_id in created
-        ]
-    )
+def conversations_created_events(*, created: Sequence[tuple[Conversation, str | None]]) -> list[ConversationEvent]:
+    """``conversation_created_event`` for many (conversation, first X event id) pairs, not yet saved: the
+    ingest inserts them with the rest of its batch (``rows_insert``)."""
+    return [
+        ConversationEvent(conversation=conversation, kind=Kind.CREATED, parameters={"x_event_id": x_event_id})
+        for conversation, x_event_id in created
+    ]
 
 
 def conversation_reopened_event(

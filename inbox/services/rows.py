@@ -8,9 +8,11 @@ with the values prepared by each field as the ORM would; elsewhere (SQLite) it i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, Model
@@ -50,7 +52,7 @@ def rows_update(objects: Sequence[Model], field_names: Sequence[str]) -> None:
         f"UPDATE {qn(meta.db_table)} AS t SET {sets} FROM {source} AS v ({names}) "
         f"WHERE t.{qn(pk.column)} = v.{qn(pk.column)}"
     )
-    with connection.cursor() as cursor:
+    with hot_cursor(connection) as cursor:
         cursor.execute(sql, params)
 
 
@@ -78,7 +80,7 @@ def rows_select(model: type[M], where: str, params: Sequence[Any], *, tail: str 
     connection = _db()
     _, attnames, converters = _loader(model, connection)
     table = connection.ops.quote_name(model._meta.db_table)
-    with connection.cursor() as cursor:
+    with hot_cursor(connection) as cursor:
         cursor.execute(f"SELECT {rows_columns(model, 't')} FROM {table} t WHERE {where} {tail}", params)
         rows = cursor.fetchall()
     return [model.from_db(connection.alias, attnames, _converted(row, converters, connection)) for row in rows]
@@ -135,9 +137,7 @@ def _loader(model: type[Model], connection: BaseDatabaseWrapper) -> _Loader:
     return loader
 
 
-def rows_insert(
-    objects: Sequence[M], *, ignore_conflicts: bool = False, unique_field: str | None = None
-) -> list[M]:
+def rows_insert(objects: Sequence[M], *, ignore_conflicts: bool = False, unique_field: str | None = None) -> list[M]:
     """``bulk_create`` for the ingest's hot INSERTs (deliveries, contacts, conversations, messages,
     participants), with the SQL built once per model; returns the objects inserted, their ids set.
 
@@ -171,7 +171,7 @@ def rows_insert(
         sql += f"VALUES {', '.join([row] * len(rows))}"
         params = [value for values in rows for value in values]
     pk_column = qn(_concrete(meta.pk).column)
-    with connection.cursor() as cursor:
+    with hot_cursor(connection) as cursor:
         if not ignore_conflicts:
             cursor.execute(f"{sql} RETURNING {pk_column}", params)
             inserted = list(zip(objects, [pk for (pk,) in cursor.fetchall()], strict=True))
@@ -197,6 +197,43 @@ def _unnestable(fields: list[Field], connection: BaseDatabaseWrapper) -> bool:
         or getattr(field, "target_field", field).get_internal_type() not in connection.data_types
         for field in fields
     )
+
+
+@contextmanager
+def hot_cursor(connection: BaseDatabaseWrapper | None = None) -> Iterator[Any]:
+    """A cursor for the hot path's SQL: on PostgreSQL, bound on the server and prepared once a statement
+    repeats (``PREPARE_AFTER``), on the connection Django's cursors use (same transaction, same query log).
+
+    Django's own cursors bind parameters on the client and never prepare (its default, for connection
+    poolers that lose prepared statements between transactions): PostgreSQL parsed and planned each of a
+    DM's dozen statements anew, most of its CPU for them. The connections here come from the process's own
+    pool and keep what they prepared; ``DATABASE_PREPARED_STATEMENTS=0`` turns this off (e.g. behind a
+    transaction-pooling PgBouncer without prepared statement support). Where Django logs queries (``DEBUG``,
+    a test capturing them) its own cursor is kept, so the log shows each statement with its values (psycopg
+    does not say which statement a prepared execution ran).
+    """
+    connection = connection or _db()
+    with connection.cursor() as cursor:
+        if (
+            connection.vendor == "postgresql"
+            and settings.DATABASE_PREPARED_STATEMENTS
+            and not connection.queries_logged
+        ):
+            raw = connection.connection
+            if raw.prepare_threshold is None:
+                raw.prepare_threshold = PREPARE_AFTER
+            cursor.cursor = _server_binding_cursor(raw)
+        yield cursor
+
+
+# How many times a statement of the hot path runs on a connection before it is prepared (psycopg's default).
+PREPARE_AFTER = 5
+
+
+def _server_binding_cursor(raw: Any) -> Any:
+    from django.db.backends.postgresql import base as postgresql
+
+    return postgresql.ServerBindingCursor(raw)  # type: ignore[attr-defined]  # defined only with psycopg 3
 
 
 def _db() -> BaseDatabaseWrapper:

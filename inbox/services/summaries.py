@@ -27,10 +27,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.db import connection
 from django.utils.dateparse import parse_datetime
 
 from inbox.models import Conversation, Message
+from inbox.services.rows import hot_cursor
 
 PREVIEW_LENGTH = 200
 SUMMARY_FIELDS = ("last_message_at", "last_message_preview", "needs_reply", "last_inbound_at", "first_response_at")
@@ -149,7 +149,7 @@ def _summaries(conversation_ids: Iterable[int]) -> dict[int, Summary]:
     if not ids:
         return {}
     message, inbound, outbound = Message.EventType.MESSAGE_CREATE, Message.Direction.INBOUND, Message.Direction.OUTBOUND
-    with connection.cursor() as cursor:
+    with hot_cursor() as cursor:
         cursor.execute(
             _SUMMARIES_SQL.replace("{ids}", ", ".join(["%s"] * len(ids))).replace("{count}", str(len(ids))),
             [outbound, message, message, message, inbound, message, inbound, *ids],

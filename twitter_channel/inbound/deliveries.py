@@ -32,7 +32,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Min, Q, QuerySet
 from django.utils import timezone
 
-from inbox.services.rows import for_update, rows_insert, rows_select
+from inbox.services.rows import for_update, hot_cursor, rows_insert, rows_select
 from twitter_channel.inbound import delivery_processing
 from twitter_channel.models import WebhookDelivery, XAccount
 from twitter_channel.task_names import WEBHOOK_DELIVERIES_DRAIN, task
@@ -179,7 +179,7 @@ def _conversations_lock(conversations: set[str]) -> set[str]:
     keys: dict[int, list[str]] = {}
     for name in conversations:
         keys.setdefault(_lock_key(name), []).append(name)
-    with connection.cursor() as cursor:
+    with hot_cursor() as cursor:
         cursor.execute(
             "SELECT k FROM unnest(%s::int4[]) AS k WHERE pg_try_advisory_xact_lock(%s, k)",
             [sorted(keys), _CONVERSATION_LOCKS],

@@ -52,7 +52,7 @@ from inbox.dm_events import DmEvent, DmEventType
 from inbox.models import Inbox
 from inbox.services.customer_signals import customer_read_record, customer_typing_signal
 from inbox.services.ingest import UnstorableEvent
-from inbox.services.rows import in_list, rows_columns, rows_instance
+from inbox.services.rows import hot_cursor, in_list, rows_columns, rows_instance
 from twitter_channel.connection.services import account_access_revoked
 from twitter_channel.inbound import webhook_checks as webhooks
 from twitter_channel.inbound.ingesting import account_events_ingest
@@ -248,7 +248,7 @@ def _account_routed(x_user_id: str) -> XAccount | None:
         f"SELECT {rows_columns(XAccount, 'a')}, {rows_columns(Inbox, 'i')} FROM {XAccount._meta.db_table} a "
         f"JOIN {Inbox._meta.db_table} i ON i.id = a.inbox_id WHERE i.x_user_id = %s ORDER BY a.id LIMIT 1"
     )
-    with connection.cursor() as cursor:
+    with hot_cursor() as cursor:
         cursor.execute(sql, [x_user_id])
         row = cursor.fetchone()
     if row is None:
@@ -397,7 +397,7 @@ def _outcome_update(pks: list[int], fields: tuple[tuple[str, object], ...], now:
     columns = [(_column(name), value) for name, value in (*fields, ("processed_at", now))]
     sets = ", ".join(f"{qn(str(field.column))} = %s" for field, _ in columns)
     params = [field.get_db_prep_save(value, connection) for field, value in columns]
-    with connection.cursor() as cursor:
+    with hot_cursor() as cursor:
         cursor.execute(
             f"UPDATE {qn(meta.db_table)} SET {sets}, attempts = attempts + 1 WHERE id IN {in_list(pks)}",
             [*params, *pks],
