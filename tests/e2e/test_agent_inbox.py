@@ -4,11 +4,13 @@ hostile text, the keyboard, a lost connection, drafts, and the layout at desktop
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from accounts.models import User
+from inbox import realtime
 from inbox.models import Conversation, Message
 from inbox.services.inboxes import inbox_member_add
 from tests.e2e.conftest import LiveX
@@ -122,6 +124,44 @@ def test_an_agents_reply_reaches_the_customer_and_its_state_updates_live(browser
     )
     expect(bubble.locator(".state.seen")).to_have_text("Seen", timeout=LIVE)
     screenshot(page, "inbox-reply-confirmed-1280x800")
+
+
+def test_seen_stays_when_a_message_fetched_before_the_receipt_lands_after_it(browser: Browser, x_live: LiveX):
+    # given our reply, confirmed by X, on the agent's screen
+    alice = agent_of(x_live, "Alice Agent")
+    x_live.customer_writes("Where is my refund?")
+    conversation = Conversation.objects.get()
+    page = x_live.login(browser.new_context(viewport={"width": 1280, "height": 800}), alice)
+    open_inbox(page, x_live, f"/c/{conversation.pk}/")
+    box = page.get_by_label(re.compile("^Reply to"))
+    box.fill("It went out today.")
+    box.press("Enter")
+    bubble = timeline(page).locator("li.outbound")
+    expect(bubble.locator(".state")).to_have_text("Confirmed by X", timeout=LIVE * 2)
+    sent = Message.objects.get(direction="outbound")
+
+    # and an update of it whose fragment the page fetched before the customer read it, held back
+    held: list = []
+    page.route(f"**/c/{conversation.pk}/messages/{sent.pk}/", lambda route: held.append((route, route.fetch())))
+    realtime.publish_message(sent, event="message.updated")
+    realtime.flush()
+    deadline = time.monotonic() + LIVE / 1000
+    while not held:
+        assert time.monotonic() < deadline, "the page never fetched the updated message"
+        page.wait_for_timeout(50)
+    bubble.evaluate("item => { item.dataset.before = 'yes'; }")
+
+    # when the customer reads it, and only then the held fragment (without "Seen") lands
+    x_live.sandbox.control(
+        "POST", f"users/{CUSTOMER_ID}/read", {"to": BUSINESS_ID, "last_read_event_id": sent.x_event_id}
+    )
+    expect(bubble.locator(".state.seen")).to_have_text("Seen", timeout=LIVE)
+    route, response = held[0]
+    route.fulfill(response=response)
+    expect(timeline(page).locator("li.outbound:not([data-before])")).to_have_count(1, timeout=LIVE)
+
+    # then the message the page now shows is still marked seen
+    expect(bubble.locator(".state.seen")).to_have_text("Seen")
 
 
 def test_hostile_names_and_text_render_as_text_and_run_nothing(browser: Browser, x_live: LiveX, screenshot):

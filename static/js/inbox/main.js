@@ -86,7 +86,7 @@ class InboxApp {
         if (here) this.thread.typing();
         break;
       case "customer.seen":
-        if (here) this.thread.seen(data.last_read_event_id);
+        if (here) this.thread.seen(data.conversation_id, data.last_read_event_id);
         break;
       case "notification.created":
         this.notified(data);

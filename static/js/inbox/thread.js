@@ -130,6 +130,7 @@ export class Thread {
       if (!before && item.matches(".message, .note")) added.push(item);
     }
     timeline.querySelector(".timeline-empty")?.remove();
+    this.markSeen();
     refreshTimes(timeline);
     this.expireUndo();
     if (reveal || this.pinned) this.scrollToEnd();
@@ -233,13 +234,25 @@ export class Thread {
     if (line) line.hidden = true;
   }
 
-  // X told us the customer read up to `lastReadEventId`: mark our messages up to it as seen.
-  seen(lastReadEventId) {
+  // X told us the customer read `conversationId` up to `lastReadEventId`: mark our messages up to it as
+  // seen, now and in what is merged later (a message fetched before the receipt was stored comes without
+  // its "Seen"; events are handled side by side, so that fetch may land after this).
+  seen(conversationId, lastReadEventId) {
     if (!/^\d+$/.test(lastReadEventId || "")) return;
-    const readUpTo = BigInt(lastReadEventId);
+    const value = BigInt(lastReadEventId);
+    const known = this.readUpTo;
+    if (!known || known.conversationId !== conversationId || value > known.value) {
+      this.readUpTo = { conversationId, value };
+    }
+    this.markSeen();
+  }
+
+  markSeen() {
+    const read = this.readUpTo;
+    if (!read || read.conversationId !== this.app.conversationId) return;
     for (const item of this.pane.querySelectorAll("li.message.outbound[data-x-sequence]")) {
       const sequence = item.dataset.xSequence;
-      if (!sequence || BigInt(sequence) > readUpTo || item.querySelector(".state.seen")) continue;
+      if (!sequence || BigInt(sequence) > read.value || item.querySelector(".state.seen")) continue;
       const mark = document.createElement("span");
       mark.className = "state seen";
       mark.textContent = "Seen";
