@@ -91,12 +91,18 @@ def test_two_agents_one_assigns_the_other_sees_it_live_and_who_is_viewing(browse
     assert bob_page.evaluate("window.stillTheSamePage") is True
 
 
-def test_an_agents_reply_reaches_the_customer_and_its_state_updates_live(browser: Browser, x_live: LiveX, screenshot):
+def question_open(browser: Browser, x_live: LiveX) -> tuple[Page, Conversation]:
+    """The customer asks where their refund is; Alice, an agent, has the conversation open at 1280×800."""
     alice = agent_of(x_live, "Alice Agent")
     x_live.customer_writes("Where is my refund?")
     conversation = Conversation.objects.get()
     page = x_live.login(browser.new_context(viewport={"width": 1280, "height": 800}), alice)
     open_inbox(page, x_live, f"/c/{conversation.pk}/")
+    return page, conversation
+
+
+def test_an_agents_reply_reaches_the_customer_and_its_state_updates_live(browser: Browser, x_live: LiveX, screenshot):
+    page, _ = question_open(browser, x_live)
 
     box = page.get_by_label(re.compile("^Reply to"))
     box.fill("It went out today.")
@@ -128,11 +134,7 @@ def test_an_agents_reply_reaches_the_customer_and_its_state_updates_live(browser
 
 def test_seen_stays_when_a_message_fetched_before_the_receipt_lands_after_it(browser: Browser, x_live: LiveX):
     # given our reply, confirmed by X, on the agent's screen
-    alice = agent_of(x_live, "Alice Agent")
-    x_live.customer_writes("Where is my refund?")
-    conversation = Conversation.objects.get()
-    page = x_live.login(browser.new_context(viewport={"width": 1280, "height": 800}), alice)
-    open_inbox(page, x_live, f"/c/{conversation.pk}/")
+    page, conversation = question_open(browser, x_live)
     box = page.get_by_label(re.compile("^Reply to"))
     box.fill("It went out today.")
     box.press("Enter")
