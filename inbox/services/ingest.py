@@ -9,20 +9,27 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from django.db import OperationalError, transaction
-from django.db.models import Field, Model
 from django.utils import timezone
 
 from inbox import events as activity
 from inbox import realtime
-from inbox.dm_events import DmEvent, DmEventType, DmMedia, XUserProfile
+from inbox.dm_events import DmEvent, DmEventType, XUserProfile
 from inbox.models import Contact, Conversation, Inbox, Message, MessageAttachment, Participant
 from inbox.services.assignment import auto_assign_enqueue
 from inbox.services.contacts import contacts_upsert, contacts_upsert_many
+from inbox.services.event_rows import (
+    attachment_columns,
+    attachment_new,
+    event_user_ids,
+    message_columns,
+    message_new,
+    profile_columns,
+    x_sequence_of,
+)
 from inbox.services.rows import (
     for_update,
     hot_cursor,
@@ -38,10 +45,7 @@ from inbox.services.summaries import conversation_summaries_after_ingest, conver
 
 log = logging.getLogger(__name__)
 
-_MAX_BIGINT = 2**63 - 1
 _MESSAGE = Message.EventType.MESSAGE_CREATE
-_PROFILE_FIELDS = tuple(f.name for f in fields(XUserProfile))
-_CONTACT_LENGTHS = {f.name: f.max_length for f in Contact._meta.concrete_fields if getattr(f, "max_length", None)}
 _REOPENED_BY_CUSTOMER = (Conversation.Status.RESOLVED, Conversation.Status.SNOOZED, Conversation.Status.PENDING)
 
 
@@ -121,21 +125,13 @@ def dm_events_ingest(
 def event_problem(*, inbox: Inbox, event: DmEvent) -> str | None:
     """Why ``event`` could not be stored in ``inbox``, or None: the columns of its message and attachments and
     of the contacts its profiles refresh are checked (``storable.columns_problem``). A read; writes nothing."""
-    problem = columns_problem(Message, _message_columns(inbox, event))
+    problem = columns_problem(Message, message_columns(inbox, event))
     for media in event.attachments:
-        problem = problem or columns_problem(MessageAttachment, _attachment_columns(media))
+        problem = problem or columns_problem(MessageAttachment, attachment_columns(media))
     for profile in event.users.values():
         # contacts_upsert cuts a profile's text to its columns; what is left to check is the rest.
-        problem = problem or columns_problem(Contact, _profile_columns(profile))
+        problem = problem or columns_problem(Contact, profile_columns(profile))
     return problem
-
-
-def _profile_columns(profile: XUserProfile) -> dict[str, Any]:
-    return {
-        name: value[: _CONTACT_LENGTHS[name]] if isinstance(value, str) and name in _CONTACT_LENGTHS else value
-        for name in _PROFILE_FIELDS
-        if (value := getattr(profile, name)) is not None
-    }
 
 
 def _messages_ingest_together(inbox: Inbox, events: list[DmEvent]) -> list[IngestResult]:
@@ -163,14 +159,14 @@ def _messages_ingest_together(inbox: Inbox, events: list[DmEvent]) -> list[Inges
                 _echo_confirm(existing)
             results.append(IngestResult(message=existing, created=False, event=event))
             continue
-        message = _message_new(inbox, conversation, event, contacts)
+        message = message_new(inbox, conversation, event, contacts)
         stored[key] = message
         new.append((message, event))
         changed[conversation.pk] |= _customer_message_apply(conversation, message)
         results.append(IngestResult(message=message, created=True, event=event))
 
     rows_insert([message for message, _ in new])
-    attachments = [_attachment(message, media) for message, event in new for media in event.attachments]
+    attachments = [attachment_new(message, media) for message, event in new for media in event.attachments]
     if attachments:
         MessageAttachment.objects.bulk_create(attachments)
     new_messages: dict[int, list[Message]] = {}
@@ -185,7 +181,7 @@ def _messages_ingest_together(inbox: Inbox, events: list[DmEvent]) -> list[Inges
         changed[pk] |= summary_fields
     _conversations_save(by_pk, changed)
     members = {
-        (message.conversation_id, contacts[x_id].pk) for message, event in new for x_id in _user_ids(inbox, event)
+        (message.conversation_id, contacts[x_id].pk) for message, event in new for x_id in event_user_ids(inbox, event)
     }
     rows_insert(
         [Participant(conversation_id=c, contact_id=contact) for c, contact in sorted(members)], ignore_conflicts=True
@@ -236,7 +232,7 @@ def _contacts_upsert_together(inbox: Inbox, events: list[DmEvent]) -> dict[str, 
     """The contacts of everyone in ``events``, created or updated with the newest profile X sent (X's order)."""
     sightings: dict[str, tuple[XUserProfile | None, datetime]] = {}
     for event in events:
-        for x_user_id in _user_ids(inbox, event):
+        for x_user_id in event_user_ids(inbox, event):
             profile = event.users.get(x_user_id)
             if profile is not None or x_user_id not in sightings:
                 sightings[x_user_id] = (profile, event.created_at)
@@ -330,7 +326,9 @@ def dm_event_ingest(*, inbox: Inbox, event: DmEvent) -> IngestResult:
 
 def _event_ingest(inbox: Inbox, event: DmEvent) -> IngestResult:
     with transaction.atomic():
-        contacts = contacts_upsert(x_user_ids=_user_ids(inbox, event), profiles=event.users, seen_at=event.created_at)
+        contacts = contacts_upsert(
+            x_user_ids=event_user_ids(inbox, event), profiles=event.users, seen_at=event.created_at
+        )
         conversation, conversation_created = _conversation_locked(inbox, event, contacts)
         if conversation_created:
             activity.conversation_created_event(conversation=conversation, x_event_id=event.x_event_id)
@@ -354,17 +352,6 @@ def _event_ingest(inbox: Inbox, event: DmEvent) -> IngestResult:
         return IngestResult(message=message, created=True, event=event)
 
 
-def _user_ids(inbox: Inbox, event: DmEvent) -> set[str]:
-    ids = set(event.participant_ids)
-    if event.sender_id:
-        ids.add(event.sender_id)
-    counterpart = event.one_to_one_counterpart(inbox.x_user_id)
-    if counterpart:
-        ids.add(counterpart)
-    ids.discard(inbox.x_user_id)
-    return ids
-
-
 def _conversation_locked(inbox: Inbox, event: DmEvent, contacts: dict[str, Contact]) -> tuple[Conversation, bool]:
     conversations = Conversation.objects.select_for_update()
     existing = conversations.filter(inbox=inbox, x_conversation_id=event.x_conversation_id).first()
@@ -378,77 +365,11 @@ def _conversation_locked(inbox: Inbox, event: DmEvent, contacts: dict[str, Conta
     return conversations.get(pk=conversation.pk), created
 
 
-def _direction(inbox: Inbox, event: DmEvent) -> str:
-    if event.event_type != DmEventType.MESSAGE_CREATE:
-        return Message.Direction.SYSTEM
-    if event.sender_id == inbox.x_user_id:
-        return Message.Direction.OUTBOUND
-    return Message.Direction.INBOUND
-
-
 def _message_create(inbox: Inbox, conversation: Conversation, event: DmEvent, contacts: dict[str, Contact]) -> Message:
-    message = _message_new(inbox, conversation, event, contacts)
+    message = message_new(inbox, conversation, event, contacts)
     message.save(force_insert=True)
-    MessageAttachment.objects.bulk_create(_attachment(message, media) for media in event.attachments)
+    MessageAttachment.objects.bulk_create(attachment_new(message, media) for media in event.attachments)
     return message
-
-
-def _message_new(inbox: Inbox, conversation: Conversation, event: DmEvent, contacts: dict[str, Contact]) -> Message:
-    return Message(
-        conversation=conversation, sender_contact=contacts.get(event.sender_id or ""), **_message_columns(inbox, event)
-    )
-
-
-def _message_columns(inbox: Inbox, event: DmEvent) -> dict[str, Any]:
-    """The message's own columns (all but the conversation and the sender), as stored."""
-    direction = _direction(inbox, event)
-    outbound = direction == Message.Direction.OUTBOUND
-    return {
-        "x_event_id": event.x_event_id,
-        "x_sequence": x_sequence_of(event.x_event_id),
-        "event_type": event.event_type.value,
-        "direction": direction,
-        "text": event.text,
-        "entities": dict(event.entities),
-        "referenced_post_ids": list(event.referenced_post_ids),
-        "participant_x_ids": list(event.participant_ids),
-        "quick_reply_response": dict(event.quick_reply_response) if event.quick_reply_response else None,
-        "x_created_at": event.created_at,
-        "occurred_at": event.created_at,
-        # A business message we did not send from here was delivered by X by definition.
-        "delivery_state": Message.DeliveryState.SENT if outbound else "",
-        "x_confirmed_at": timezone.now() if outbound else None,
-        "source_app_name": _fitting(Message, "source_app_name", event.source_app_name or "") if outbound else "",
-        "initiated_via_post_id": event.initiated_via_post_id or "",
-        "welcome_message_id": event.welcome_message_id or "",
-    }
-
-
-def _attachment(message: Message, media: DmMedia) -> MessageAttachment:
-    return MessageAttachment(message=message, **_attachment_columns(media))
-
-
-def _attachment_columns(media: DmMedia) -> dict[str, Any]:
-    return {
-        "media_type": media.media_type,
-        "media_key": media.media_key,
-        "url": media.url,
-        "preview_url": media.preview_url,
-        "size_bytes": media.size_bytes,
-        "width": media.width,
-        "height": media.height,
-        "alt_text": _fitting(MessageAttachment, "alt_text", media.alt_text),
-        "media_id": media.media_id or "",
-        "download_url": media.download_url or "",
-        "variants": [variant._asdict() for variant in media.variants],
-        "duration_ms": media.duration_ms,
-    }
-
-
-def _fitting(model: type[Model], field_name: str, text: str) -> str:
-    """Display text (an app's name, alt text) cut to its column: a longer one must not lose the DM."""
-    field = model._meta.get_field(field_name)
-    return text[: field.max_length if isinstance(field, Field) else None]
 
 
 def _echo_confirm(message: Message) -> None:
@@ -498,7 +419,9 @@ def _customer_message_apply(conversation: Conversation, message: Message) -> set
 
 def _participants_apply(inbox: Inbox, conversation: Conversation, event: DmEvent, contacts: dict[str, Contact]) -> None:
     if event.event_type == DmEventType.MESSAGE_CREATE:
-        everyone = [Participant(conversation=conversation, contact=contacts[x_id]) for x_id in _user_ids(inbox, event)]
+        everyone = [
+            Participant(conversation=conversation, contact=contacts[x_id]) for x_id in event_user_ids(inbox, event)
+        ]
         Participant.objects.bulk_create(everyone, ignore_conflicts=True)
         return
     joined = event.event_type == DmEventType.PARTICIPANTS_JOIN
@@ -519,9 +442,3 @@ def _membership_apply(participant: Participant, *, joined: bool, at: datetime) -
         participant.joined_at is not None and participant.joined_at > participant.left_at
     )
     participant.save(update_fields=["joined_at", "left_at", "is_active"])
-
-
-def x_sequence_of(x_event_id: str) -> int | None:
-    """X's event id as a number for ordering (ids are time-ordered); None if it does not fit a bigint."""
-    value = int(x_event_id)
-    return value if value <= _MAX_BIGINT else None

@@ -41,7 +41,7 @@ from inbox.reply_input import (
 )
 from inbox.selectors.access import inboxes_visible_to
 from inbox.selectors.replies import undo_seconds
-from inbox.services.ingest import x_sequence_of
+from inbox.services.event_rows import x_sequence_of
 from inbox.services.summaries import conversation_summary_refresh
 
 __all__ = [
